@@ -1,0 +1,3 @@
+from robowatch.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""The ``robowatch`` command: one module per sub-command group, collected in ``main``."""

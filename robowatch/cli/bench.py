@@ -1,0 +1,10 @@
+"""``robowatch bench``: benchmark commands; each prints a JSON object as its last line."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(help="Benchmarks: speeds, sizes and detector accuracy, measured here.",
+                  no_args_is_help=True)
+
+# Each benchmark lives in its own module and registers itself on ``app`` here.

@@ -1,0 +1,45 @@
+"""Entry point of the ``robowatch`` console script."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from robowatch import __version__
+from robowatch.cli import bench, db
+from robowatch.logs import setup_logging
+from robowatch.settings import Settings
+
+app = typer.Typer(
+    help="robowatch: remote robot monitoring and predictive maintenance.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(db.app, name="db")
+app.add_typer(bench.app, name="bench")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"robowatch {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    log_level: Annotated[str | None, typer.Option(help="DEBUG, INFO, WARNING ...")] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print version.")
+    ] = False,
+) -> None:
+    settings = Settings()
+    if log_level:
+        settings.log_level = log_level
+    setup_logging(settings.log_level, process=ctx.invoked_subcommand or "robowatch")
+    ctx.obj = settings
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,121 @@
+"""Process configuration: one pydantic-settings class, built in ``main()``, never at import.
+
+Sources, highest first: keyword arguments, ``ROBOWATCH_*`` environment variables, an optional
+``robowatch.toml`` in the working directory (or the file named by ``ROBOWATCH_CONFIG``).
+Nested groups use ``__`` in environment variables, e.g. ``ROBOWATCH_API__PORT``; the short
+forms ``ROBOWATCH_API_HOST`` / ``ROBOWATCH_API_PORT`` named in the README are accepted too.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+__all__ = ["ApiSettings", "Settings", "OpcUaEndpoint", "load_settings"]
+
+
+class ApiSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+
+
+class OpcUaEndpoint(BaseModel):
+    """One OPC UA server the collector subscribes to."""
+
+    url: str
+    username: str | None = None
+    password: str | None = None
+    publishing_interval_ms: int = Field(default=100, ge=10)
+
+    @field_validator("url")
+    @classmethod
+    def _opc_scheme(cls, v: str) -> str:
+        if urlsplit(v).scheme != "opc.tcp":
+            raise ValueError(f"OPC UA endpoint must be an opc.tcp:// URL, got {v!r}")
+        return v
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="ROBOWATCH_",
+        env_nested_delimiter="__",
+        extra="ignore",
+    )
+
+    database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL/TimescaleDB URL; unset: start an embedded PostgreSQL.",
+    )
+    mqtt_url: str | None = Field(
+        default=None,
+        description="mqtt://[user:pass@]host:port; unset in the demo: in-process amqtt broker.",
+    )
+    opcua_endpoints: list[OpcUaEndpoint] = Field(default_factory=list)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    home: Path = Field(
+        default=Path(".robowatch"),
+        description="Working state: embedded database, spool, logs. Kept across runs.",
+    )
+    policy_file: Path | None = Field(
+        default=None, description="Service policy TOML; unset: the packaged default."
+    )
+    mqtt_topic_prefix: str = "robowatch"
+    mqtt_client_id: str = "robowatch-collector"
+    log_level: str = "INFO"
+
+    @field_validator("database_url", "mqtt_url", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, v: Any) -> Any:
+        return None if isinstance(v, str) and not v.strip() else v
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _mqtt_scheme(cls, v: str | None) -> str | None:
+        if v is not None and urlsplit(v).scheme not in ("mqtt", "mqtts", "tcp"):
+            raise ValueError(f"MQTT URL must start with mqtt:// or mqtts://, got {v!r}")
+        return v
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_api_env(cls, data: Any) -> Any:
+        # The README documents ROBOWATCH_API_HOST / _PORT; map them onto the nested group.
+        if not isinstance(data, dict):
+            return data
+        api = dict(data.get("api") or {})
+        for key in ("host", "port"):
+            env = os.environ.get(f"ROBOWATCH_API_{key.upper()}")
+            if env and key not in api:
+                api[key] = env
+        if api:
+            data["api"] = api
+        return data
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_path = Path(os.environ.get("ROBOWATCH_CONFIG", "robowatch.toml"))
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=toml_path),
+        )
+
+
+def load_settings(**overrides: Any) -> Settings:
+    return Settings(**overrides)

@@ -1,0 +1,44 @@
+"""Connections: a bounded wait for the database, sync and async pools."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+__all__ = ["wait_for_database", "open_async_pool", "connect"]
+
+log = logging.getLogger(__name__)
+
+
+def wait_for_database(conninfo: str, *, timeout: float = 60.0) -> None:
+    """Return once the database answers; raise ``TimeoutError`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    delay = 0.1
+    while True:
+        try:
+            with psycopg.connect(conninfo, connect_timeout=5) as conn:
+                conn.execute("SELECT 1")
+                return
+        except psycopg.OperationalError as exc:
+            if time.monotonic() + delay > deadline:
+                raise TimeoutError(f"database not reachable after {timeout:.0f}s: {exc}") from exc
+            log.info("waiting for database: %s", str(exc).strip().splitlines()[0])
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+
+def connect(conninfo: str, *, autocommit: bool = False) -> psycopg.Connection[dict]:  # type: ignore[type-arg]
+    return psycopg.connect(conninfo, autocommit=autocommit, row_factory=dict_row)
+
+
+async def open_async_pool(conninfo: str, *, min_size: int = 1, max_size: int = 5) -> AsyncConnectionPool:
+    pool = AsyncConnectionPool(
+        conninfo, min_size=min_size, max_size=max_size, open=False,
+        kwargs={"row_factory": dict_row, "autocommit": True},
+    )
+    await pool.open(wait=True, timeout=30)
+    return pool
