@@ -6,10 +6,9 @@ import logging
 import time
 
 import psycopg
-from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-__all__ = ["wait_for_database", "open_async_pool", "connect"]
+__all__ = ["wait_for_database", "open_async_pool", "connect", "ping"]
 
 log = logging.getLogger(__name__)
 
@@ -31,14 +30,20 @@ def wait_for_database(conninfo: str, *, timeout: float = 60.0) -> None:
             delay = min(delay * 2, 2.0)
 
 
-def connect(conninfo: str, *, autocommit: bool = False) -> psycopg.Connection[dict]:  # type: ignore[type-arg]
-    return psycopg.connect(conninfo, autocommit=autocommit, row_factory=dict_row)
+def ping(*, conn: psycopg.Connection) -> None:
+    """One round trip; raises ``psycopg.OperationalError`` when the database is gone."""
+    conn.execute("SELECT 1").fetchone()
+
+
+def connect(conninfo: str, *, autocommit: bool = False) -> psycopg.Connection:
+    """A plain connection: query functions in storage/ read rows as tuples."""
+    return psycopg.connect(conninfo, autocommit=autocommit)
 
 
 async def open_async_pool(conninfo: str, *, min_size: int = 1, max_size: int = 5) -> AsyncConnectionPool:
     pool = AsyncConnectionPool(
         conninfo, min_size=min_size, max_size=max_size, open=False,
-        kwargs={"row_factory": dict_row, "autocommit": True},
+        kwargs={"autocommit": True},
     )
     await pool.open(wait=True, timeout=30)
     return pool

@@ -1,0 +1,104 @@
+"""MQTT payload v1 (docs/mqtt-payload.md): parse and validate one message.
+
+Validation never raises for a single bad value: finite values are kept, the rest are
+reported, so a NaN in one signal does not cost the good points of the same message.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+
+from collectors.errors import RejectedInput
+
+__all__ = ["Limits", "Sample", "parse_topic", "parse_payload", "SIGNAL_NAME_RE"]
+
+SIGNAL_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.]{0,63}$")
+_CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Limits:
+    """What a message may be. Defaults suit a robot controller publishing at up to 100 Hz."""
+
+    max_bytes: int = 64 * 1024
+    max_signals: int = 512
+    max_future_s: float = 30.0
+    max_past_s: float = 7 * 24 * 3600.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Sample:
+    robot: str
+    ts: float
+    seq: int | None
+    values: dict[str, float | None]
+    # (signal, reason) of values dropped from ``values``: kept for the quarantine record.
+    dropped: list[tuple[str, str]] = field(default_factory=list)
+
+
+def parse_topic(topic: str, prefix: str = "robowatch") -> tuple[str, str, str, str]:
+    """``<prefix>/<customer>/<site>/<line>/<robot>/telemetry`` -> (customer, site, line, robot)."""
+    parts = topic.split("/")
+    if len(parts) != 6 or parts[0] != prefix or parts[5] != "telemetry":
+        raise RejectedInput("bad_topic", f"topic {topic!r} is not {prefix}/<customer>/<site>/<line>/<robot>/telemetry")
+    for p in parts[1:5]:
+        if not _CODE_RE.match(p):
+            raise RejectedInput("bad_topic", f"topic segment {p!r} is not a valid code")
+    return parts[1], parts[2], parts[3], parts[4]
+
+
+def parse_payload(raw: bytes, *, topic_robot: str | None, now: float, limits: Limits) -> Sample:
+    if len(raw) > limits.max_bytes:
+        raise RejectedInput("oversized", f"{len(raw)} bytes > limit {limits.max_bytes}")
+    try:
+        doc = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RejectedInput("malformed_json", str(exc)) from None
+    if not isinstance(doc, dict):
+        raise RejectedInput("schema", f"payload is a JSON {type(doc).__name__}, not an object")
+    v = doc.get("v")
+    if v != 1:
+        raise RejectedInput("unsupported_version", f"'v' is {v!r}; this collector reads version 1")
+    robot = doc.get("robot")
+    if not isinstance(robot, str) or not _CODE_RE.match(robot):
+        raise RejectedInput("schema", f"'robot' must be a robot code, got {robot!r}")
+    if topic_robot is not None and robot != topic_robot:
+        raise RejectedInput("topic_mismatch", f"payload robot {robot!r} != topic robot {topic_robot!r}")
+    ts = doc.get("ts")
+    if isinstance(ts, bool) or not isinstance(ts, int | float) or not math.isfinite(ts):
+        raise RejectedInput("schema", f"'ts' must be Unix seconds, got {ts!r}")
+    if ts > now + limits.max_future_s:
+        raise RejectedInput("clock_skew", f"ts {ts:.3f} is {ts - now:.1f} s in the future")
+    if ts < now - limits.max_past_s:
+        raise RejectedInput("clock_skew", f"ts {ts:.3f} is {now - ts:.0f} s in the past")
+    seq = doc.get("seq")
+    if seq is not None and (isinstance(seq, bool) or not isinstance(seq, int) or seq < 0):
+        raise RejectedInput("schema", f"'seq' must be a non-negative integer, got {seq!r}")
+    signals = doc.get("signals")
+    if not isinstance(signals, dict) or not signals:
+        raise RejectedInput("schema", "'signals' must be a non-empty object")
+    if len(signals) > limits.max_signals:
+        raise RejectedInput("oversized", f"{len(signals)} signals > limit {limits.max_signals}")
+    values: dict[str, float | None] = {}
+    dropped: list[tuple[str, str]] = []
+    for name, val in signals.items():
+        if not SIGNAL_NAME_RE.match(name):
+            dropped.append((name, "bad_signal_name"))
+        elif val is None:
+            values[name] = None  # bad quality reported by the source
+        elif isinstance(val, bool):
+            values[name] = float(val)
+        elif not isinstance(val, int | float):
+            dropped.append((name, "not_a_number"))
+        elif not math.isfinite(val):
+            dropped.append((name, "non_finite"))
+        else:
+            values[name] = float(val)
+    if not values:
+        reasons = sorted({r for _, r in dropped})
+        raise RejectedInput(reasons[0] if len(reasons) == 1 else "schema",
+                            f"no usable value: {dropped[:5]}")
+    return Sample(robot=robot, ts=float(ts), seq=seq, values=values, dropped=dropped)

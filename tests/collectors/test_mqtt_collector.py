@@ -1,0 +1,98 @@
+"""MQTT collector against a real Mosquitto and a real PostgreSQL."""
+
+import asyncio
+import json
+import time
+import uuid
+from urllib.parse import urlsplit
+
+import paho.mqtt.client as mqtt
+import pytest
+
+from collectors.metrics import CollectorMetrics
+from collectors.mqtt import MqttConfig
+from collectors.service import run_collectors
+from storage.connect import connect
+from storage.quarantine import counts_by_reason, list_quarantine
+from tests.collectors.fleet_fixture import register_small_fleet
+
+pytestmark = [pytest.mark.mqtt, pytest.mark.slow]
+
+TOPIC = "robowatch/C1/S1/L1/{robot}/telemetry"
+
+
+def publisher(url: str) -> mqtt.Client:
+    u = urlsplit(url)
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    c.connect(u.hostname, u.port)
+    c.loop_start()
+    return c
+
+
+def good(robot: str, seq: int, **signals: float) -> bytes:
+    return json.dumps({"v": 1, "robot": robot, "ts": time.time(), "seq": seq,
+                       "signals": signals or {"J1.current": 1.0 + seq, "J1.temperature": 40.0}}).encode()
+
+
+async def wait_for(pred, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await asyncio.to_thread(pred):
+            return True
+        await asyncio.sleep(0.1)
+    return False
+
+
+def points(db_url: str) -> int:
+    with connect(db_url) as conn:
+        return conn.execute("SELECT count(*) FROM telemetry").fetchone()[0]
+
+
+async def test_bad_input_is_quarantined_and_good_messages_around_it_are_all_stored(db_url, mosquitto):
+    register_small_fleet(db_url)
+    stop = asyncio.Event()
+    metrics = CollectorMetrics()
+    cfg = MqttConfig(url=mosquitto, client_id=f"test-{uuid.uuid4().hex[:8]}")
+    task = asyncio.create_task(run_collectors(conninfo=db_url, stop=stop, mqtt=cfg, metrics=metrics))
+    pub = publisher(mosquitto)
+    try:
+        # Wait until the collector's subscription is live (a probe message gets stored).
+        assert await wait_for(lambda: (pub.publish(TOPIC.format(robot="R1"), good("R1", 0), qos=1)
+                                       and points(db_url) > 0))
+        base = points(db_url)
+        sent_good = 0
+        bad = [
+            (TOPIC.format(robot="R1"), b"{this is not json"),                    # malformed
+            (TOPIC.format(robot="R9"), good("R9", 1)),                             # unknown robot
+            (TOPIC.format(robot="R1"), b'{"v":1,"robot":"R1","ts":%f,"signals":{"J1.current":NaN,"J2.current":2}}' % time.time()),
+            (TOPIC.format(robot="R1"), json.dumps({"v": 1, "robot": "R1", "ts": time.time() + 86400,
+                                                    "signals": {"a": 1}}).encode()),  # clock skew
+            (TOPIC.format(robot="R1"), b"{" + b" " * 70_000 + b"}"),              # oversized
+        ]
+        for i, (topic, payload) in enumerate(bad):
+            pub.publish(TOPIC.format(robot="R2"), good("R2", i), qos=1).wait_for_publish(5)
+            sent_good += 2
+            pub.publish(topic, payload, qos=1).wait_for_publish(5)
+        pub.publish(TOPIC.format(robot="R1"), good("R1", 99), qos=1).wait_for_publish(5)
+        sent_good += 2
+        expected = base + sent_good + 1  # + the good J2.current of the NaN message
+        assert await wait_for(lambda: points(db_url) >= expected), (points(db_url), expected)
+
+        def reasons():
+            with connect(db_url) as conn:
+                return counts_by_reason(conn=conn)
+        assert await wait_for(lambda: sum(reasons().values()) >= 5)
+        got = reasons()
+        assert got == {"malformed_json": 1, "unknown_robot": 1, "non_finite": 1,
+                       "clock_skew": 1, "oversized": 1}
+        with connect(db_url) as conn:
+            rows = list_quarantine(conn=conn, reason="unknown_robot")
+        assert rows[0].payload is not None and b'"R9"' in rows[0].payload
+        assert rows[0].origin == TOPIC.format(robot="R9")
+        await asyncio.sleep(0.5)
+        assert points(db_url) == expected  # nothing extra, nothing duplicated
+    finally:
+        pub.loop_stop()
+        pub.disconnect()
+        stop.set()
+        await asyncio.wait_for(task, 15)
