@@ -1,0 +1,1 @@
+"""Offline benchmarks of the detectors on public data sets (SKAB, C-MAPSS)."""

@@ -1,0 +1,121 @@
+"""Offline causal multivariate monitor: smoothed inputs -> PCA T^2+Q -> smoothed score ->
+threshold calibrated on the training rows. Used by ``bench skab`` and ``detect csv``."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from detection.errors import InvalidInputError
+from detection.pca import PcaT2Q
+from detection.smoothing import ewma
+from detection.thresholds import QuantileThreshold
+
+__all__ = ["MonitorPolicy", "load_policy", "MonitorResult", "run_monitor", "feature_columns"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MonitorPolicy:
+    train_rows: int
+    exclude_columns: tuple[str, ...]
+    label_columns: tuple[str, ...]
+    input_alpha: float
+    n_components: int
+    score_alpha: float
+    threshold_quantile: float
+    threshold_factor: float
+
+
+def load_policy(path: Path | None = None) -> MonitorPolicy:
+    """Read a policy TOML (default: the packaged ``policies/offline.toml``)."""
+    if path is None:
+        text = resources.files("detection").joinpath("policies/offline.toml").read_text()
+    else:
+        text = Path(path).read_text()
+    try:
+        raw: dict[str, Any] = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidInputError(f"policy {path or 'offline.toml'} is not valid TOML: {exc}") from exc
+    names = {f.name for f in fields(MonitorPolicy)}
+    missing, unknown = names - raw.keys(), raw.keys() - names
+    if missing or unknown:
+        raise InvalidInputError(
+            f"policy {path or 'offline.toml'}: missing {sorted(missing)}, unknown {sorted(unknown)}")
+    for key in ("exclude_columns", "label_columns"):
+        raw[key] = tuple(str(v).lower() for v in raw[key])
+    return MonitorPolicy(**raw)
+
+
+def feature_columns(columns: Sequence[str], policy: MonitorPolicy) -> list[str]:
+    """Columns used as features: not a label, not excluded (case-insensitive)."""
+    out = []
+    for c in columns:
+        low = c.lower()
+        if low in policy.label_columns:
+            continue
+        if any(ex in low for ex in policy.exclude_columns):
+            continue
+        out.append(c)
+    return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MonitorResult:
+    score: NDArray[np.float64]  # smoothed score per row; NaN in the training rows' warm-up
+    is_anomaly: NDArray[np.bool_]
+    limit: float
+
+
+def run_monitor(X: NDArray[np.float64], policy: MonitorPolicy) -> MonitorResult:
+    """Score every row of ``X`` causally: row t depends only on rows <= t.
+
+    The model and threshold are fitted on the first ``train_rows`` rows, which precede
+    every row they score; smoothing is an EWMA, which only looks back.
+    """
+    n = X.shape[0]
+    if n <= policy.train_rows:
+        raise InvalidInputError(
+            f"need more than {policy.train_rows} rows (the training part), got {n}")
+    # Missing values carry the last value forward: causal, and keeps the row.
+    filled = _ffill(X)
+    if not np.isfinite(filled[: policy.train_rows]).all(axis=0).all():
+        filled[: policy.train_rows] = np.where(
+            np.isfinite(filled[: policy.train_rows]),
+            filled[: policy.train_rows],
+            np.nanmedian(filled[: policy.train_rows], axis=0))
+    smooth = ewma(filled, alpha=policy.input_alpha)
+    model = PcaT2Q(n_components=min(policy.n_components, X.shape[1])).fit(
+        smooth[: policy.train_rows])
+    ok = np.isfinite(smooth).all(axis=1)
+    raw = np.full(n, np.nan)
+    raw[ok] = model.score_samples(smooth[ok])
+    score = ewma(raw, alpha=policy.score_alpha)
+    threshold = QuantileThreshold(q=policy.threshold_quantile,
+                                  factor=policy.threshold_factor).fit(score[: policy.train_rows])
+    return MonitorResult(score=score, is_anomaly=threshold.classify_many(score),
+                         limit=threshold.limit_)
+
+
+def _ffill(X: NDArray[np.float64]) -> NDArray[np.float64]:
+    out = np.array(X, dtype=np.float64)
+    for j in range(out.shape[1]):
+        col = out[:, j]
+        bad = ~np.isfinite(col)
+        if bad.any():
+            idx = np.where(~bad, np.arange(col.size), 0)
+            np.maximum.accumulate(idx, out=idx)
+            filled = col[idx]
+            filled[bad & (np.cumsum(~bad) == 0)] = np.nan
+            out[:, j] = filled
+    return out
+
+
+def policy_as_dict(policy: MonitorPolicy) -> Mapping[str, Any]:
+    return {f.name: getattr(policy, f.name) for f in fields(policy)}

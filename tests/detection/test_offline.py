@@ -1,0 +1,112 @@
+"""Metrics, PCA, thresholds, the offline monitor, CSV scoring, and the data benches."""
+
+from __future__ import annotations
+
+import doctest
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import detection.iforest
+import detection.pca
+import detection.smoothing
+import detection.thresholds
+from detection.csvscore import score_csv
+from detection.errors import InvalidInputError, NotFittedError
+from detection.metrics import binary_scores, nab_counts, nab_normalise
+from detection.monitor import load_policy, run_monitor
+from detection.pca import PcaT2Q
+
+DATA = Path("/work/shared/data")
+
+
+@pytest.mark.parametrize("mod", [detection.pca, detection.smoothing, detection.thresholds,
+                                 detection.iforest])
+def test_docstring_examples(mod):
+    result = doctest.testmod(mod)
+    assert result.attempted > 0 and result.failed == 0
+
+
+def test_binary_scores_pool_and_rates():
+    s = binary_scores([1, 1, 0, 0], [1, 0, 1, 0]) + binary_scores([1], [1])
+    assert (s.tp, s.fp, s.fn, s.tn) == (2, 1, 1, 1)
+    assert s.f1 == pytest.approx(2 / 3) and s.far == 0.5 and s.mar == pytest.approx(1 / 3)
+
+
+def test_nab_perfect_null_and_false_positive():
+    t = np.arange(300.0)
+    cp = np.zeros(300, bool)
+    cp[100] = True
+    at_start = nab_normalise(nab_counts(t, cp, cp, window=60))
+    assert at_start["standard"] == pytest.approx(100.0, abs=0.1)
+    nothing = nab_normalise(nab_counts(t, cp, np.zeros(300, bool), window=60))
+    assert nothing == {"standard": 0.0, "lowfp": 0.0, "lowfn": 0.0}
+    fp = np.zeros(300, bool)
+    fp[10] = True
+    assert nab_normalise(nab_counts(t, cp, fp, window=60))["standard"] < 0
+
+
+def test_pca_flags_broken_correlation_not_healthy_motion():
+    rng = np.random.default_rng(3)
+    t = rng.normal(size=(1000, 1))
+    X = np.hstack([t, -t, 0.5 * t]) + rng.normal(0, 0.05, (1000, 3))
+    det = PcaT2Q(n_components=1).fit(X[:500])
+    assert np.quantile(det.score_samples(X[500:]), 0.99) < 3
+    assert det.score_samples([[1.0, 1.0, 0.5]])[0] > 20
+    with pytest.raises(NotFittedError):
+        PcaT2Q().score_samples(X)
+    with pytest.raises(InvalidInputError):
+        PcaT2Q(n_components=5).fit(X)
+
+
+def test_monitor_is_causal():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(600, 3))
+    full = run_monitor(X, load_policy())
+    X2 = X.copy()
+    X2[550:] += 100.0  # the future changes, the past scores must not
+    part = run_monitor(X2, load_policy())
+    np.testing.assert_array_equal(full.score[:550], part.score[:550])
+    assert part.is_anomaly[560:].all()
+
+
+def test_csv_ignores_labels_and_keeps_every_row(tmp_path):
+    rng = np.random.default_rng(1)
+    n = 500
+    df = pd.DataFrame({"ts": pd.date_range("2024-01-01", periods=n, freq="s").astype(str),
+                       "a": rng.normal(size=n), "b": rng.normal(size=n),
+                       "anomaly": rng.integers(0, 2, n), "label": 1})
+    df.loc[450:, "a"] += 50
+    df["b"] = df["b"].astype(object)
+    df.loc[10, "b"] = "oops"
+    src = tmp_path / "in.csv"
+    df.to_csv(src, sep=";", index=False)
+    out = tmp_path / "out.csv"
+    summary = score_csv(src, out, load_policy())
+    assert summary.features == ["a", "b"]
+    res = pd.read_csv(out)
+    assert list(res.columns) == ["timestamp", "score", "is_anomaly"] and len(res) == n
+    assert res.is_anomaly[455:].all() and res.is_anomaly[:400].sum() == 0
+
+
+def test_csv_without_numeric_columns_is_a_clear_error(tmp_path):
+    src = tmp_path / "in.csv"
+    src.write_text("ts,name\n" + "".join(f"{i},x\n" for i in range(500)))
+    with pytest.raises(InvalidInputError, match="no numeric feature"):
+        score_csv(src, tmp_path / "out.csv", load_policy())
+
+
+@pytest.mark.slow
+def test_skab_beats_published_table():
+    if not (DATA / "skab").is_dir():
+        pytest.skip(f"SKAB data not found under {DATA / 'skab'}")
+    from detection.benchmarks import skab as sk
+
+    files = sk.load_skab(DATA / "skab")
+    iforest = sk.evaluate(files, sk.iforest_predictor).as_json()
+    assert (round(iforest["f1"], 2), round(100 * iforest["far"], 2),
+            round(100 * iforest["mar"], 2)) == sk.PUBLISHED_OUTLIER["Isolation forest"]
+    ours = sk.evaluate(files, sk.monitor_predictor(load_policy())).as_json()
+    assert ours["f1"] >= 0.80 and ours["far"] <= 0.15
