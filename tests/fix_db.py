@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,7 +32,7 @@ def _with_dbname(url: str, dbname: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def pg_server() -> Iterator[str]:
     """Admin URL of a running PostgreSQL server."""
     dsn = os.environ.get("ROBOWATCH_TEST_DSN")
     if dsn:
@@ -42,8 +44,10 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         return
     from storage.embedded import EmbeddedPostgres
 
-    # A short path: the server's Unix socket lives in the data directory (107-byte limit).
-    base = Path(tmp_path_factory.mktemp("pg", numbered=True))
+    # A directory this session owns: pytest prunes its numbered temp folders when other
+    # sessions start, and PostgreSQL shuts down when its data directory disappears. Short,
+    # too: the server's Unix socket lives in the data directory (107-byte limit).
+    base = Path(tempfile.mkdtemp(prefix="rwpg-"))
     server = EmbeddedPostgres(base / "data")
     try:
         server.start()
@@ -53,6 +57,7 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield server.url
     finally:
         server.stop()
+        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -71,3 +71,5 @@ def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             proc.wait(5)
         except subprocess.TimeoutExpired:
             proc.kill()
+        if proc.stderr is not None:
+            proc.stderr.close()

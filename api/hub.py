@@ -1,0 +1,85 @@
+"""Fan-out of live-stream messages to WebSocket clients, without letting one slow client stall.
+
+Each client gets a bounded queue. Publishing never awaits: a client whose queue is full is
+ended (reason ``overflow``) and removed, so the others, and the single database listener that
+feeds the hub, keep their pace. Such a client reconnects and re-reads the lists.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterator
+from typing import Literal
+
+__all__ = ["Hub", "Subscription", "EndReason"]
+
+log = logging.getLogger(__name__)
+
+EndReason = Literal["overflow", "shutdown"]
+
+
+class Subscription:
+    """One client's queue of serialised messages; ``ended`` is set when the hub drops it."""
+
+    def __init__(self, *, maxsize: int) -> None:
+        self._queue: asyncio.Queue[str] = asyncio.Queue(maxsize=maxsize)
+        self.ended = asyncio.Event()
+        self.reason: EndReason | None = None
+
+    async def get(self) -> str:
+        return await self._queue.get()
+
+    def _offer(self, message: str) -> bool:
+        try:
+            self._queue.put_nowait(message)
+        except asyncio.QueueFull:
+            return False
+        return True
+
+    def _end(self, reason: EndReason) -> None:
+        if self.reason is None:
+            self.reason = reason
+            self.ended.set()
+
+
+class Hub:
+    """Lives in one event loop; ``publish`` and ``close`` must be called from it."""
+
+    def __init__(self, *, queue_size: int) -> None:
+        if queue_size < 1:
+            raise ValueError(f"queue_size must be >= 1, got {queue_size}")
+        self._queue_size = queue_size
+        self._subs: set[Subscription] = set()
+        self._closed = False
+
+    @property
+    def clients(self) -> int:
+        return len(self._subs)
+
+    @contextlib.contextmanager
+    def subscribe(self) -> Iterator[Subscription]:
+        sub = Subscription(maxsize=self._queue_size)
+        if self._closed:
+            sub._end("shutdown")
+        else:
+            self._subs.add(sub)
+        try:
+            yield sub
+        finally:
+            self._subs.discard(sub)
+
+    def publish(self, message: str) -> None:
+        for sub in list(self._subs):
+            if not sub._offer(message):
+                log.warning("stream client dropped: %d messages queued and unread",
+                            self._queue_size)
+                self._subs.discard(sub)
+                sub._end("overflow")
+
+    def close(self) -> None:
+        self._closed = True
+        for sub in self._subs:
+            sub._end("shutdown")
+        self._subs.clear()

@@ -1,0 +1,97 @@
+"""``create_app``: the FastAPI application, its routers and its lifespan.
+
+Nothing is built at import: the pool, the hub and the database listener are created when
+the app starts and closed when it stops, so two apps (two tests) never share state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+
+import anyio.to_thread
+import psycopg
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from api.config import ApiConfig
+from api.hub import Hub
+from api.relay import Relay
+from api.routers import anomalies, console, health, robots, stream, tickets
+
+__all__ = ["create_app"]
+
+log = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v1"
+
+
+def _operation_id(route: APIRoute) -> str:
+    # "tickets-list_" / "tickets-read": stable, readable names for generated clients.
+    return f"{route.tags[0]}-{route.name}" if route.tags else route.name
+
+
+async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("%s %s: database unavailable: %s", request.method, request.url.path,
+                str(exc).strip().splitlines()[0] if str(exc) else type(exc).__name__)
+    return JSONResponse(status_code=503, content={"detail": "database unavailable"})
+
+
+def create_app(
+    *,
+    database_url: str,
+    clock: Callable[[], datetime] | None = None,
+    **options: Any,
+) -> FastAPI:
+    """Build the app for one database; ``options`` are :class:`api.config.ApiConfig` fields."""
+    if clock is not None:
+        options["clock"] = clock
+    config = ApiConfig(database_url=database_url, **options)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool = ConnectionPool(
+            config.database_url, min_size=config.pool_min_size, max_size=config.pool_max_size,
+            timeout=config.pool_timeout, open=False, name="api",
+        )
+        # Without waiting: the app starts (and /healthz reports 503) while the database is
+        # down, and the pool keeps reconnecting in the background.
+        pool.open(wait=False)
+        hub = Hub(queue_size=config.stream_queue_size)
+        relay = Relay(conninfo=config.database_url, pool=pool, hub=hub, clock=config.clock,
+                      heartbeat=config.stream_heartbeat, backoff_max=config.stream_backoff_max)
+        app.state.config = config
+        app.state.pool = pool
+        app.state.hub = hub
+        app.state.relay = relay
+        listener = asyncio.create_task(relay.run(), name="api-stream-relay")
+        try:
+            yield
+        finally:
+            hub.close()
+            listener.cancel()
+            await asyncio.wait([listener])
+            await anyio.to_thread.run_sync(pool.close)
+
+    app = FastAPI(
+        title="robowatch",
+        summary="Robot fleet monitoring: robots, anomalies, service tickets, live stream.",
+        version="1",
+        lifespan=lifespan,
+        generate_unique_id_function=_operation_id,
+    )
+    for resource in (robots, tickets, anomalies, stream):
+        app.include_router(resource.router, prefix=API_PREFIX)
+    app.include_router(health.router)
+    app.include_router(console.router)
+    app.mount("/console", StaticFiles(directory=console.CONSOLE_DIR), name="console-static")
+    app.add_exception_handler(psycopg.OperationalError, _database_unavailable)
+    app.add_exception_handler(PoolTimeout, _database_unavailable)
+    return app

@@ -1,0 +1,51 @@
+"""``/api/v1/tickets``: service tickets with their SLA status computed at read time."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+
+from api.deps import ConnDep, NowDep, get_current_user
+from api.params import Limit, Offset, RowId
+from api.schemas import (
+    CODE_PATTERN,
+    STATE_PATTERN,
+    Grade,
+    TicketDetail,
+    TicketEventPublic,
+    TicketPublic,
+    TicketsPublic,
+)
+from storage.tickets import get_ticket, list_tickets, ticket_events
+
+router = APIRouter(prefix="/tickets", tags=["tickets"], dependencies=[Depends(get_current_user)])
+
+
+@router.get("")
+def list_(
+    conn: ConnDep,
+    now: NowDep,
+    limit: Limit = 100,
+    offset: Offset = 0,
+    open: Annotated[bool, Query(description="Only tickets not closed yet")] = False,
+    state: Annotated[str | None, Query(pattern=STATE_PATTERN)] = None,
+    robot: Annotated[str | None, Query(pattern=CODE_PATTERN, description="Robot code")] = None,
+    customer: Annotated[
+        str | None, Query(pattern=CODE_PATTERN, description="Customer code")
+    ] = None,
+    grade: Grade | None = None,
+) -> TicketsPublic:
+    rows, count = list_tickets(conn=conn, open_only=open, state=state, robot=robot,
+                               customer=customer, grade=grade, limit=limit, offset=offset)
+    return TicketsPublic(items=[TicketPublic.of(r, now=now) for r in rows], count=count)
+
+
+@router.get("/{ticket_id}", responses={404: {"description": "No ticket with this id"}})
+def read(conn: ConnDep, now: NowDep, ticket_id: RowId) -> TicketDetail:
+    row = get_ticket(conn=conn, ticket_id=ticket_id)
+    if row is None:
+        raise HTTPException(status_code=404, detail=f"ticket {ticket_id} not found")
+    ticket = TicketPublic.of(row, now=now)
+    events = [TicketEventPublic.of(e) for e in ticket_events(conn=conn, ticket_id=ticket_id)]
+    return TicketDetail(**ticket.model_dump(), events=events)

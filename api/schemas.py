@@ -1,0 +1,200 @@
+"""Pydantic models at the edge of the API: what clients see, built from storage rows.
+
+Entities are addressed by their external identifier: a robot by its code, a customer by its
+code, tickets and anomalies by their id. So ``robot_id`` and ``customer_id`` in JSON carry
+codes (``"R-0001"``), never the internal integer keys.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict
+
+from api.sla import sla_status
+from storage.anomalies import AnomalyRow
+from storage.fleet import RobotRow
+from storage.tickets import TicketEventRow, TicketRow
+
+__all__ = [
+    "CODE_PATTERN", "STATE_PATTERN", "Grade", "UtcDatetime",
+    "RobotPublic", "RobotsPublic", "AnomalyPublic", "AnomaliesPublic",
+    "TicketPublic", "TicketsPublic", "TicketEventPublic", "TicketDetail",
+    "StreamMessage", "Health",
+]
+
+# Same rule as the CHECK constraints in storage/migrations/0001_fleet.sql.
+CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+# Ticket states are ticketing's vocabulary; the API only refuses what cannot be a state name.
+STATE_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
+Grade = Literal["I", "II", "III", "IV"]
+
+
+def _to_utc(v: datetime) -> datetime:
+    # The session time zone is the server's; clients get one unambiguous form: ...Z.
+    return v.astimezone(UTC) if v.tzinfo else v.replace(tzinfo=UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_to_utc)]
+
+
+class _Public(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class RobotPublic(_Public):
+    code: str
+    brand: str | None
+    model: str | None
+    serial: str | None
+    install_date: date | None
+    warranty_end: date | None
+    line: str
+    site: str
+    city: str | None
+    customer: str
+    customer_name: str
+    tier: str
+
+    @classmethod
+    def of(cls, row: RobotRow) -> RobotPublic:
+        return cls(
+            code=row.code, brand=row.brand, model=row.model, serial=row.serial,
+            install_date=row.install_date, warranty_end=row.warranty_end, line=row.line,
+            site=row.site, city=row.city, customer=row.customer,
+            customer_name=row.customer_name, tier=row.tier,
+        )
+
+
+class RobotsPublic(_Public):
+    items: list[RobotPublic]
+    count: int
+
+
+class AnomalyPublic(_Public):
+    id: int
+    robot_id: str
+    customer_id: str
+    component: str
+    kind: str
+    signals: list[str]
+    detector: str
+    score: float | None
+    impact: str
+    started_at: UtcDatetime
+    ended_at: UtcDatetime | None
+    open: bool
+    evidence: dict[str, Any]
+    ticket_id: int | None
+    created_at: UtcDatetime
+
+    @classmethod
+    def of(cls, row: AnomalyRow) -> AnomalyPublic:
+        return cls(
+            id=row.id, robot_id=row.robot, customer_id=row.customer, component=row.component,
+            kind=row.kind, signals=row.signals, detector=row.detector, score=row.score,
+            impact=row.impact, started_at=row.started_at, ended_at=row.ended_at,
+            open=row.ended_at is None, evidence=row.evidence, ticket_id=row.ticket_id,
+            created_at=row.created_at,
+        )
+
+
+class AnomaliesPublic(_Public):
+    items: list[AnomalyPublic]
+    count: int
+
+
+class TicketPublic(_Public):
+    id: int
+    number: str
+    robot_id: str
+    customer_id: str
+    tier: str
+    impact: str
+    grade: Grade
+    component: str
+    kind: str
+    title: str
+    channel: str
+    state: str
+    assignee: str | None
+    policy: str
+    created_at: UtcDatetime
+    respond_by: UtcDatetime
+    onsite_by: UtcDatetime | None
+    plan_by: UtcDatetime | None
+    resolve_by: UtcDatetime
+    update_every: timedelta | None
+    responded_at: UtcDatetime | None
+    resolved_at: UtcDatetime | None
+    closed_at: UtcDatetime | None
+    updated_at: UtcDatetime
+    anomaly_ids: list[int]
+    open: bool
+    respond_overdue: bool
+    resolve_overdue: bool
+    respond_remaining_s: float | None
+    resolve_remaining_s: float | None
+
+    @classmethod
+    def of(cls, row: TicketRow, *, now: datetime) -> TicketPublic:
+        sla = sla_status(
+            now=now, respond_by=row.respond_by, resolve_by=row.resolve_by,
+            responded_at=row.responded_at, resolved_at=row.resolved_at, closed_at=row.closed_at,
+        )
+        return cls(
+            id=row.id, number=row.number, robot_id=row.robot, customer_id=row.customer,
+            tier=row.tier, impact=row.impact, grade=row.grade,  # type: ignore[arg-type]
+            component=row.component, kind=row.kind, title=row.title, channel=row.channel,
+            state=row.state, assignee=row.assignee, policy=row.policy,
+            created_at=row.created_at, respond_by=row.respond_by, onsite_by=row.onsite_by,
+            plan_by=row.plan_by, resolve_by=row.resolve_by, update_every=row.update_every,
+            responded_at=row.responded_at, resolved_at=row.resolved_at,
+            closed_at=row.closed_at, updated_at=row.updated_at,
+            anomaly_ids=list(row.anomaly_ids), open=row.closed_at is None,
+            respond_overdue=sla.respond_overdue, resolve_overdue=sla.resolve_overdue,
+            respond_remaining_s=sla.respond_remaining_s,
+            resolve_remaining_s=sla.resolve_remaining_s,
+        )
+
+
+class TicketsPublic(_Public):
+    items: list[TicketPublic]
+    count: int
+
+
+class TicketEventPublic(_Public):
+    id: int
+    at: UtcDatetime
+    event: str
+    actor: str
+    from_state: str | None
+    to_state: str | None
+    data: dict[str, Any]
+
+    @classmethod
+    def of(cls, row: TicketEventRow) -> TicketEventPublic:
+        return cls(
+            id=row.id, at=row.at, event=row.event, actor=row.actor,
+            from_state=row.from_state, to_state=row.to_state, data=row.data,
+        )
+
+
+class TicketDetail(TicketPublic):
+    events: list[TicketEventPublic]
+
+
+class StreamMessage(_Public):
+    """One message on ``/api/v1/stream``; ``resync`` (no data) asks clients to re-read lists."""
+
+    type: Literal["anomaly", "ticket", "resync"]
+    op: Literal["insert", "update"] | None = None
+    data: TicketPublic | AnomalyPublic | None = None
+
+
+class Health(_Public):
+    status: Literal["ok", "unavailable"]
+    database: str
+    stream: str
+    stream_clients: int

@@ -1,0 +1,26 @@
+"""``robowatch api``: the REST API, the live stream and the web console under uvicorn."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from api import create_app
+from robowatch.cli.context import settings_of
+from robowatch.database import database
+
+
+def api(
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Option(help="Bind address [settings: api.host]")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [settings: api.port]")] = None,
+) -> None:
+    """Serve the API and the console (http://HOST:PORT/) until interrupted."""
+    settings = settings_of(ctx)
+    with database(settings) as url:
+        app = create_app(database_url=url)
+        # log_config=None: keep the process-wide logging set up by the root command.
+        uvicorn.run(app, host=host or settings.api.host, port=port or settings.api.port,
+                    log_config=None, lifespan="on", proxy_headers=False)

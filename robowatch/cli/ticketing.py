@@ -1,0 +1,99 @@
+"""``robowatch ticketing``: the ticketing service and a view of the effective policy."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from robowatch.cli.context import settings_of
+from robowatch.database import database
+from ticketing.errors import PolicyError
+from ticketing.policy import GRADES, IMPACTS, TIERS, Policy, format_duration, load_policy
+from ticketing.service import run_ticketing
+
+app = typer.Typer(help="Ticketing: grade anomalies into tickets with SLA clocks.",
+                  no_args_is_help=True)
+
+PolicyOpt = Annotated[
+    Path | None,
+    typer.Option("--policy", help="Policy TOML file; default: the built-in seed 000 policy.",
+                 exists=False, dir_okay=False),
+]
+
+
+def _policy(path: Path | None) -> Policy:
+    try:
+        return load_policy(path)
+    except PolicyError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+def render_policy(policy: Policy) -> str:
+    """The grading matrix and clock tables as plain text."""
+    out = [f"policy {policy.label}: {policy.policy.description}"]
+    if policy.policy.source:
+        out.append(f"source: {policy.policy.source}")
+    out += ["", "Grading (tier x impact; * = assumed, not stated by the rules)"]
+    out.append(f"{'tier':<10}" + "".join(f"{i:>13}" for i in IMPACTS))
+    for t in TIERS:
+        cells = []
+        for i in IMPACTS:
+            star = "*" if f"{t}.{i}" in policy.grading.assumed else ""
+            cells.append(f"{policy.grading.matrix[t][i] + star:>13}")
+        out.append(f"{t:<10}" + "".join(cells))
+    rule = policy.grading.multi_core
+    if rule is not None:
+        out.append(f"escalate to {rule.grade}: same fault kind at >= {rule.min_customers} "
+                   f"{'/'.join(rule.tiers)} customers within {format_duration(rule.window)}")
+    out += ["", "Clocks from acceptance, 24x7 (* = assumed row)",
+            f"{'grade':<6}{'tiers':<26}{'respond':>9}{'onsite':>9}{'plan':>8}{'resolve':>9}"
+            f"{'extend':>8}{'update':>12}"]
+    for g in GRADES:
+        for row in (r for r in policy.clocks if r.grade == g):
+            update = format_duration(row.update_every) if row.update_every else "at end"
+            out.append(
+                f"{g + ('*' if row.assumed else ''):<6}{','.join(row.tiers):<26}"
+                f"{format_duration(row.respond):>9}{format_duration(row.onsite):>9}"
+                f"{format_duration(row.plan):>8}{format_duration(row.resolve):>9}"
+                f"{format_duration(row.resolve_extended):>8}{update:>12}")
+    r = policy.routing
+    out += ["", f"Process: dispatch within {format_duration(policy.process.dispatch)}, "
+                f"confirm within {format_duration(policy.process.confirm)}",
+            f"Routing: grades {', '.join(r.manager_grades)} -> {r.manager_role}; "
+            f"others -> {r.engineer_role}"]
+    return "\n".join(out)
+
+
+@app.command("policy")
+def show_policy(policy: PolicyOpt = None) -> None:
+    """Print the effective grading matrix and clock table."""
+    typer.echo(render_policy(_policy(policy)))
+
+
+async def _serve(url: str, policy: Policy, sweep_every: float, dispatch: bool) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    await run_ticketing(conninfo=url, policy=policy, stop=stop, sweep_every=sweep_every,
+                        dispatch=dispatch)
+
+
+@app.command()
+def run(
+    ctx: typer.Context,
+    policy: PolicyOpt = None,
+    sweep_every: Annotated[float, typer.Option(min=0.5, help="Seconds between sweeps.")] = 5.0,
+    dispatch: Annotated[bool, typer.Option(help="Dispatch new tickets automatically.")] = True,
+) -> None:
+    """Turn anomalies into graded tickets with SLA clocks until SIGINT/SIGTERM."""
+    chosen = _policy(policy)
+    with database(settings_of(ctx)) as url:
+        asyncio.run(_serve(url, chosen, sweep_every, dispatch))

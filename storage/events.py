@@ -1,0 +1,83 @@
+"""The ``robowatch_events`` channel: parse its payloads and listen to it.
+
+Triggers on ``anomalies`` and ``tickets`` (migration 0003) announce every insert and update as
+``{"type": "anomaly"|"ticket", "op": "insert"|"update", "id": N}``; listeners fetch the row
+themselves, so a payload stays small and never carries stale data.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Literal
+
+import psycopg
+
+__all__ = ["CHANNEL", "Event", "parse_event", "listen_events"]
+
+CHANNEL = "robowatch_events"
+EVENT_TYPES = ("anomaly", "ticket")
+EVENT_OPS = ("insert", "update")
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    type: Literal["anomaly", "ticket"]
+    op: Literal["insert", "update"]
+    id: int
+
+
+def parse_event(payload: str) -> Event:
+    """Validate one notification payload; ``ValueError`` says what is wrong with it."""
+    try:
+        obj = json.loads(payload)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not JSON: {exc}") from exc
+    if not isinstance(obj, dict):
+        raise ValueError("not a JSON object")
+    typ, op, ident = obj.get("type"), obj.get("op"), obj.get("id")
+    if typ not in EVENT_TYPES:
+        raise ValueError(f"type must be one of {EVENT_TYPES}, got {typ!r}")
+    if op not in EVENT_OPS:
+        raise ValueError(f"op must be one of {EVENT_OPS}, got {op!r}")
+    # bool is an int subclass; a payload saying "id": true is still malformed.
+    if not isinstance(ident, int) or isinstance(ident, bool) or ident <= 0:
+        raise ValueError(f"id must be a positive integer, got {ident!r}")
+    return Event(type=typ, op=op, id=ident)
+
+
+async def _events(
+    conn: psycopg.AsyncConnection, heartbeat: float
+) -> AsyncIterator[Event]:
+    while True:
+        async for note in conn.notifies(timeout=heartbeat):
+            try:
+                yield parse_event(note.payload)
+            except ValueError as exc:
+                log.warning("ignored malformed %s payload %r: %s", CHANNEL, note.payload[:200], exc)
+        # A quiet channel is indistinguishable from a dead link until we speak: a round trip
+        # every ``heartbeat`` seconds turns a silently dropped connection into an error.
+        await conn.execute("SELECT 1")
+
+
+@contextlib.asynccontextmanager
+async def listen_events(
+    *, conninfo: str, heartbeat: float = 30.0
+) -> AsyncIterator[AsyncIterator[Event]]:
+    """One dedicated connection LISTENing on :data:`CHANNEL`.
+
+    On entry the LISTEN is in effect, so every change committed afterwards is seen; the
+    iterator yields valid events (malformed payloads are logged and skipped) and raises
+    ``psycopg.OperationalError`` when the connection is lost. Reconnecting is the caller's
+    policy.
+    """
+    conn = await psycopg.AsyncConnection.connect(conninfo, autocommit=True)
+    async with conn:
+        await conn.execute(f"LISTEN {CHANNEL}")
+        yield _events(conn, heartbeat)
+

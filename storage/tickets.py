@@ -1,0 +1,392 @@
+"""Tickets and their append-only history: written by ticketing, read by the API.
+
+Each function takes the connection as ``conn`` and works in the caller's transaction when one
+is open (``atomic``), in its own otherwise. Rows are read through an explicit row factory, so a
+connection built with any ``row_factory`` can be passed in.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeAlias
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+__all__ = [
+    "Conn", "UnticketedAnomaly", "NewTicket", "TicketRow",
+    "TicketEventRow", "EngineerLoad", "atomic", "open_connection",
+    "unticketed_anomalies", "claim_anomaly", "find_open_ticket", "same_kind_customers",
+    "create_ticket", "attach_anomaly", "transition", "list_tickets", "get_ticket",
+    "ticket_events", "engineers_for_dispatch", "engineer_id", "connection_usable",
+    "open_tickets_of_kind",
+    "TICKET_COLUMNS_SET_BY_TRANSITION",
+]
+
+Conn: TypeAlias = psycopg.Connection
+
+# Columns a lifecycle transition may change besides state; anything else is refused so a
+# typo cannot write an arbitrary column.
+TICKET_COLUMNS_SET_BY_TRANSITION = frozenset({
+    "assignee_id", "grade", "responded_at", "resolved_at", "closed_at",
+    "respond_by", "onsite_by", "plan_by", "resolve_by", "update_every",
+})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UnticketedAnomaly:
+    id: int
+    robot_id: int
+    robot: str
+    component: str
+    kind: str
+    impact: str
+    detector: str
+    score: float | None
+    started_at: datetime
+    created_at: datetime
+    customer_id: int
+    customer: str
+    tier: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewTicket:
+    robot_id: int
+    customer_id: int
+    tier: str
+    impact: str
+    grade: str
+    component: str
+    kind: str
+    title: str
+    policy: str
+    created_at: datetime
+    respond_by: datetime
+    resolve_by: datetime
+    onsite_by: datetime | None = None
+    plan_by: datetime | None = None
+    update_every: timedelta | None = None
+    channel: str = "monitoring"
+    state: str = "new"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TicketRow:
+    id: int
+    number: str
+    robot_id: int
+    robot: str
+    customer_id: int
+    customer: str
+    tier: str
+    impact: str
+    grade: str
+    component: str
+    kind: str
+    title: str
+    channel: str
+    state: str
+    assignee: str | None
+    policy: str
+    created_at: datetime
+    respond_by: datetime
+    onsite_by: datetime | None
+    plan_by: datetime | None
+    resolve_by: datetime
+    update_every: timedelta | None
+    responded_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    updated_at: datetime
+    anomaly_ids: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TicketEventRow:
+    id: int
+    ticket_id: int
+    at: datetime
+    event: str
+    actor: str
+    from_state: str | None
+    to_state: str | None
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EngineerLoad:
+    id: int
+    code: str
+    role: str
+    city: str | None
+    skills: list[str]
+    on_duty: bool
+    open_tickets: int
+
+
+_Params: TypeAlias = Sequence[Any] | dict[str, Any]
+
+
+def _rows(conn: Conn, sql: str, params: _Params = ()) -> list[dict[str, Any]]:
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(sql, params)
+        return cur.fetchall() if cur.description else []
+
+
+def _one(conn: Conn, sql: str, params: _Params = ()) -> dict[str, Any] | None:
+    rows = _rows(conn, sql, params)
+    return rows[0] if rows else None
+
+
+def atomic(*, conn: Conn) -> contextlib.AbstractContextManager[Any]:
+    """One transaction (a savepoint inside an open one): all of it is committed or none."""
+    return conn.transaction()
+
+
+def open_connection(conninfo: str) -> Conn:
+    """A connection for a ticketing worker: autocommit, so ``atomic`` blocks are real
+    transactions and nothing stays open between them."""
+    return psycopg.connect(conninfo, autocommit=True, connect_timeout=10)
+
+
+_ANOMALY_SELECT = """
+    SELECT a.id, a.robot_id, r.code AS robot, a.component, a.kind, a.impact, a.detector,
+           a.score, a.started_at, a.created_at, c.id AS customer_id, c.code AS customer, c.tier
+    FROM anomalies a
+    JOIN robots r ON r.id = a.robot_id
+    JOIN lines l ON l.id = r.line_id
+    JOIN sites s ON s.id = l.site_id
+    JOIN customers c ON c.id = s.customer_id
+"""
+
+
+def unticketed_anomalies(
+    *, conn: Conn, limit: int, after_id: int = 0
+) -> list[UnticketedAnomaly]:
+    """Anomalies no ticket has taken yet, oldest first, with their robot and customer."""
+    rows = _rows(conn, f"{_ANOMALY_SELECT} WHERE a.ticket_id IS NULL AND a.id > %s "
+                       "ORDER BY a.id LIMIT %s", (after_id, limit))
+    return [UnticketedAnomaly(**r) for r in rows]
+
+
+def claim_anomaly(*, conn: Conn, anomaly_id: int) -> UnticketedAnomaly | None:
+    """Lock an unticketed anomaly for the rest of the transaction; None if it is gone, already
+    ticketed or being handled by another worker."""
+    r = _one(conn, f"{_ANOMALY_SELECT} WHERE a.id = %s AND a.ticket_id IS NULL "
+                   "FOR UPDATE OF a SKIP LOCKED", (anomaly_id,))
+    return UnticketedAnomaly(**r) if r else None
+
+
+_TICKET_SELECT = """
+    SELECT t.id, t.number, t.robot_id, r.code AS robot, t.customer_id, c.code AS customer,
+           t.tier, t.impact, t.grade, t.component, t.kind, t.title, t.channel, t.state,
+           e.code AS assignee, t.policy, t.created_at, t.respond_by, t.onsite_by, t.plan_by,
+           t.resolve_by, t.update_every, t.responded_at, t.resolved_at, t.closed_at,
+           t.updated_at,
+           COALESCE((SELECT array_agg(a.id ORDER BY a.id) FROM anomalies a
+                     WHERE a.ticket_id = t.id), '{}') AS anomaly_ids
+    FROM tickets t
+    JOIN robots r ON r.id = t.robot_id
+    JOIN customers c ON c.id = t.customer_id
+    LEFT JOIN engineers e ON e.id = t.assignee_id
+"""
+
+
+def _ticket(r: dict[str, Any]) -> TicketRow:
+    return TicketRow(**{**r, "anomaly_ids": [int(i) for i in r["anomaly_ids"]]})
+
+
+def find_open_ticket(*, conn: Conn, robot_id: int, component: str, kind: str) -> TicketRow | None:
+    """The open (not closed) ticket of this robot + component + kind, if any.
+
+    Inside a transaction it also takes a lock on that key until commit, so two workers
+    cannot both decide to open a ticket for the same fault.
+    """
+    conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))",
+                 (f"ticket:{robot_id}:{component}:{kind}",))
+    r = _one(conn, f"{_TICKET_SELECT} WHERE t.robot_id = %s AND t.component = %s AND t.kind = %s "
+                   "AND t.closed_at IS NULL ORDER BY t.id DESC LIMIT 1",
+             (robot_id, component, kind))
+    return _ticket(r) if r else None
+
+
+def same_kind_customers(*, conn: Conn, kind: str, tiers: Sequence[str], since: datetime) -> int:
+    """How many distinct customers of ``tiers`` had an anomaly of ``kind`` recorded since
+    ``since``: the input of the multi-customer escalation rule."""
+    r = _one(conn, f"""SELECT count(DISTINCT c.id) AS n FROM ({_ANOMALY_SELECT}) x
+                       JOIN customers c ON c.id = x.customer_id
+                       WHERE x.kind = %s AND c.tier = ANY(%s) AND x.created_at >= %s""",
+             (kind, list(tiers), since))
+    return int(r["n"]) if r else 0
+
+
+def _insert_event(
+    conn: Conn, *, ticket_id: int, at: datetime, event: str, actor: str,
+    from_state: str | None, to_state: str | None, data: dict[str, Any],
+) -> None:
+    conn.execute(
+        """INSERT INTO ticket_events (ticket_id, at, event, actor, from_state, to_state, data)
+           VALUES (%s, %s, %s, %s, %s, %s, %s)""",
+        (ticket_id, at, event, actor, from_state, to_state, Jsonb(data)),
+    )
+
+
+def create_ticket(
+    *, conn: Conn, ticket: NewTicket, actor: str, data: dict[str, Any] | None = None
+) -> TicketRow:
+    """Insert a ticket numbered ``RW-YYYYMMDD-NNNN`` (UTC day of ``created_at``, counter per
+    day) and its ``created`` history row."""
+    if ticket.created_at.utcoffset() is None:
+        raise ValueError("created_at must be timezone-aware")
+    prefix = f"RW-{ticket.created_at.astimezone(UTC):%Y%m%d}-"
+    with conn.transaction():
+        # Serialises numbering across workers; released at commit.
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext('robowatch:ticket-number'))")
+        last = _one(conn, "SELECT number FROM tickets WHERE number LIKE %s "
+                          "ORDER BY length(number) DESC, number DESC LIMIT 1", (prefix + "%",))
+        seq = int(last["number"].rsplit("-", 1)[1]) + 1 if last else 1
+        values = {f.name: getattr(ticket, f.name) for f in fields(NewTicket)}
+        values["number"] = f"{prefix}{seq:04d}"
+        cols = ", ".join(values)
+        marks = ", ".join(f"%({c})s" for c in values)
+        new_id = _one(conn, f"INSERT INTO tickets ({cols}, updated_at) "
+                            f"VALUES ({marks}, %(created_at)s) RETURNING id", values)
+        assert new_id is not None  # INSERT ... RETURNING always yields the row
+        _insert_event(conn, ticket_id=new_id["id"], at=ticket.created_at, event="created",
+                      actor=actor, from_state=None, to_state=ticket.state, data=data or {})
+        row = get_ticket(conn=conn, ticket_id=new_id["id"])
+    assert row is not None
+    return row
+
+
+def attach_anomaly(
+    *, conn: Conn, ticket_id: int, anomaly_id: int, actor: str = "ticketing",
+    at: datetime | None = None,
+) -> bool:
+    """Link an unticketed anomaly to a ticket and record ``anomaly_appended``; False when the
+    anomaly is unknown or already belongs to a ticket."""
+    with conn.transaction():
+        linked = _one(conn, """UPDATE anomalies SET ticket_id = %s
+                               WHERE id = %s AND ticket_id IS NULL RETURNING id, kind, component""",
+                      (ticket_id, anomaly_id))
+        if linked is None:
+            return False
+        t = _one(conn, "UPDATE tickets SET updated_at = COALESCE(%s, now()) WHERE id = %s "
+                       "RETURNING state, updated_at", (at, ticket_id))
+        if t is None:
+            raise ValueError(f"no ticket {ticket_id}")
+        _insert_event(conn, ticket_id=ticket_id, at=t["updated_at"], event="anomaly_appended",
+                      actor=actor, from_state=t["state"], to_state=t["state"],
+                      data={"anomaly_id": anomaly_id})
+    return True
+
+
+def transition(
+    *,
+    conn: Conn,
+    ticket_id: int,
+    from_state: str,
+    to_state: str,
+    event: str,
+    actor: str,
+    at: datetime,
+    data: dict[str, Any] | None = None,
+    changes: dict[str, Any] | None = None,
+) -> TicketRow | None:
+    """Move a ticket from ``from_state`` to ``to_state`` and append the history row, in one
+    transaction. None, and nothing written, when the ticket is no longer in ``from_state``."""
+    changes = dict(changes or {})
+    bad = set(changes) - TICKET_COLUMNS_SET_BY_TRANSITION
+    if bad:
+        raise ValueError(f"a transition cannot set {sorted(bad)}")
+    sets = ", ".join(["state = %(to_state)s", "updated_at = %(at)s",
+                      *(f"{c} = %(c_{c})s" for c in changes)])
+    params = {"to_state": to_state, "at": at, "id": ticket_id, "from_state": from_state,
+              **{f"c_{c}": v for c, v in changes.items()}}
+    with conn.transaction():
+        moved = _one(conn, f"UPDATE tickets SET {sets} WHERE id = %(id)s "
+                           "AND state = %(from_state)s RETURNING id", params)
+        if moved is None:
+            return None
+        _insert_event(conn, ticket_id=ticket_id, at=at, event=event, actor=actor,
+                      from_state=from_state, to_state=to_state, data=data or {})
+        return get_ticket(conn=conn, ticket_id=ticket_id)
+
+
+def list_tickets(
+    *,
+    conn: Conn,
+    open_only: bool = False,
+    state: str | None = None,
+    robot: str | None = None,
+    customer: str | None = None,
+    grade: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[list[TicketRow], int]:
+    """Tickets, newest first, and the total count matching the filters."""
+    where = ["TRUE"]
+    params: dict[str, Any] = {"limit": limit, "offset": offset}
+    if open_only:
+        where.append("t.closed_at IS NULL")
+    for name, value, column in (("state", state, "t.state"), ("robot", robot, "r.code"),
+                                ("customer", customer, "c.code"), ("grade", grade, "t.grade")):
+        if value is not None:
+            where.append(f"{column} = %({name})s")
+            params[name] = value
+    cond = " AND ".join(where)
+    rows = _rows(conn, f"{_TICKET_SELECT} WHERE {cond} ORDER BY t.created_at DESC, t.id DESC "
+                       "LIMIT %(limit)s OFFSET %(offset)s", params)
+    total = _one(conn, f"""SELECT count(*) AS n FROM tickets t
+                           JOIN robots r ON r.id = t.robot_id
+                           JOIN customers c ON c.id = t.customer_id WHERE {cond}""", params)
+    return [_ticket(r) for r in rows], int(total["n"]) if total else 0
+
+
+def get_ticket(*, conn: Conn, ticket_id: int) -> TicketRow | None:
+    r = _one(conn, f"{_TICKET_SELECT} WHERE t.id = %s", (ticket_id,))
+    return _ticket(r) if r else None
+
+
+def ticket_events(*, conn: Conn, ticket_id: int) -> list[TicketEventRow]:
+    """The ticket's history, oldest first."""
+    rows = _rows(conn, """SELECT id, ticket_id, at, event, actor, from_state, to_state, data
+                          FROM ticket_events WHERE ticket_id = %s ORDER BY id""", (ticket_id,))
+    return [TicketEventRow(**r) for r in rows]
+
+
+def engineers_for_dispatch(*, conn: Conn, role: str) -> list[EngineerLoad]:
+    """On-duty people of ``role`` with their count of open tickets, least loaded first."""
+    rows = _rows(conn, """
+        SELECT e.id, e.code, e.role, e.city, e.skills, e.on_duty,
+               (SELECT count(*) FROM tickets t
+                WHERE t.assignee_id = e.id AND t.closed_at IS NULL) AS open_tickets
+        FROM engineers e WHERE e.role = %s AND e.on_duty
+        ORDER BY open_tickets, e.code""", (role,))
+    return [EngineerLoad(**{**r, "skills": list(r["skills"]),
+                            "open_tickets": int(r["open_tickets"])}) for r in rows]
+
+
+def engineer_id(*, conn: Conn, code: str) -> int | None:
+    r = _one(conn, "SELECT id FROM engineers WHERE code = %s", (code,))
+    return int(r["id"]) if r else None
+
+
+def connection_usable(conn: Conn) -> bool:
+    """False once the connection is closed or lost: the caller should open a new one."""
+    return not (conn.closed or conn.broken)
+
+
+def open_tickets_of_kind(
+    *, conn: Conn, kind: str, tiers: Sequence[str], since: datetime
+) -> list[TicketRow]:
+    """Open tickets of fault ``kind`` at customers of ``tiers`` created since ``since``."""
+    rows = _rows(conn, f"{_TICKET_SELECT} WHERE t.kind = %s AND t.tier = ANY(%s) "
+                       "AND t.created_at >= %s AND t.closed_at IS NULL ORDER BY t.id",
+                 (kind, list(tiers), since))
+    return [_ticket(r) for r in rows]

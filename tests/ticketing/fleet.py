@@ -1,0 +1,67 @@
+"""A small fleet for the ticketing DB tests: one robot per customer tier, plus engineers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import psycopg
+
+from storage.anomalies import NewAnomaly, open_anomaly
+from storage.fleet import (
+    CustomerSpec,
+    EngineerSpec,
+    FleetSpec,
+    LineSpec,
+    RobotSpec,
+    SiteSpec,
+    register_fleet,
+)
+
+T0 = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
+
+
+def _customer(code: str, tier: str, robots: tuple[str, ...], city: str = "Suzhou") -> CustomerSpec:
+    return CustomerSpec(
+        code=code, name=f"{code} Ltd", tier=tier, city=city,
+        sites=(SiteSpec(code="S1", name="Plant 1", city=city, lines=(
+            LineSpec(code="L1", name="Line 1",
+                     robots=tuple(RobotSpec(code=r, brand="ABB", model="IRB6700")
+                                  for r in robots)),)),),
+    )
+
+
+FLEET = FleetSpec(
+    customers=(
+        _customer("CORE1", "core", ("R-C1", "R-C1b")),
+        _customer("CORE2", "core", ("R-C2",)),
+        _customer("IMP1", "important", ("R-I1",)),
+        _customer("ORD1", "ordinary", ("R-O1",)),
+    ),
+    engineers=(
+        EngineerSpec(code="M-01", name="Manager", role="manager", city="Suzhou", on_duty=True),
+        EngineerSpec(code="E-01", name="Field 1", city="Suzhou", skills=("ABB", "overheating"),
+                     on_duty=True),
+        EngineerSpec(code="E-02", name="Field 2", city="Wuxi", skills=("KUKA",), on_duty=True),
+    ),
+)
+
+
+def register(db_url: str) -> dict[str, int]:
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        return register_fleet(conn=conn, fleet=FLEET)
+
+
+def anomaly(
+    db_url: str, robot_id: int, *, kind: str = "overheating", component: str = "J3",
+    impact: str = "core-module", close: bool = False,
+) -> int:
+    """Insert an open anomaly (and close it right away when ``close``, so another of the same
+    key can follow, as detection's hysteresis would)."""
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        aid = open_anomaly(conn=conn, anomaly=NewAnomaly(
+            robot_id=robot_id, component=component, kind=kind, detector="threshold",
+            impact=impact, started_at=T0, score=3.5, signals=(f"{component}.temperature",)))
+        assert aid is not None
+        if close:
+            conn.execute("UPDATE anomalies SET ended_at = %s WHERE id = %s", (T0, aid))
+    return aid

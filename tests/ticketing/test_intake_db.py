@@ -1,0 +1,168 @@
+"""An anomaly in the database becomes a graded ticket with its clocks (real PostgreSQL)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import psycopg
+import pytest
+
+from storage import tickets as store
+from tests.ticketing.fleet import T0, anomaly, register
+from ticketing.errors import EventRefused
+from ticketing.intake import ticket_anomaly
+from ticketing.lifecycle import apply_event
+from ticketing.policy import builtin_policy
+
+POLICY = builtin_policy("default")
+NOW = T0 + timedelta(minutes=1)
+
+
+@pytest.fixture
+def fleet(db_url: str) -> dict[str, int]:
+    return register(db_url)
+
+
+@pytest.fixture
+def conn(db_url: str):
+    with store.open_connection(db_url) as c:
+        yield c
+
+
+def test_anomaly_becomes_graded_ticket_with_deadlines(db_url, fleet, conn):
+    aid = anomaly(db_url, fleet["R-C1"], impact="core-module")
+    result = ticket_anomaly(conn=conn, anomaly_id=aid, policy=POLICY, now=NOW)
+    assert result.created and result.ticket_number == "RW-20261121-0001"
+    t = store.get_ticket(conn=conn, ticket_id=result.ticket_id)
+    assert t is not None
+    assert (t.grade, t.tier, t.impact, t.state, t.channel) == ("II", "core", "core-module", "new",
+                                                                 "monitoring")
+    assert (t.robot, t.customer, t.component, t.kind) == ("R-C1", "CORE1", "J3", "overheating")
+    assert t.policy == "seed000-om@2026.1"
+    assert t.created_at == NOW
+    assert t.respond_by == NOW + timedelta(minutes=30)
+    assert t.onsite_by == NOW + timedelta(hours=2)
+    assert t.plan_by == NOW + timedelta(hours=4)
+    assert t.resolve_by == NOW + timedelta(hours=48)
+    assert t.update_every == timedelta(hours=4)
+    assert t.anomaly_ids == [aid] and t.assignee is None
+    events = store.ticket_events(conn=conn, ticket_id=t.id)
+    assert [(e.event, e.from_state, e.to_state) for e in events] == [
+        ("created", None, "new"), ("anomaly_appended", "new", "new")]
+    assert events[0].data["grading"].startswith("matrix core x core-module -> II")
+
+
+def test_ordinary_minor_is_grade_iv_without_onsite(db_url, fleet, conn):
+    aid = anomaly(db_url, fleet["R-O1"], impact="minor", kind="drift")
+    t = store.get_ticket(conn=conn, ticket_id=ticket_anomaly(
+        conn=conn, anomaly_id=aid, policy=POLICY, now=NOW).ticket_id)
+    assert t.grade == "IV" and t.onsite_by is None and t.plan_by is None
+    assert t.resolve_by == NOW + timedelta(hours=4) and t.update_every is None
+
+
+def test_second_anomaly_same_kind_is_appended(db_url, fleet, conn):
+    first = anomaly(db_url, fleet["R-C1"], close=True)
+    second = anomaly(db_url, fleet["R-C1"])
+    other_kind = anomaly(db_url, fleet["R-C1"], kind="vibration")
+    r1 = ticket_anomaly(conn=conn, anomaly_id=first, policy=POLICY, now=NOW)
+    r2 = ticket_anomaly(conn=conn, anomaly_id=second, policy=POLICY, now=NOW + timedelta(hours=1))
+    r3 = ticket_anomaly(conn=conn, anomaly_id=other_kind, policy=POLICY, now=NOW)
+    assert r1.created and not r2.created and r3.created
+    assert r2.ticket_id == r1.ticket_id != r3.ticket_id
+    t = store.get_ticket(conn=conn, ticket_id=r1.ticket_id)
+    assert t.anomaly_ids == [first, second]
+    assert t.resolve_by == NOW + timedelta(hours=48)  # joining does not restart the clocks
+    assert [e.event for e in store.ticket_events(conn=conn, ticket_id=t.id)] == [
+        "created", "anomaly_appended", "anomaly_appended"]
+    # Already ticketed: a repeat is a no-op.
+    again = ticket_anomaly(conn=conn, anomaly_id=second, policy=POLICY, now=NOW)
+    assert again.ticket_id is None and not again.created
+
+
+def test_closed_ticket_does_not_absorb_new_anomalies(db_url, fleet, conn):
+    first = anomaly(db_url, fleet["R-I1"], close=True)
+    r1 = ticket_anomaly(conn=conn, anomaly_id=first, policy=POLICY, now=NOW)
+    report = {"process": "remote session", "cause": "fan", "solution": "replaced fan",
+              "parts_used": ["fan-24V"], "before_after": "92 C -> 61 C"}
+    steps = [("dispatch", {"assignee": "E-01"}), ("accept", {}), ("start", {}),
+             ("resolve", {"report": report}), ("sign_off", {})]
+    for event, details in steps:
+        apply_event(conn=conn, ticket_id=r1.ticket_id, event=event, actor="test", at=NOW,
+                    policy=POLICY, **details)
+    closed = store.get_ticket(conn=conn, ticket_id=r1.ticket_id)
+    assert closed.state == "signed_off" and closed.closed_at == NOW
+    second = anomaly(db_url, fleet["R-I1"])
+    r2 = ticket_anomaly(conn=conn, anomaly_id=second, policy=POLICY, now=NOW)
+    assert r2.created and r2.ticket_id != r1.ticket_id
+    assert r2.ticket_number == "RW-20261121-0002"
+    assert store.get_ticket(conn=conn, ticket_id=r1.ticket_id).anomaly_ids == [first]
+
+
+def test_same_kind_at_two_core_customers_escalates_to_grade_i(db_url, fleet, conn):
+    a1 = anomaly(db_url, fleet["R-C1"], impact="non-core")
+    a2 = anomaly(db_url, fleet["R-C2"], impact="non-core")
+    t1 = store.get_ticket(conn=conn, ticket_id=ticket_anomaly(
+        conn=conn, anomaly_id=a1, policy=POLICY, now=NOW).ticket_id)
+    t2 = store.get_ticket(conn=conn, ticket_id=ticket_anomaly(
+        conn=conn, anomaly_id=a2, policy=POLICY, now=NOW).ticket_id)
+    # Both anomalies are in the table when the first is graded: both count.
+    assert (t1.grade, t2.grade) == ("I", "I")
+    assert t2.resolve_by == NOW + timedelta(hours=24)
+    created = store.ticket_events(conn=conn, ticket_id=t2.id)[0]
+    assert created.data["escalated"] is True and created.data["matrix_grade"] == "III"
+
+
+def test_important_customer_is_not_escalated_by_core_rule(db_url, fleet, conn):
+    anomaly(db_url, fleet["R-C1"], impact="non-core")
+    anomaly(db_url, fleet["R-C2"], impact="non-core")
+    a3 = anomaly(db_url, fleet["R-I1"], impact="non-core")
+    t = store.get_ticket(conn=conn, ticket_id=ticket_anomaly(
+        conn=conn, anomaly_id=a3, policy=POLICY, now=NOW).ticket_id)
+    assert t.grade == "III"
+
+
+def test_list_tickets_filters_and_counts(db_url, fleet, conn):
+    for robot, impact in (("R-C1", "stoppage"), ("R-I1", "minor"), ("R-O1", "minor")):
+        aid = anomaly(db_url, fleet[robot], impact=impact, kind=f"k-{robot}")
+        ticket_anomaly(conn=conn, anomaly_id=aid, policy=POLICY, now=NOW)
+    rows, total = store.list_tickets(conn=conn)
+    assert total == 3 and [r.robot for r in rows] == ["R-O1", "R-I1", "R-C1"]
+    rows, total = store.list_tickets(conn=conn, grade="IV", limit=1)
+    assert total == 2 and len(rows) == 1
+    rows, total = store.list_tickets(conn=conn, customer="CORE1", open_only=True)
+    assert total == 1 and rows[0].grade == "I"
+    assert store.list_tickets(conn=conn, robot="nope") == ([], 0)
+    assert store.get_ticket(conn=conn, ticket_id=999) is None
+
+
+def test_refused_event_changes_nothing(db_url, fleet, conn):
+    aid = anomaly(db_url, fleet["R-C1"])
+    tid = ticket_anomaly(conn=conn, anomaly_id=aid, policy=POLICY, now=NOW).ticket_id
+    with pytest.raises(EventRefused):
+        apply_event(conn=conn, ticket_id=tid, event="sign_off", actor="test", at=NOW,
+                    policy=POLICY)
+    assert store.get_ticket(conn=conn, ticket_id=tid).state == "new"
+    assert len(store.ticket_events(conn=conn, ticket_id=tid)) == 2
+
+
+def test_history_is_append_only(db_url, fleet, conn):
+    aid = anomaly(db_url, fleet["R-C1"])
+    tid = ticket_anomaly(conn=conn, anomaly_id=aid, policy=POLICY, now=NOW).ticket_id
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute("DELETE FROM ticket_events WHERE ticket_id = %s", (tid,))
+
+
+def test_escalation_regrades_the_earlier_core_ticket(db_url, fleet, conn):
+    a1 = anomaly(db_url, fleet["R-C1"], impact="minor", kind="encoder_drift")
+    t1 = ticket_anomaly(conn=conn, anomaly_id=a1, policy=POLICY, now=NOW).ticket_id
+    assert store.get_ticket(conn=conn, ticket_id=t1).grade == "IV"
+    a2 = anomaly(db_url, fleet["R-C2"], impact="minor", kind="encoder_drift")
+    t2 = ticket_anomaly(conn=conn, anomaly_id=a2, policy=POLICY,
+                        now=NOW + timedelta(hours=3)).ticket_id
+    first, second = (store.get_ticket(conn=conn, ticket_id=t) for t in (t1, t2))
+    assert (first.grade, second.grade) == ("I", "I")
+    assert first.resolve_by == NOW + timedelta(hours=24)  # from its own acceptance
+    assert first.update_every == timedelta(hours=2)
+    regrade = store.ticket_events(conn=conn, ticket_id=t1)[-1]
+    assert (regrade.event, regrade.from_state, regrade.to_state) == ("regrade", "new", "new")
+    assert regrade.data["from_grade"] == "IV" and "escalated to I" in regrade.data["reason"]

@@ -1,0 +1,68 @@
+"""Dispatch (service rules sections 3-4): grades the policy routes to the O&M manager go to an
+on-duty manager, who forms the team; the others go straight to an on-duty engineer chosen by
+skills (robot brand, model, fault kind), then same city, then lightest workload.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from storage import fleet
+from storage import tickets as store
+from ticketing.lifecycle import apply_event
+from ticketing.policy import Policy
+
+__all__ = ["choose_assignee", "auto_dispatch", "ACTOR"]
+
+ACTOR = "ticketing:auto-dispatch"
+
+
+def _rank(
+    e: store.EngineerLoad, *, wanted: set[str], city: str | None
+) -> tuple[int, int, int, str]:
+    matched = len(wanted & {s.lower() for s in e.skills})
+    same_city = int(city is not None and e.city is not None and e.city.lower() == city.lower())
+    return (-matched, -same_city, e.open_tickets, e.code)
+
+
+def choose_assignee(
+    *,
+    candidates: Sequence[store.EngineerLoad],
+    wanted_skills: Sequence[str] = (),
+    city: str | None = None,
+) -> store.EngineerLoad | None:
+    """The best on-duty candidate, or None when nobody is on duty. Pure."""
+    on_duty = [c for c in candidates if c.on_duty]
+    if not on_duty:
+        return None
+    wanted = {s.lower() for s in wanted_skills if s}
+    return min(on_duty, key=lambda e: _rank(e, wanted=wanted, city=city))
+
+
+def auto_dispatch(
+    *, conn: store.Conn, ticket_id: int, policy: Policy, now: datetime
+) -> str | None:
+    """Dispatch a ``new`` ticket; the assignee's code, or None when nobody fits (the ticket
+    stays ``new`` for a person to dispatch, and the next sweep tries again)."""
+    ticket = store.get_ticket(conn=conn, ticket_id=ticket_id)
+    if ticket is None or ticket.state != "new":
+        return None
+    to_manager = ticket.grade in policy.routing.manager_grades
+    role = policy.routing.manager_role if to_manager else policy.routing.engineer_role
+    robot = fleet.get_robot(conn=conn, code=ticket.robot)
+    wanted = [ticket.kind] + ([robot.brand or "", robot.model or ""] if robot else [])
+    # Whoever refused this ticket is not asked again; a person dispatches if nobody is left.
+    refused = {e.data.get("refused_by") for e in store.ticket_events(conn=conn, ticket_id=ticket_id)
+               if e.event == "refuse"}
+    candidates = [e for e in store.engineers_for_dispatch(conn=conn, role=role)
+                  if e.code not in refused]
+    chosen = choose_assignee(candidates=candidates, wanted_skills=wanted,
+                             city=robot.city if robot else None)
+    if chosen is None:
+        return None
+    why = (f"grade {ticket.grade} goes to the O&M manager" if to_manager
+           else f"grade {ticket.grade} goes to an engineer")
+    apply_event(conn=conn, ticket_id=ticket_id, event="dispatch", actor=ACTOR, at=now,
+                policy=policy, assignee=chosen.code, reason=why)
+    return chosen.code

@@ -1,0 +1,105 @@
+"""Intake from monitoring: one anomaly becomes a graded ticket with its clocks, or joins the
+open ticket of the same robot + component + fault kind. Synchronous; the service runs it in a
+worker thread, one transaction per anomaly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from storage import tickets as store
+from ticketing.clocks import deadlines_for
+from ticketing.grading import grade_of, more_severe
+from ticketing.policy import Policy
+
+__all__ = ["IntakeResult", "ticket_anomaly", "ACTOR"]
+
+ACTOR = "ticketing"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IntakeResult:
+    anomaly_id: int
+    ticket_id: int | None   # None: nothing to do (already ticketed or taken by another worker)
+    ticket_number: str | None
+    created: bool
+
+
+def _title(a: store.UnticketedAnomaly) -> str:
+    return f"{a.kind} on {a.robot} {a.component} ({a.impact})"
+
+
+def _escalate_peers(
+    *, conn: store.Conn, policy: Policy, kind: str, now: datetime, reason: str
+) -> None:
+    """The multi-customer rule makes the same fault at the other customers as urgent as the
+    new one: their open tickets take the rule's grade and its clocks, counted from their own
+    acceptance, with an audited ``regrade`` event."""
+    rule = policy.grading.multi_core
+    if rule is None:
+        return
+    for t in store.open_tickets_of_kind(conn=conn, kind=kind, tiers=rule.tiers,
+                                        since=now - rule.window):
+        if more_severe(t.grade, rule.grade) == t.grade:
+            continue
+        dl = deadlines_for(clock=policy.clock_for(grade=rule.grade, tier=t.tier),
+                           accepted_at=t.created_at)
+        store.transition(
+            conn=conn, ticket_id=t.id, from_state=t.state, to_state=t.state, event="regrade",
+            actor=ACTOR, at=now, data={"from_grade": t.grade, "to_grade": rule.grade,
+                                       "reason": reason},
+            changes={"grade": rule.grade, "respond_by": dl.respond_by, "onsite_by": dl.onsite_by,
+                     "plan_by": dl.plan_by, "resolve_by": dl.resolve_by,
+                     "update_every": dl.update_every},
+        )
+
+
+def ticket_anomaly(
+    *, conn: store.Conn, anomaly_id: int, policy: Policy, now: datetime
+) -> IntakeResult:
+    """Ticket one anomaly; ``now`` is the acceptance instant every clock starts from."""
+    if now.utcoffset() is None:
+        raise ValueError("now must be timezone-aware")
+    with store.atomic(conn=conn):
+        anomaly = store.claim_anomaly(conn=conn, anomaly_id=anomaly_id)
+        if anomaly is None:
+            return IntakeResult(anomaly_id=anomaly_id, ticket_id=None, ticket_number=None,
+                                created=False)
+        open_ticket = store.find_open_ticket(conn=conn, robot_id=anomaly.robot_id,
+                                             component=anomaly.component, kind=anomaly.kind)
+        if open_ticket is not None:
+            store.attach_anomaly(conn=conn, ticket_id=open_ticket.id, anomaly_id=anomaly.id,
+                                 actor=ACTOR, at=now)
+            return IntakeResult(anomaly_id=anomaly.id, ticket_id=open_ticket.id,
+                                ticket_number=open_ticket.number, created=False)
+        rule = policy.grading.multi_core
+        same_kind = 1
+        if rule is not None and anomaly.tier in rule.tiers:
+            same_kind = max(1, store.same_kind_customers(
+                conn=conn, kind=anomaly.kind, tiers=rule.tiers, since=now - rule.window))
+        decision = grade_of(policy=policy, tier=anomaly.tier, impact=anomaly.impact,
+                            same_kind_customers=same_kind)
+        clock = policy.clock_for(grade=decision.grade, tier=anomaly.tier)
+        dl = deadlines_for(clock=clock, accepted_at=now)
+        ticket = store.create_ticket(
+            conn=conn,
+            ticket=store.NewTicket(
+                robot_id=anomaly.robot_id, customer_id=anomaly.customer_id, tier=anomaly.tier,
+                impact=anomaly.impact, grade=decision.grade, component=anomaly.component,
+                kind=anomaly.kind, title=_title(anomaly), policy=policy.label, created_at=now,
+                respond_by=dl.respond_by, onsite_by=dl.onsite_by, plan_by=dl.plan_by,
+                resolve_by=dl.resolve_by, update_every=dl.update_every,
+            ),
+            actor=ACTOR,
+            data={"anomaly_id": anomaly.id, "grading": decision.reason,
+                  "matrix_grade": decision.matrix_grade, "escalated": decision.escalated,
+                  "assumed_cell": decision.assumed, "detector": anomaly.detector},
+        )
+        store.attach_anomaly(conn=conn, ticket_id=ticket.id, anomaly_id=anomaly.id,
+                             actor=ACTOR, at=now)
+        if decision.escalated:
+            _escalate_peers(conn=conn, policy=policy, kind=anomaly.kind, now=now,
+                            reason=decision.reason)
+    return IntakeResult(anomaly_id=anomaly.id, ticket_id=ticket.id, ticket_number=ticket.number,
+                        created=True)

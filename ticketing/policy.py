@@ -1,0 +1,225 @@
+"""Service policy: grading matrix, SLA clocks and process clocks, loaded from a TOML file.
+
+Every number of the after-sales rules lives in a policy file a company can edit
+(``ticketing/policies/default.toml`` is seed 000, the robot-integration O&M rules). A policy is
+validated completely when loaded, so a service never starts with a hole in its matrix or its
+clock table. Its ``label`` (name@version) is written on every ticket it graded.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from datetime import timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from ticketing.errors import PolicyError
+
+__all__ = ["TIERS", "IMPACTS", "GRADES", "Tier", "Impact", "Grade", "ClockRow", "MultiCoreRule",
+           "ProcessClocks", "Routing", "Policy", "load_policy", "builtin_policy",
+           "builtin_policy_names", "parse_duration", "format_duration"]
+
+# These three vocabularies are schema contracts (CHECK constraints in storage), not policy.
+Tier = Literal["core", "important", "ordinary"]
+Impact = Literal["stoppage", "core-module", "non-core", "minor"]
+Grade = Literal["I", "II", "III", "IV"]
+TIERS: tuple[Tier, ...] = ("core", "important", "ordinary")
+IMPACTS: tuple[Impact, ...] = ("stoppage", "core-module", "non-core", "minor")
+GRADES: tuple[Grade, ...] = ("I", "II", "III", "IV")
+
+_DURATION_RE = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m(?:in)?)?\s*$")
+
+
+def parse_duration(value: Any) -> Any:
+    """``"15m"``, ``"2h"``, ``"1h30m"``, ``"7d"`` -> timedelta; other values go to pydantic."""
+    if isinstance(value, str):
+        m = _DURATION_RE.match(value)
+        if m and any(m.groups()):
+            d, h, mi = (int(g) if g else 0 for g in m.groups())
+            return timedelta(days=d, hours=h, minutes=mi)
+        if not value.strip().upper().startswith("P"):
+            raise ValueError(f"duration {value!r}: write it like '15m', '2h', '1h30m' or '7d'")
+    return value
+
+
+def format_duration(td: timedelta | None) -> str:
+    if td is None:
+        return "-"
+    minutes = int(td.total_seconds() // 60)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    if days >= 4 and not hours and not mins:
+        return f"{days}d"
+    hours += days * 24
+    return "".join(p for p in (f"{hours}h" if hours else "", f"{mins}m" if mins else "")) or "0m"
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+_POSITIVE = "must be longer than zero"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ClockRow(_Model):
+    """SLA clocks of one grade for some tiers, all counted from acceptance, 24x7."""
+
+    grade: Grade
+    tiers: tuple[Tier, ...] = TIERS
+    respond: Duration
+    onsite: Duration | None = None
+    plan: Duration | None = None
+    resolve: Duration
+    resolve_extended: Duration | None = Field(
+        default=None, description="longest resolve clock, allowed with a reason told the customer")
+    update_every: Duration | None = Field(
+        default=None, description="progress-update cadence; None means once, at completion")
+    assumed: bool = Field(default=False, description="not stated by the source rules")
+    note: str = ""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ClockRow:
+        for name in ("respond", "onsite", "plan", "resolve", "resolve_extended", "update_every"):
+            v = getattr(self, name)
+            if v is not None and v <= timedelta(0):
+                raise ValueError(f"{name} {_POSITIVE}")
+        if self.resolve_extended is not None and self.resolve_extended < self.resolve:
+            raise ValueError("resolve_extended is shorter than resolve")
+        if self.respond > self.resolve:
+            raise ValueError("respond is later than resolve")
+        if not self.tiers:
+            raise ValueError("tiers is empty")
+        return self
+
+
+class MultiCoreRule(_Model):
+    """The same fault kind at several customers of ``tiers`` within ``window`` -> ``grade``."""
+
+    min_customers: int = Field(ge=2)
+    window: Duration
+    tiers: tuple[Tier, ...] = ("core",)
+    grade: Grade = "I"
+
+
+class ProcessClocks(_Model):
+    dispatch: Duration
+    confirm: Duration
+
+
+class Routing(_Model):
+    """Who a new ticket goes to: grades for the O&M manager, the rest to an engineer."""
+
+    manager_grades: tuple[Grade, ...] = ("I", "II")
+    manager_role: str = "manager"
+    engineer_role: str = "engineer"
+
+
+class Grading(_Model):
+    matrix: dict[Tier, dict[Impact, Grade]]
+    assumed: tuple[str, ...] = Field(
+        default=(), description="'tier.impact' cells not stated by the source rules")
+    multi_core: MultiCoreRule | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> Grading:
+        have = {(t, i) for t, row in self.matrix.items() for i in row}
+        missing = [f"{t}.{i}" for t in TIERS for i in IMPACTS if (t, i) not in have]
+        if missing:
+            raise ValueError(f"matrix has no grade for {', '.join(missing)}")
+        unknown = [c for c in self.assumed if c.partition(".")[::2] not in
+                   {(t, i) for t in TIERS for i in IMPACTS}]
+        if unknown:
+            raise ValueError(f"assumed names unknown cells {unknown}; write 'tier.impact'")
+        return self
+
+
+class PolicyHeader(_Model):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    version: str = Field(min_length=1, max_length=32)
+    description: str = ""
+    source: str = ""
+
+
+class Policy(_Model):
+    policy: PolicyHeader
+    grading: Grading
+    clocks: tuple[ClockRow, ...]
+    process: ProcessClocks
+    routing: Routing = Routing()
+
+    @model_validator(mode="after")
+    def _every_grade_and_tier_has_one_clock(self) -> Policy:
+        seen: dict[tuple[str, str], int] = {}
+        for n, row in enumerate(self.clocks):
+            for tier in row.tiers:
+                if (row.grade, tier) in seen:
+                    raise ValueError(
+                        f"clocks[{seen[(row.grade, tier)]}] and clocks[{n}] both set grade "
+                        f"{row.grade} for tier {tier}")
+                seen[(row.grade, tier)] = n
+        missing = [f"{g}/{t}" for g in GRADES for t in TIERS if (g, t) not in seen]
+        if missing:
+            raise ValueError(f"clocks missing for grade/tier {', '.join(missing)} "
+                             "(mark invented rows with assumed = true)")
+        return self
+
+    @property
+    def label(self) -> str:
+        """What a ticket records in its ``policy`` column."""
+        return f"{self.policy.name}@{self.policy.version}"
+
+    def clock_for(self, *, grade: str, tier: str) -> ClockRow:
+        for row in self.clocks:
+            if row.grade == grade and tier in row.tiers:
+                return row
+        raise PolicyError(f"policy {self.label} has no clocks for grade {grade!r}, tier {tier!r}")
+
+
+def _explain(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        lines.append(f"  {loc}: {err['msg']}")
+    return "\n".join(lines)
+
+
+def _parse(text: str, origin: str) -> Policy:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyError(f"{origin}: not valid TOML: {exc}") from exc
+    try:
+        return Policy.model_validate(data)
+    except ValidationError as exc:
+        raise PolicyError(f"{origin}: invalid policy:\n{_explain(exc)}") from exc
+
+
+def builtin_policy_names() -> list[str]:
+    return sorted(e.name[:-5] for e in resources.files("ticketing.policies").iterdir()
+                  if e.name.endswith(".toml"))
+
+
+def builtin_policy(name: str = "default") -> Policy:
+    """One of the policies shipped in ``ticketing/policies`` (``default``, ``seed003``, ...)."""
+    if name not in builtin_policy_names():
+        raise PolicyError(f"no built-in policy {name!r}; have {builtin_policy_names()}")
+    entry = resources.files("ticketing.policies").joinpath(f"{name}.toml")
+    return _parse(entry.read_text(encoding="utf-8"), f"built-in policy {name!r}")
+
+
+def load_policy(path: Path | None = None) -> Policy:
+    """The policy in ``path``; the built-in default when ``path`` is None."""
+    if path is None:
+        return builtin_policy("default")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PolicyError(f"{path}: cannot read policy file: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise PolicyError(f"{path}: policy file is not UTF-8: {exc}") from exc
+    return _parse(text, str(path))

@@ -1,0 +1,206 @@
+"""The ticketing service: every anomaly becomes (or joins) a ticket.
+
+Two sources feed one loop: ``NOTIFY robowatch_events`` wakes it at once, and a periodic sweep
+of the unticketed anomalies catches whatever was missed while the service was down or the
+listener was reconnecting. The database work is synchronous and runs in a worker thread, one
+transaction per anomaly; the event loop only waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from storage import events as events_channel
+from storage import tickets as store
+from ticketing.dispatch import auto_dispatch
+from ticketing.intake import ticket_anomaly
+from ticketing.policy import Policy
+
+__all__ = ["run_ticketing", "SweepStats"]
+
+log = logging.getLogger(__name__)
+
+# Listener reconnect backoff: first retry soon, then doubling to a cap, with jitter so several
+# services do not reconnect in step.
+_RETRY_FIRST_S = 0.5
+_RETRY_CAP_S = 30.0
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(slots=True)
+class SweepStats:
+    created: int = 0
+    appended: int = 0
+    dispatched: int = 0
+    failed: int = 0
+
+
+@dataclass(slots=True)
+class _Worker:
+    """The service's database side. Runs in one worker thread at a time; owns its connection."""
+
+    conninfo: str
+    policy: Policy
+    clock: Callable[[], datetime]
+    batch: int
+    dispatch: bool
+    halt: threading.Event = field(default_factory=threading.Event)
+    failed: set[int] = field(default_factory=set)
+    conn: store.Conn | None = None
+
+    def _connection(self) -> store.Conn:
+        if self.conn is None or not store.connection_usable(self.conn):
+            if self.conn is not None:
+                self.conn.close()
+            self.conn = store.open_connection(self.conninfo)
+        return self.conn
+
+    def sweep(self) -> SweepStats:
+        stats = SweepStats()
+        conn = self._connection()
+        after = 0
+        while not self.halt.is_set():
+            pending = store.unticketed_anomalies(conn=conn, limit=self.batch, after_id=after)
+            if not pending:
+                break
+            for a in pending:
+                if self.halt.is_set():
+                    break
+                after = a.id
+                if a.id not in self.failed:
+                    self._one(conn, a, stats)
+        if self.dispatch and not self.halt.is_set():
+            self._dispatch_new(conn, stats)
+        return stats
+
+    def _dispatch_new(self, conn: store.Conn, stats: SweepStats) -> None:
+        waiting, _ = store.list_tickets(conn=conn, state="new", limit=self.batch)
+        for t in reversed(waiting):  # oldest first
+            if self.halt.is_set():
+                return
+            try:
+                assignee = auto_dispatch(conn=conn, ticket_id=t.id, policy=self.policy,
+                                         now=self.clock())
+            except Exception:
+                if not store.connection_usable(conn):
+                    raise
+                log.exception("ticket %s left undispatched", t.number)
+                continue
+            if assignee is not None:
+                stats.dispatched += 1
+                log.info("ticket %s (grade %s) dispatched to %s", t.number, t.grade, assignee)
+
+    def _one(self, conn: store.Conn, a: store.UnticketedAnomaly, stats: SweepStats) -> None:
+        try:
+            result = ticket_anomaly(conn=conn, anomaly_id=a.id, policy=self.policy,
+                                    now=self.clock())
+        except Exception:
+            if not store.connection_usable(conn):
+                raise  # the database went away: the sweep is retried on a new connection
+            # One bad anomaly must not stop the others; it is retried at the next start.
+            self.failed.add(a.id)
+            stats.failed += 1
+            log.exception("anomaly %s (robot %s, %s/%s, impact %s) skipped: cannot ticket it",
+                          a.id, a.robot, a.component, a.kind, a.impact)
+            return
+        if result.ticket_id is None:
+            return
+        if not result.created:
+            stats.appended += 1
+            log.info("anomaly %s appended to ticket %s", a.id, result.ticket_number)
+            return
+        stats.created += 1
+        log.info("ticket %s opened for anomaly %s (robot %s, %s/%s)", result.ticket_number,
+                 a.id, a.robot, a.component, a.kind)
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+
+async def _listen(conninfo: str, wake: asyncio.Event) -> None:
+    """Set ``wake`` on every new anomaly; reconnect forever with capped, jittered backoff."""
+    delay = _RETRY_FIRST_S
+    while True:
+        try:
+            async with events_channel.listen_events(conninfo=conninfo) as events:
+                log.info("listening on %s", events_channel.CHANNEL)
+                delay = _RETRY_FIRST_S
+                wake.set()  # anything inserted while we were not listening
+                async for ev in events:
+                    if ev.type == "anomaly" and ev.op == "insert":
+                        wake.set()
+        except Exception as exc:  # noqa: BLE001 - any failure means: reconnect later
+            log.warning("event listener lost (%s); retrying in %.1fs",
+                        str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc),
+                        delay)
+        await asyncio.sleep(delay * random.uniform(0.8, 1.2))
+        delay = min(delay * 2, _RETRY_CAP_S)
+
+
+async def _wait(stop: asyncio.Event, wake: asyncio.Event, timeout: float) -> None:
+    waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())]
+    try:
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waiters:
+            w.cancel()
+        await asyncio.gather(*waiters, return_exceptions=True)
+
+
+async def run_ticketing(
+    *,
+    conninfo: str,
+    policy: Policy,
+    stop: asyncio.Event,
+    sweep_every: float = 5.0,
+    batch: int = 200,
+    dispatch: bool = True,
+    clock: Callable[[], datetime] = _utcnow,
+) -> None:
+    """Ticket anomalies until ``stop`` is set. A failing sweep (database down) is logged and
+    retried at the next tick; it never ends the service."""
+    if sweep_every <= 0:
+        raise ValueError("sweep_every must be > 0")
+    worker = _Worker(conninfo=conninfo, policy=policy, clock=clock, batch=batch,
+                     dispatch=dispatch)
+    wake = asyncio.Event()
+    listener = asyncio.create_task(_listen(conninfo, wake), name="ticketing-listener")
+    log.info("ticketing service started with policy %s", policy.label)
+    sweep: asyncio.Future[SweepStats] | None = None
+    try:
+        while not stop.is_set():
+            wake.clear()
+            sweep = asyncio.ensure_future(asyncio.to_thread(worker.sweep))
+            try:
+                stats = await asyncio.shield(sweep)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the loop outlives a lost database
+                log.error("sweep failed: %s", str(exc).strip().splitlines()[0] if str(exc).strip()
+                          else type(exc).__name__)
+                await asyncio.to_thread(worker.close)
+            else:
+                if stats.created or stats.appended or stats.failed:
+                    log.info("sweep: %d created, %d appended, %d dispatched, %d failed",
+                             stats.created, stats.appended, stats.dispatched, stats.failed)
+            await _wait(stop, wake, sweep_every)
+    finally:
+        worker.halt.set()
+        listener.cancel()
+        await asyncio.gather(listener, return_exceptions=True)
+        if sweep is not None and not sweep.done():
+            # The thread cannot be cancelled; it stops at the next anomaly boundary.
+            await asyncio.gather(sweep, return_exceptions=True)
+        await asyncio.to_thread(worker.close)
+        log.info("ticketing service stopped")
