@@ -7,7 +7,9 @@ from typing import Annotated
 import typer
 
 from robowatch import __version__
-from robowatch.cli import bench, db
+from robowatch.cli import bench, collect, db, detect, simulate
+from robowatch.cli import ticketing as ticketing_cli
+from robowatch.cli.api import api as api_command
 from robowatch.logs import setup_logging
 from robowatch.settings import Settings
 
@@ -17,7 +19,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(db.app, name="db")
+app.command(name="api")(api_command)
 app.add_typer(bench.app, name="bench")
+app.add_typer(detect.app, name="detect")
+app.add_typer(collect.app, name="collect")
+app.add_typer(ticketing_cli.app, name="ticketing")
+app.command("simulate")(simulate.simulate)
 
 
 def _version(value: bool) -> None:

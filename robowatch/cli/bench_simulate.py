@@ -1,0 +1,144 @@
+"""``robowatch bench simulate``: how many points per second the simulator gets acknowledged.
+
+Publishes the benchmark fleet (``simulators/scenarios/bench.toml`` scaled to ``--robots``)
+to a real broker for ``--seconds`` and counts the points in messages the broker acknowledged
+(QoS 1 PUBACKs), over the time from the first tick until everything queued is acknowledged.
+The broker is ``ROBOWATCH_MQTT_URL`` when set; otherwise a Mosquitto started here on a free
+port (amqtt when Mosquitto is not installed). The last line printed is one JSON object.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from robowatch.cli.context import settings_of
+from simulators.runner import RunConfig, run
+from simulators.scenario import Scenario, packaged_scenario_path
+
+log = logging.getLogger(__name__)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_listening(proc: subprocess.Popen[bytes], port: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"broker exited with code {proc.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"broker did not listen on port {port} within {timeout:g} s")
+
+
+@contextlib.contextmanager
+def local_broker(kind: str = "auto") -> Iterator[tuple[str, str]]:
+    """Start a throw-away broker; yield (URL, which broker)."""
+    port = _free_port()
+    mosquitto = shutil.which("mosquitto") or (
+        "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
+    with tempfile.TemporaryDirectory(prefix="rw-bench-broker-") as tmp:
+        if kind in ("auto", "mosquitto") and mosquitto:
+            conf = Path(tmp) / "mosquitto.conf"
+            # Unlimited in-flight and a deep queue: the benchmark measures the simulator.
+            conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\n"
+                            "persistence false\nmax_queued_messages 1000000\n"
+                            "max_inflight_messages 0\nlog_type error\n")
+            cmd, which = [mosquitto, "-c", str(conf)], "mosquitto"
+        elif kind in ("auto", "amqtt"):
+            conf = Path(tmp) / "amqtt.yaml"
+            conf.write_text("listeners:\n  default:\n    type: tcp\n"
+                            f"    bind: 127.0.0.1:{port}\n"
+                            "plugins:\n  amqtt.plugins.authentication.AnonymousAuthPlugin:\n"
+                            "    allow_anonymous: true\n")
+            exe = Path(sys.executable).with_name("amqtt")
+            cmd, which = [str(exe), "-c", str(conf)], "amqtt"
+        else:
+            raise RuntimeError(f"broker {kind!r} is not available")
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            _wait_listening(proc, port, 15.0)
+            yield f"mqtt://127.0.0.1:{port}", which
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def bench_simulate(
+    ctx: typer.Context,
+    robots: Annotated[int, typer.Option(help="Robots in the fleet.", min=1)] = 200,
+    signals: Annotated[int, typer.Option(help="Signals per message.", min=1, max=56)] = 50,
+    rate: Annotated[float, typer.Option(help="Messages per robot per second.", min=0.1)] = 10.0,
+    seconds: Annotated[float, typer.Option(help="How long to publish.", min=1.0)] = 30.0,
+    qos: Annotated[int, typer.Option(help="MQTT QoS.", min=0, max=2)] = 1,
+    broker: Annotated[str, typer.Option(
+        help="auto, mosquitto or amqtt: which local broker to start when no URL is set.")] = "auto",
+    as_json: Annotated[bool, typer.Option("--json", help="Only the JSON line on stdout.")] = False,
+) -> None:
+    """Publish a simulated fleet to a real broker; report requested vs achieved points/s."""
+    settings = settings_of(ctx)
+    sc = Scenario.load(packaged_scenario_path("bench")).scaled(robots)
+    requested = robots * signals * rate
+
+    def measure(url: str) -> dict[str, object]:
+        config = RunConfig(rate_hz=rate, duration_s=seconds, protocol="mqtt", mqtt_url=url,
+                           mqtt_qos=qos, mqtt_signals=signals,
+                           client_id_suffix=f"bench{os.getpid()}", run_id="bench")
+        cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+        result = asyncio.run(run(sc, config))
+        cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+        stats = result.mqtt
+        if stats is None:
+            raise RuntimeError("no MQTT robots in the benchmark fleet")
+        # A tick stands for one period: n ticks cover n periods even if the last one's
+        # acknowledgements arrive before its period ends.
+        span = max(result.ticking_s, result.ticks / rate)
+        achieved = stats.points_acked / span if span else 0.0
+        cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
+        return {
+            "benchmark": "simulate", "robots": robots, "signals": signals, "rate_hz": rate,
+            "seconds": seconds, "qos": qos,
+            "requested_points_per_second": round(requested, 1),
+            "achieved_points_per_second": round(achieved, 1),
+            "ratio": round(achieved / requested, 4) if requested else None,
+            "messages_acked": stats.messages_acked, "messages_dropped": stats.messages_dropped,
+            "ticks": result.ticks, "ticks_skipped": result.skipped_ticks,
+            "elapsed_s": round(span, 3), "cpu_s": round(cpu, 2),
+        }
+
+    if settings.mqtt_url:
+        report = measure(settings.mqtt_url) | {"broker": "external"}
+    else:
+        with local_broker(broker) as (url, which):
+            report = measure(url) | {"broker": which}
+    if not as_json:
+        typer.echo(f"requested {requested:,.0f} points/s, achieved "
+                   f"{report['achieved_points_per_second']:,.0f} points/s "
+                   f"({report['broker']} broker, {report['cpu_s']} s CPU)")
+    typer.echo(json.dumps(report))
