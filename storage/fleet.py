@@ -11,7 +11,7 @@ import psycopg
 
 __all__ = [
     "CustomerSpec", "SiteSpec", "LineSpec", "RobotSpec", "EngineerSpec", "FleetSpec", "RobotRow",
-    "register_fleet", "robot_ids", "list_robots", "get_robot", "ensure_signals", "signal_ids",
+    "register_fleet", "robot_ids", "robot_lines", "list_robots", "get_robot", "ensure_signals", "signal_ids",
     "SIGNAL_NAME_RE",
 ]
 
@@ -139,6 +139,11 @@ def register_fleet(*, conn: psycopg.Connection, fleet: FleetSpec) -> dict[str, i
                 (e.code, e.name, e.role, e.city, list(e.skills), e.on_duty),
             )
     return out
+
+
+def robot_lines(*, conn: psycopg.Connection) -> dict[int, tuple[str, int]]:
+    """robot id -> (robot code, line id): what the detection engine needs per robot."""
+    return {r[0]: (r[1], r[2]) for r in conn.execute("SELECT id, code, line_id FROM robots")}
 
 
 def robot_ids(*, conn: psycopg.Connection) -> dict[str, int]:

@@ -35,3 +35,29 @@ def csv_command(
     typer.echo(json.dumps({"rows": summary.rows, "features": summary.features,
                            "anomalies": summary.anomalies, "limit": round(summary.limit, 4),
                            "out": str(out)}))
+
+
+@app.command("run")
+def run_command(
+    ctx: typer.Context,
+    policy: Annotated[Path | None, typer.Option(help="Engine policy TOML (default: packaged).")] = None,
+    worker: Annotated[int, typer.Option(min=0, help="This worker's number.")] = 0,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes; robots split by id.")] = 1,
+) -> None:
+    """Run the streaming engine: score new telemetry continuously, write anomalies."""
+    from detection.engine_config import load_engine_policy
+    from detection.service import Shard, run_detection
+    from robowatch.cli.context import settings_of
+    from robowatch.database import database
+    from robowatch.runner import run_service
+
+    if worker >= workers:
+        raise typer.BadParameter(f"worker must be < workers ({workers})", param_hint="--worker")
+    try:
+        engine_policy = load_engine_policy(policy)
+    except DetectionError as exc:
+        log.error("%s", exc)
+        raise typer.Exit(2) from exc
+    with database(settings_of(ctx)) as url:
+        run_service(lambda stop: run_detection(conninfo=url, policy=engine_policy, stop=stop,
+                                               shard=Shard(worker=worker, workers=workers)))

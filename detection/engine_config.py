@@ -1,0 +1,80 @@
+"""Configuration of the streaming engine, read from a policy TOML (``policies/engine.toml``)."""
+
+from __future__ import annotations
+
+import tomllib
+from importlib import resources
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from detection.errors import InvalidInputError
+
+__all__ = ["EngineConfig", "LimitsConfig", "EnginePolicy", "load_engine_policy", "quantity_of",
+           "component_of"]
+
+IMPACT_CLASSES = ("stoppage", "core-module", "non-core", "minor")
+
+
+class EngineConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    poll_interval_s: float = Field(1.0, gt=0)
+    read_lag_s: float = Field(1.0, ge=0)
+    baseline_s: float = Field(15.0, gt=0)
+    min_baseline_points: int = Field(20, ge=3)
+    breach_s: float = Field(2.0, ge=0)
+    recovery_s: float = Field(10.0, ge=0)
+    recovery_score: float = Field(0.8, gt=0, le=1)
+    stale_s: float = Field(15.0, gt=0)
+    evidence_points: int = Field(60, ge=1)
+    line_alert_limit: int = Field(10, ge=1)
+    line_alert_window_s: float = Field(600.0, gt=0)
+
+
+class LimitsConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    k: float = Field(6.0, gt=0)
+    rel_min_scale: float = Field(0.01, ge=0)
+    min_scale: float = Field(0.01, ge=0)
+    monitored: tuple[str, ...] = ()
+
+
+class EnginePolicy(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    engine: EngineConfig = EngineConfig()
+    limits: LimitsConfig = LimitsConfig()
+    impact: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _impacts_known(self) -> EnginePolicy:
+        bad = {k: v for k, v in self.impact.items() if v not in IMPACT_CLASSES}
+        if bad:
+            raise ValueError(f"unknown impact classes {bad}; expected one of {IMPACT_CLASSES}")
+        if "default" not in self.impact:
+            raise ValueError("[impact] needs a 'default' entry")
+        return self
+
+    def impact_of(self, quantity: str) -> str:
+        return self.impact.get(quantity, self.impact["default"])
+
+
+def quantity_of(signal: str) -> str:
+    """``'J3.temperature'`` -> ``'temperature'``; ``'cabinet_temperature'`` unchanged."""
+    return signal.split(".", 1)[1] if "." in signal else signal
+
+
+def component_of(signal: str) -> str:
+    """``'J3.temperature'`` -> ``'J3'``; controller signals -> ``'controller'``."""
+    return signal.split(".", 1)[0] if "." in signal else "controller"
+
+
+def load_engine_policy(path: Path | None = None) -> EnginePolicy:
+    """Load ``path`` or the packaged default; a bad file raises ``InvalidInputError``."""
+    try:
+        if path is None:
+            text = resources.files("detection.policies").joinpath("engine.toml").read_text("utf-8")
+        else:
+            text = Path(path).read_text("utf-8")
+        return EnginePolicy.model_validate(tomllib.loads(text))
+    except (OSError, tomllib.TOMLDecodeError, ValidationError) as exc:
+        raise InvalidInputError(f"engine policy {path or 'default'}: {exc}") from exc

@@ -1,0 +1,53 @@
+"""Model registry: learned detector baselines per robot, versioned."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+__all__ = ["ModelRow", "save_model", "latest_models"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModelRow:
+    robot_id: int
+    detector: str
+    version: int
+    params: dict[str, Any]
+    state: dict[str, Any]
+    trained_from: datetime | None
+    trained_to: datetime | None
+    created_at: datetime
+
+
+def save_model(
+    *, conn: psycopg.Connection, robot_id: int, detector: str, params: dict[str, Any],
+    state: dict[str, Any], trained_from: datetime | None, trained_to: datetime | None,
+) -> int:
+    """Store a new version of a robot's baseline; return its version number."""
+    row = conn.execute(
+        """INSERT INTO detector_models (robot_id, detector, version, params, state,
+                                        trained_from, trained_to)
+           SELECT %(r)s, %(d)s, coalesce(max(version), 0) + 1, %(p)s, %(s)s, %(f)s, %(t)s
+           FROM detector_models WHERE robot_id = %(r)s AND detector = %(d)s
+           RETURNING version""",
+        {"r": robot_id, "d": detector, "p": Jsonb(params), "s": Jsonb(state),
+         "f": trained_from, "t": trained_to},
+    ).fetchone()
+    return int(row[0])  # type: ignore[index]
+
+
+def latest_models(*, conn: psycopg.Connection, detector: str) -> dict[int, ModelRow]:
+    rows = conn.execute(
+        """SELECT DISTINCT ON (robot_id) robot_id, detector, version, params, state,
+                  trained_from, trained_to, created_at
+           FROM detector_models WHERE detector = %s
+           ORDER BY robot_id, version DESC""",
+        (detector,),
+    ).fetchall()
+    return {r[0]: ModelRow(robot_id=r[0], detector=r[1], version=r[2], params=r[3], state=r[4],
+                           trained_from=r[5], trained_to=r[6], created_at=r[7]) for r in rows}
