@@ -9,6 +9,7 @@ turns scores into decisions.
 from __future__ import annotations
 
 import inspect
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any, Self
@@ -16,9 +17,22 @@ from typing import Any, Self
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from detection.errors import InvalidInputError, NotFittedError
+from detection.errors import InconsistentVersionWarning, InvalidInputError, NotFittedError
 
-__all__ = ["BatchDetector", "StreamDetector", "check_is_fitted", "as_matrix"]
+__all__ = ["BatchDetector", "StreamDetector", "check_is_fitted", "as_matrix", "code_version"]
+
+# Key under which a pickled detector carries the version of the code that made it.
+_VERSION_KEY = "_robowatch_version"
+
+
+def code_version() -> str:
+    """Installed robowatch version, or ``"unknown"`` when running from an uninstalled tree."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("robowatch")
+    except PackageNotFoundError:
+        return "unknown"
 
 FloatArray = NDArray[np.float64]
 
@@ -39,7 +53,8 @@ def check_is_fitted(detector: object, attributes: tuple[str, ...] | None = None)
         )
 
 
-def as_matrix(X: ArrayLike, *, n_features: int | None = None, allow_nan: bool = False) -> FloatArray:
+def as_matrix(X: ArrayLike, *, n_features: int | None = None,
+              allow_nan: bool = False) -> FloatArray:
     """``X`` as a 2-D float64 array, with a clear error when it cannot be one."""
     try:
         arr = np.asarray(X, dtype=np.float64)
@@ -75,6 +90,24 @@ class _Params:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({args})"
+
+    # A pickle records the code version beside the learned state (the sklearn habit), so
+    # that a model trained by one release and loaded by another says so instead of
+    # silently scoring with changed semantics.
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(vars(self))
+        state[_VERSION_KEY] = code_version()
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state = dict(state)
+        pickled = state.pop(_VERSION_KEY, "pre-versioning")
+        current = code_version()
+        if pickled != current:
+            warnings.warn(InconsistentVersionWarning(
+                detector=type(self).__name__, pickled_version=str(pickled),
+                current_version=current), stacklevel=2)
+        self.__dict__.update(state)
 
 
 class BatchDetector(_Params, ABC):

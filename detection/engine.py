@@ -100,6 +100,7 @@ class _Robot:
     columns: dict[int, int] = field(default_factory=dict)  # signal id -> baseline column
     train: dict[int, list[float]] = field(default_factory=lambda: defaultdict(list))
     train_from: float | None = None
+    learned_to: float | None = None
     last_seen: float | None = None
     stale_open: bool = False
     tracks: dict[tuple[int, str], _Track] = field(default_factory=dict)
@@ -121,6 +122,7 @@ class DetectionEngine:
         self.policy = policy
         self._signals: dict[int, str] = {}
         self._monitored: set[int] = set()
+        self._static_high: dict[int, float] = {}
         self.set_signals(signal_names)
         self._robots: dict[int, _Robot] = {
             rid: _Robot(rid, line) for rid, line in robot_lines.items()
@@ -133,6 +135,9 @@ class DetectionEngine:
         self._signals = dict(signal_names)
         watched = set(self.policy.limits.monitored)
         self._monitored = {sid for sid, n in self._signals.items() if quantity_of(n) in watched}
+        static = self.policy.static_high
+        self._static_high = {sid: static[quantity_of(n)] for sid, n in self._signals.items()
+                             if quantity_of(n) in static}
 
     def add_robot(self, robot_id: int, line_id: int) -> None:
         self._robots.setdefault(robot_id, _Robot(robot_id, line_id))
@@ -197,25 +202,31 @@ class DetectionEngine:
             return events
         if robot.baseline is None:
             learned = self._learn(robot, t, s, v)
-            if learned is None:
-                return events
-            events.append(learned)
-            keep = t > learned.trained_to
-            t, s, v = t[keep], s[keep], v[keep]
-            if t.size == 0:
-                return events
+            if learned is not None:
+                events.append(learned)
         self._remember(robot, t, s, v)
+        # Two views of one point, merged into one score per direction (> 1 = outside):
+        # the robot model's static limit, valid from the first sample, and the learnt
+        # baseline, once there is one. One track per signal and direction, so a fault seen
+        # by both opens one anomaly, not two.
+        high = np.array([self._static_high.get(int(x), np.nan) for x in s])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            up = np.where(high > 0, v / high, np.nan)
+        down = np.full(v.shape, np.nan)
         det = robot.baseline
-        assert det is not None
-        cols = np.array([robot.columns.get(int(x), -1) for x in s])
-        known = cols >= 0
-        t, s, v, cols = t[known], s[known], v[known], cols[known]
-        if t.size == 0:
-            return events
-        signed = (v - det.median_[cols]) / (det.scale_[cols] * det.k)
+        if det is not None:
+            cols = np.array([robot.columns.get(int(x), -1) for x in s])
+            ok = cols >= 0
+            if learned_to := robot.learned_to:
+                ok &= t > learned_to
+            signed = np.full(v.shape, np.nan)
+            c = cols[ok]
+            signed[ok] = (v[ok] - det.median_[c]) / (det.scale_[c] * det.k)
+            up = np.fmax(up, signed)
+            down = -signed
         for sid in np.unique(s):
             m = s == sid
-            events.extend(self._track(robot, int(sid), t[m], signed[m]))
+            events.extend(self._track(robot, int(sid), t[m], up[m], down[m]))
         return events
 
     def _learn(self, robot: _Robot, t: NDArray[np.float64], s: NDArray[np.int64],
@@ -247,6 +258,7 @@ class DetectionEngine:
         det.fit(X, columns=[self._signals[x] for x in sids])
         robot.baseline = det
         robot.columns = {sid: j for j, sid in enumerate(sids)}
+        robot.learned_to = end
         robot.train.clear()
         log.info("robot %s: baseline learnt on %d signals", robot.robot_id, len(sids))
         return BaselineLearned(robot_id=robot.robot_id, state=det.to_state(),
@@ -262,10 +274,10 @@ class DetectionEngine:
             buf.extend(zip(t[m][-keep:].tolist(), v[m][-keep:].tolist(), strict=True))
 
     def _track(self, robot: _Robot, sid: int, t: NDArray[np.float64],
-               signed: NDArray[np.float64]) -> list[EngineEvent]:
+               up: NDArray[np.float64], down: NDArray[np.float64]) -> list[EngineEvent]:
         cfg = self.policy.engine
         events: list[EngineEvent] = []
-        for direction, score in (("high", signed), ("low", -signed)):
+        for direction, score in (("high", up), ("low", down)):
             key = (sid, direction)
             track = robot.tracks.get(key)
             if track is None:
@@ -273,6 +285,8 @@ class DetectionEngine:
                     continue  # the common case: nothing near the limits
                 track = robot.tracks[key] = _Track()
             for ti, sc in zip(t.tolist(), score.tolist(), strict=True):
+                if sc != sc:  # NaN: no limit applies to this point
+                    continue
                 if not track.open:
                     if sc > 1.0:
                         if track.breach_since is None:
@@ -307,18 +321,19 @@ class DetectionEngine:
         track.open = True
         track.recover_since = None
         name = self._signals[sid]
-        det = robot.baseline
-        assert det is not None
-        j = robot.columns[sid]
         recent = list(robot.recent.get(sid, ()))
-        evidence = {
+        evidence: dict[str, Any] = {
             "signal": name,
-            "median": float(det.median_[j]),
-            "lower": float(det.median_[j] - det.k * det.scale_[j]),
-            "upper": float(det.median_[j] + det.k * det.scale_[j]),
             "peak_score": round(track.peak, 3),
+            "static_high": self._static_high.get(sid),
             "window": [[round(a, 3), b] for a, b in recent],
         }
+        det = robot.baseline
+        j = robot.columns.get(sid)
+        if det is not None and j is not None:
+            evidence.update(median=float(det.median_[j]),
+                            lower=float(det.median_[j] - det.k * det.scale_[j]),
+                            upper=float(det.median_[j] + det.k * det.scale_[j]))
         q = quantity_of(name)
         return AnomalyOpened(
             robot_id=robot.robot_id, component=component_of(name), kind=f"{q}_{direction}",

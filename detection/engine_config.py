@@ -20,6 +20,7 @@ class EngineConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     poll_interval_s: float = Field(1.0, gt=0)
     read_lag_s: float = Field(1.0, ge=0)
+    max_lateness_s: float = Field(5.0, ge=0)
     baseline_s: float = Field(15.0, gt=0)
     min_baseline_points: int = Field(20, ge=3)
     breach_s: float = Field(2.0, ge=0)
@@ -44,6 +45,8 @@ class EnginePolicy(BaseModel):
     engine: EngineConfig = EngineConfig()
     limits: LimitsConfig = LimitsConfig()
     impact: dict[str, str] = Field(default_factory=dict)
+    # Upper limits from the robot model, by quantity; valid from the first sample.
+    static_high: dict[str, float] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _impacts_known(self) -> EnginePolicy:

@@ -47,7 +47,7 @@ class IsolationForestDetector(BatchDetector):
 
     def score_samples(self, X: ArrayLike) -> NDArray[np.float64]:
         check_is_fitted(self, ("model_",))
-        return -self.model_.score_samples(as_matrix(X))
+        return np.asarray(-self.model_.score_samples(as_matrix(X)), dtype=np.float64)
 
     def predict(self, X: ArrayLike, *, threshold: float | None = None) -> NDArray[np.bool_]:
         check_is_fitted(self, ("model_",))

@@ -164,7 +164,7 @@ class RobustLimits(StreamDetector):
         cols = self.score_columns(X)
         if cols.shape[1] == 0:
             return np.full(cols.shape[0], np.nan)
-        return np.fmax.reduce(cols, axis=1)
+        return np.asarray(np.fmax.reduce(cols, axis=1), dtype=np.float64)
 
     def predict(self, X: ArrayLike, *, threshold: float | None = None) -> NDArray[np.bool_]:
         """``True`` where a signal is outside its limits (score above 1 by default)."""

@@ -1,5 +1,12 @@
-"""Offline causal multivariate monitor: smoothed inputs -> PCA T^2+Q -> smoothed score ->
-threshold calibrated on the training rows. Used by ``bench skab`` and ``detect csv``."""
+"""Offline causal pipelines, one per problem, each configured by a policy TOML.
+
+- Outliers (which rows are abnormal): smoothed inputs -> PCA T^2+Q -> smoothed score ->
+  threshold calibrated on the training rows (``policies/offline.toml``).
+- Changepoints (when a fault starts or ends): two-window mean-shift score -> limit calibrated
+  on the training rows -> one changepoint per crossing, with a dead time
+  (``policies/changepoint.toml``).
+
+Used by ``bench skab`` and ``detect csv``."""
 
 from __future__ import annotations
 
@@ -13,12 +20,15 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from detection.changepoint import MeanShiftChangepoint, flag_changepoints
 from detection.errors import InvalidInputError
 from detection.pca import PcaT2Q
 from detection.smoothing import ewma
 from detection.thresholds import QuantileThreshold
 
-__all__ = ["MonitorPolicy", "load_policy", "MonitorResult", "run_monitor", "feature_columns"]
+__all__ = ["MonitorPolicy", "load_policy", "MonitorResult", "run_monitor", "feature_columns",
+           "ChangepointPolicy", "load_changepoint_policy", "ChangepointResult",
+           "run_changepoint_monitor", "policy_as_dict"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -33,27 +43,34 @@ class MonitorPolicy:
     threshold_factor: float
 
 
-def load_policy(path: Path | None = None) -> MonitorPolicy:
-    """Read a policy TOML (default: the packaged ``policies/offline.toml``)."""
+def _load_toml(cls: Any, packaged: str, path: Path | None) -> Any:
     if path is None:
-        text = resources.files("detection").joinpath("policies/offline.toml").read_text()
+        text = resources.files("detection").joinpath(f"policies/{packaged}").read_text()
     else:
         text = Path(path).read_text()
+    where = path or packaged
     try:
         raw: dict[str, Any] = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise InvalidInputError(f"policy {path or 'offline.toml'} is not valid TOML: {exc}") from exc
-    names = {f.name for f in fields(MonitorPolicy)}
+        raise InvalidInputError(f"policy {where} is not valid TOML: {exc}") from exc
+    names = {f.name for f in fields(cls)}
     missing, unknown = names - raw.keys(), raw.keys() - names
     if missing or unknown:
         raise InvalidInputError(
-            f"policy {path or 'offline.toml'}: missing {sorted(missing)}, unknown {sorted(unknown)}")
+            f"policy {where}: missing {sorted(missing)}, unknown {sorted(unknown)}")
     for key in ("exclude_columns", "label_columns"):
         raw[key] = tuple(str(v).lower() for v in raw[key])
-    return MonitorPolicy(**raw)
+    return cls(**raw)
 
 
-def feature_columns(columns: Sequence[str], policy: MonitorPolicy) -> list[str]:
+def load_policy(path: Path | None = None) -> MonitorPolicy:
+    """Read an outlier policy TOML (default: the packaged ``policies/offline.toml``)."""
+    policy: MonitorPolicy = _load_toml(MonitorPolicy, "offline.toml", path)
+    return policy
+
+
+def feature_columns(columns: Sequence[str],
+                    policy: MonitorPolicy | ChangepointPolicy) -> list[str]:
     """Columns used as features: not a label, not excluded (case-insensitive)."""
     out = []
     for c in columns:
@@ -117,5 +134,52 @@ def _ffill(X: NDArray[np.float64]) -> NDArray[np.float64]:
     return out
 
 
-def policy_as_dict(policy: MonitorPolicy) -> Mapping[str, Any]:
+def policy_as_dict(policy: MonitorPolicy | ChangepointPolicy) -> Mapping[str, Any]:
     return {f.name: getattr(policy, f.name) for f in fields(policy)}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChangepointPolicy:
+    train_rows: int
+    exclude_columns: tuple[str, ...]
+    label_columns: tuple[str, ...]
+    short_window: int
+    long_window: int
+    threshold_quantile: float
+    threshold_factor: float
+    refractory: int
+
+
+def load_changepoint_policy(path: Path | None = None) -> ChangepointPolicy:
+    """Read a changepoint policy TOML (default: the packaged ``policies/changepoint.toml``)."""
+    policy: ChangepointPolicy = _load_toml(ChangepointPolicy, "changepoint.toml", path)
+    return policy
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChangepointResult:
+    score: NDArray[np.float64]  # NaN until both windows are full
+    is_changepoint: NDArray[np.bool_]
+    limit: float
+
+
+def run_changepoint_monitor(X: NDArray[np.float64], policy: ChangepointPolicy) -> ChangepointResult:
+    """Changepoints of every row of ``X``, causally: row t depends only on rows <= t.
+
+    The noise scales and the limit are learned on the first ``train_rows`` rows.
+    """
+    n = X.shape[0]
+    if n <= policy.train_rows:
+        raise InvalidInputError(
+            f"need more than {policy.train_rows} rows (the training part), got {n}")
+    filled = _ffill(X)
+    head = filled[: policy.train_rows]
+    filled[: policy.train_rows] = np.where(np.isfinite(head), head, np.nanmedian(head, axis=0))
+    filled = np.where(np.isfinite(filled), filled, 0.0)  # columns empty in training only
+    det = MeanShiftChangepoint(short_window=policy.short_window,
+                               long_window=policy.long_window).fit(filled[: policy.train_rows])
+    score = det.score_samples(filled)
+    limit = QuantileThreshold(q=policy.threshold_quantile, factor=policy.threshold_factor).fit(
+        score[: policy.train_rows]).limit_
+    return ChangepointResult(score=score, limit=limit, is_changepoint=flag_changepoints(
+        score, limit=limit, refractory=policy.refractory))

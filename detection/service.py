@@ -57,6 +57,9 @@ class DetectionService:
         self._conn: psycopg.Connection | None = None
         self.engine: DetectionEngine | None = None
         self._watermark: datetime | None = None
+        # Newest sample time handed to the engine per (robot, signal): rows are re-read for
+        # ``max_lateness_s`` so a point committed late is still scored, exactly once.
+        self._last: dict[tuple[int, int], float] = {}
         self._known_robots: set[int] = set()
         self.opened = 0
         self.closed = 0
@@ -104,9 +107,21 @@ class DetectionService:
         """Read telemetry up to now - read_lag, score it, persist the outcome."""
         assert self.engine is not None and self._watermark is not None
         conn = self._connection()
-        until = datetime.now(UTC) - timedelta(seconds=self._policy.engine.read_lag_s)
-        rows = read_window(conn=conn, after=self._watermark, until=until)
-        owned = [(r[0].timestamp(), r[1], r[2], r[3]) for r in rows if self._shard.owns(r[1])]
+        cfg = self._policy.engine
+        until = datetime.now(UTC) - timedelta(seconds=cfg.read_lag_s)
+        after = self._watermark - timedelta(seconds=cfg.max_lateness_s)
+        rows = read_window(conn=conn, after=after, until=until)
+        owned = []
+        last = self._last
+        for tm, rid, sid, val in rows:
+            if not self._shard.owns(rid):
+                continue
+            ts = tm.timestamp()
+            if ts <= last.get((rid, sid), float("-inf")):
+                continue
+            last[(rid, sid)] = ts
+            owned.append((ts, rid, sid, val))
+        owned.sort()
         events = self.engine.process(Batch.from_rows(owned), now=until.timestamp())
         self._persist(conn, events)
         self._watermark = until

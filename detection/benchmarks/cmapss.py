@@ -19,8 +19,8 @@ from numpy.typing import NDArray
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.model_selection import GroupKFold
 
-__all__ = ["load_cmapss", "features", "informative_sensors", "rul_labels", "CmapssResult", "cross_validate", "fit_predict_test",
-           "nasa_score", "rmse", "PUBLISHED"]
+__all__ = ["load_cmapss", "features", "informative_sensors", "rul_labels", "CmapssResult",
+           "cross_validate", "fit_predict_test", "nasa_score", "rmse", "PUBLISHED"]
 
 COLUMNS = ["unit", "cycle", "op1", "op2", "op3", *[f"s{i}" for i in range(1, 22)]]
 RUL_CAP = 125
@@ -72,7 +72,7 @@ def features(df: pd.DataFrame, sensors: list[str]) -> pd.DataFrame:
 
 def rul_labels(df: pd.DataFrame) -> NDArray[np.float64]:
     last = df.groupby("unit")["cycle"].transform("max")
-    return np.minimum(last - df["cycle"], RUL_CAP).to_numpy(dtype=np.float64)
+    return np.asarray(np.minimum(last - df["cycle"], RUL_CAP), dtype=np.float64)
 
 
 def nasa_score(pred: NDArray[np.float64], true: NDArray[np.float64]) -> float:
@@ -115,7 +115,7 @@ def cross_validate(train: pd.DataFrame, *, folds: int = 5, cuts_per_engine: int 
     for fit_idx, val_idx in GroupKFold(n_splits=folds).split(X, y, units):
         model = _model(seed).fit(X.iloc[fit_idx], y[fit_idx])
         val = train.iloc[val_idx]
-        for unit, rows in val.groupby("unit").groups.items():
+        for rows in val.groupby("unit").groups.values():
             pos = np.asarray([train.index.get_loc(r) for r in rows])
             # Test engines are cut somewhere in their life, never before ~30 cycles.
             lo = min(30, len(pos) - 1)

@@ -111,3 +111,12 @@ def test_bad_policy_is_refused(tmp_path):
     bad.write_text('[impact]\ntemperature = "catastrophic"\ndefault = "minor"\n')
     with pytest.raises(InvalidInputError, match="catastrophic"):
         load_engine_policy(bad)
+
+
+def test_static_limit_of_the_robot_model_fires_before_any_baseline():
+    rng = np.random.default_rng(5)
+    eng = make_engine(baseline_s=600, breach_s=1.0)  # no baseline within this test
+    events = run(eng, ticks(0, 10, 5, 7, lambda t: 85.0 if t > 3 else 40.0, rng))
+    assert not [e for e in events if isinstance(e, BaselineLearned)]
+    opened = [e for e in events if isinstance(e, AnomalyOpened)]
+    assert [(e.kind, e.evidence["static_high"]) for e in opened] == [("temperature_high", 80.0)]
