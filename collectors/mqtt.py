@@ -34,7 +34,8 @@ __all__ = ["MqttConfig", "MqttCollector"]
 log = logging.getLogger(__name__)
 
 # CONNACK reason codes after which retrying cannot help (MQTT 5 spec 3.2.2.2).
-_FATAL_CONNACK = {0x84, 0x85, 0x86, 0x87, 0x8C}
+_FATAL_CONNACK = {0x85, 0x86, 0x87, 0x8C}
+_UNSUPPORTED_VERSION = 0x84
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -49,6 +50,9 @@ class MqttConfig:
     tls: bool = False
     ca_file: str | None = None
     limits: Limits = field(default_factory=Limits)
+    # "auto": MQTT 5, falling back to 3.1.1 (persistent session via clean_session=False) when
+    # the broker refuses version 5 (amqtt, older brokers).
+    protocol: str = "auto"
     # Stop reading the socket above this many queued messages (TCP backpressure).
     max_queued_messages: int = 20_000
     backoff_max_s: float = 30.0
@@ -79,6 +83,9 @@ class MqttCollector:
         self._client: mqtt.Client | None = None
         self._driver: AsyncioMqttLoop | None = None
         self.connected = asyncio.Event()
+        if config.protocol not in ("auto", "5", "3.1.1"):
+            raise CollectorConfigError(f"protocol must be auto, 5 or 3.1.1, got {config.protocol!r}")
+        self._v5 = config.protocol != "3.1.1"
 
     # -- connection ----------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
@@ -91,6 +98,13 @@ class MqttCollector:
                 try:
                     await self._connect(lost)
                     backoff.reset()
+                except _UnsupportedVersion:
+                    await self._teardown()
+                    if self._cfg.protocol != "auto" or not self._v5:
+                        raise _FatalConnect("broker refuses this MQTT version") from None
+                    log.warning("broker refuses MQTT 5; using MQTT 3.1.1 with a persistent session")
+                    self._v5 = False
+                    continue
                 except _FatalConnect as exc:
                     log.error("MQTT broker refused us for good: %s", exc)
                     raise
@@ -119,10 +133,17 @@ class MqttCollector:
         loop = asyncio.get_running_loop()
         self._generation += 1
         gen = self._generation
-        client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2, client_id=self._cfg.client_id,
-            protocol=mqtt.MQTTv5, manual_ack=True, reconnect_on_failure=False,
-        )
+        if self._v5:
+            client = mqtt.Client(
+                mqtt.CallbackAPIVersion.VERSION2, client_id=self._cfg.client_id,
+                protocol=mqtt.MQTTv5, manual_ack=True, reconnect_on_failure=False,
+            )
+        else:
+            client = mqtt.Client(
+                mqtt.CallbackAPIVersion.VERSION2, client_id=self._cfg.client_id,
+                protocol=mqtt.MQTTv311, clean_session=False, manual_ack=True,
+                reconnect_on_failure=False,
+            )
         if self._user:
             client.username_pw_set(self._user, self._password)
         if self._tls:
@@ -151,15 +172,21 @@ class MqttCollector:
         client.on_message = on_message
         self._client = client
         self._driver = AsyncioMqttLoop(client, loop)
-        props = Properties(PacketTypes.CONNECT)
-        props.SessionExpiryInterval = self._cfg.session_expiry_s
+        if self._v5:
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = self._cfg.session_expiry_s
+            kwargs = {"clean_start": False, "properties": props}
+        else:
+            kwargs = {}
         # Socket connect is a blocking call: keep it off the event loop.
         await asyncio.wait_for(
             asyncio.to_thread(client.connect, self._host, self._port, self._cfg.keepalive_s,
-                              clean_start=False, properties=props),
+                              **kwargs),
             timeout=15,
         )
         rc = await asyncio.wait_for(connack, timeout=15)
+        if rc == _UNSUPPORTED_VERSION:
+            raise _UnsupportedVersion()
         if rc in _FATAL_CONNACK:
             raise _FatalConnect(f"CONNACK reason {rc:#x}")
         if rc != 0:
@@ -239,4 +266,8 @@ class MqttCollector:
 
 
 class _FatalConnect(ConnectionError):
+    pass
+
+
+class _UnsupportedVersion(ConnectionError):
     pass

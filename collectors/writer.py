@@ -97,11 +97,18 @@ class BatchWriter:
         """Flush until ``close()``; then flush what is left and return."""
         try:
             while True:
-                timeout = None
-                if self._first_at is not None:
+                if self._closing:
+                    if not (self._rows or self._rejects):
+                        return
+                    timeout: float | None = 0.0  # drain without waiting for the batch clock
+                elif len(self._rows) >= self._cfg.max_rows:
+                    timeout = 0.0  # a full batch is waiting already
+                elif self._first_at is not None:
                     timeout = max(0.0, self._first_at + self._cfg.max_delay_s - time.monotonic())
                 elif self._rejects:
                     timeout = self._cfg.max_delay_s
+                else:
+                    timeout = None
                 try:
                     await asyncio.wait_for(self._wake.wait(), timeout)
                 except TimeoutError:
@@ -109,8 +116,6 @@ class BatchWriter:
                 self._wake.clear()
                 if self._rows or self._rejects:
                     await self._flush()
-                elif self._closing:
-                    return
         finally:
             if self._conn is not None:
                 await asyncio.to_thread(self._conn.close)

@@ -32,6 +32,7 @@ def mqtt(
     share_group: Annotated[str | None, typer.Option(help="Shared subscription group.")] = None,
     client_id: Annotated[str | None, typer.Option(help="MQTT client id (unique per process).")] = None,
     metrics_port: Annotated[int | None, typer.Option(help="Serve /metrics on this port.")] = None,
+    protocol: Annotated[str, typer.Option(help="auto (5, else 3.1.1), 5 or 3.1.1.")] = "auto",
 ) -> None:
     """Subscribe to robot telemetry over MQTT (QoS 1, persistent session)."""
     settings = settings_of(ctx)
@@ -39,7 +40,8 @@ def mqtt(
     if not broker:
         raise typer.BadParameter("no broker: give --url or set ROBOWATCH_MQTT_URL", param_hint="--url")
     cfg = MqttConfig(url=broker, client_id=client_id or settings.mqtt_client_id,
-                     topic_prefix=settings.mqtt_topic_prefix, share_group=share_group)
+                     topic_prefix=settings.mqtt_topic_prefix, share_group=share_group,
+                     protocol=protocol)
     with database(settings) as db_url:
         metrics = _metrics(metrics_port)
         run_service(lambda stop: run_collectors(conninfo=db_url, stop=stop, mqtt=cfg, metrics=metrics))

@@ -8,6 +8,7 @@ import typer
 
 from robowatch import __version__
 from robowatch.cli import bench, collect, db, detect, simulate
+from robowatch.cli.demo import demo as demo_command
 from robowatch.cli import ticketing as ticketing_cli
 from robowatch.cli.api import api as api_command
 from robowatch.logs import setup_logging
@@ -18,6 +19,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+app.command(name="demo")(demo_command)
 app.add_typer(db.app, name="db")
 app.command(name="api")(api_command)
 app.add_typer(bench.app, name="bench")

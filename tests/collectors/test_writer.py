@@ -1,0 +1,46 @@
+"""The batch writer against a real PostgreSQL."""
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+
+from collectors.metrics import CollectorMetrics
+from collectors.writer import BatchWriter, WriterConfig
+from storage.quarantine import Rejected
+from tests.collectors.fleet_fixture import register_small_fleet
+
+
+def rows(robot_id, n, start=0):
+    t0 = datetime.now(UTC)
+    return [(t0 + timedelta(milliseconds=i), robot_id, 1, float(i), 0) for i in range(start, start + n)]
+
+
+async def test_acks_run_only_after_commit_and_close_drains_everything(db_url):
+    ids = register_small_fleet(db_url)
+    with psycopg.connect(db_url) as conn:
+        conn.execute("INSERT INTO signals (name) VALUES ('J1.current')")
+        conn.commit()
+    w = BatchWriter(conninfo=db_url, metrics=CollectorMetrics(),
+                    config=WriterConfig(max_rows=1000, max_delay_s=60.0))
+    task = asyncio.create_task(w.run())
+    acked: list[int] = []
+    # 2,500 rows in 25 messages: two full batches are written at once, the rest waits for
+    # the (long) batch clock, so its acks must wait too.
+    for m in range(25):
+        await w.put(rows(ids["R1"], 100, start=m * 100), sample_time=0.0,
+                    on_commit=lambda m=m: acked.append(m))
+    for _ in range(50):
+        if len(acked) >= 20:
+            break
+        await asyncio.sleep(0.05)
+    assert acked == list(range(20))  # messages wholly inside the committed 2,000 rows
+    w.reject(Rejected(source="test", origin="t", reason="malformed_json", detail="x", payload=b"{"),
+             on_commit=lambda: acked.append(-1))
+    await w.close()
+    await asyncio.wait_for(task, 10)  # close() must drain and return, not hang
+    assert sorted(acked) == [-1, *range(25)]
+    assert acked[:25] == list(range(25)) or acked[:24] == list(range(24))  # messages in order
+    with psycopg.connect(db_url) as conn:
+        assert conn.execute("SELECT count(*) FROM telemetry").fetchone()[0] == 2500
+        assert conn.execute("SELECT count(*) FROM quarantine").fetchone()[0] == 1
