@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from robowatch import __version__
-from robowatch.cli import bench, collect, db, detect, simulate
+from robowatch.cli import bench, collect, db, detect, fleet, simulate
 from robowatch.cli.demo import demo as demo_command
 from robowatch.cli import ticketing as ticketing_cli
 from robowatch.cli.api import api as api_command
@@ -21,6 +21,7 @@ app = typer.Typer(
 )
 app.command(name="demo")(demo_command)
 app.add_typer(db.app, name="db")
+app.add_typer(fleet.app, name="fleet")
 app.command(name="api")(api_command)
 app.add_typer(bench.app, name="bench")
 app.add_typer(detect.app, name="detect")

@@ -1,0 +1,46 @@
+# The two commands of the README, and the developer checks. Everything a fresh Debian
+# machine with Python 3.11 needs is installed from here (CI runs `make test` on a fresh clone).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: demo test check system-test-deps clean help
+
+help:
+	@echo "make demo   - install into .venv and run the whole stack with simulated robots"
+	@echo "make test   - install what the tests need (Mosquitto via apt-get) and run the suite"
+	@echo "make check  - ruff and mypy"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+demo: $(STAMP)
+	$(BIN)/robowatch demo
+
+# Mosquitto is the broker the integration tests and benchmarks run against.
+system-test-deps:
+	@if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; then \
+		echo "installing mosquitto with apt-get"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends mosquitto; \
+	fi
+
+test: $(STAMP) system-test-deps
+	$(BIN)/python -m pytest
+
+check: $(STAMP)
+	$(BIN)/python -m pip install --quiet ruff mypy
+	$(BIN)/ruff check .
+	$(BIN)/mypy collectors detection ticketing api simulators storage robowatch
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
