@@ -117,10 +117,13 @@ class FaultSchedule:
                 if self._rng.random() < 0.03 + 0.3 * p:
                     e.current_spike[r, j] += sev * (0.5 + self._rng.random())
             elif kind == "collision" and j is not None:
+                # The impact shows on the first sample with the drives still on (torque and
+                # current spike); the protective stop the controller answers with follows.
                 if i not in self._fired:
                     self._fired.add(i)
                     e.torque_spike[r, j] += 2.5 * sev
-                e.protective[r] = True
+                else:
+                    e.protective[r] = True
                 e.alarm[r] = ALARM_CODES["collision"]
             elif kind == "sensor_stuck":
                 col = self._cols[i]

@@ -47,7 +47,8 @@ _SERVO_LAG_S = 0.008
 # Coloured noise: standard deviation per joint quantity and controller signal.
 _JOINT_NOISE = {"position": 0.002, "velocity": 0.15, "current": 0.04, "torque": 3.0,
                 "temperature": 0.12, "vibration": 0.06, "following_error": 0.0004}
-_CTRL_NOISE = {"cycle_time": 0.02, "cabinet_temperature": 0.08}
+_CTRL_NOISE = {"cabinet_temperature": 0.08}
+_CYCLE_JITTER_S = 0.02  # spread of a measured cycle time (waits for parts, sensor timing)
 _NOISE_TAU_S = 1.5
 
 
@@ -106,14 +107,20 @@ class FleetModel:
         install = np.array([
             (datetime.fromtimestamp(self.start_time, UTC).date() - p.robot.install_date).days
             for p in self.placed], dtype=float)
-        self._hours = np.maximum(install, 0.0) * 16.0 * rng.uniform(0.7, 0.9, size=n)
-        self._cycles0 = np.floor(self._hours * 3600.0 / self.cycle_s)
+        self._hours0 = np.maximum(install, 0.0) * 16.0 * rng.uniform(0.7, 0.9, size=n)
+        self._cycles0 = np.floor(self._hours0 * 3600.0 / self.cycle_s)
+        # Servo-on scenario seconds since start: the usage meters (operating hours, cycle
+        # count) run on it, so at any speed-up hours / cycles stays the cycle time.
+        self._usage_s = self._motion.copy()
         self._irms = self._nominal_rms_current()
 
         heat0 = np.ones((n, N_JOINTS))
         self._temp = self._ambient[:, None] + self._rise * heat0
         self._cabinet = self._ambient + 12.0
         self._cycle_time = self.cycle_s.copy()
+        self._cycle_index = np.floor(self._motion / self.cycle_s)
+        self._low = np.array([sp.low for sp in self.specs])
+        self._high = np.array([sp.high for sp in self.specs])
 
         nsig = len(self.specs)
         self._noise_sd = np.zeros(nsig)
@@ -126,6 +133,7 @@ class FleetModel:
                                  for k in ("current", "vibration")])
         self._scale = 10.0 ** np.array([s.decimals for s in self.specs], dtype=float)
         self._noise_rng = np.random.default_rng([seed, 1])
+        self._cycle_rng = np.random.default_rng([seed, 3])
         self._noise = self._noise_rng.standard_normal((n, nsig))
         robot_index = {c: i for i, c in enumerate(self.robot_codes)}
         self.faults = FaultSchedule(
@@ -205,7 +213,7 @@ class FleetModel:
         self._temp = target + (self._temp - target) * alpha
         cab_target = self._ambient + 4.0 + 8.0 * heat.mean(axis=1)
         self._cabinet = cab_target + (self._cabinet - cab_target) * alpha ** 0.2
-        self._hours = self._hours + np.where(servo, ds, 0.0) / 3600.0
+        self._usage_s = self._usage_s + np.where(servo, ds, 0.0)
 
         speed = np.abs(vel) / _VMAX
         vib = self._vib * (0.5 + 0.5 * speed) * fx.vib_mult * np.where(servo, 1.0, 0.1)[:, None]
@@ -227,11 +235,19 @@ class FleetModel:
         out[:, : N_JOINTS * _NQ] = joints.reshape(n, N_JOINTS * _NQ)
         u = np.mod(self._motion, self.cycle_s) / self.cycle_s
         state = np.where(fx.protective, 3, np.where(fx.stopped, 0, np.where(u < self.duty, 1, 2)))
+        # cycle_time is the duration of the last completed cycle: it changes once per cycle,
+        # longer when friction slows the moves.
         friction_excess = (fx.friction_mult - 1.0).mean(axis=1)
-        out[:, _C["cycle_count"]] = self._cycles0 + np.floor(self._motion / self.cycle_s)
+        index = np.floor(self._motion / self.cycle_s)
+        jitter = self._cycle_rng.standard_normal(n) * _CYCLE_JITTER_S
+        done = index > self._cycle_index
+        self._cycle_time = np.where(
+            done, self.cycle_s * (1.0 + 0.05 * friction_excess) + jitter, self._cycle_time)
+        self._cycle_index = index
+        out[:, _C["cycle_count"]] = self._cycles0 + np.floor(self._usage_s / self.cycle_s)
         out[:, _C["program_state"]] = state
-        out[:, _C["cycle_time"]] = self.cycle_s * (1.0 + 0.05 * friction_excess)
-        out[:, _C["operating_hours"]] = self._hours
+        out[:, _C["cycle_time"]] = self._cycle_time
+        out[:, _C["operating_hours"]] = self._hours0 + self._usage_s / 3600.0
         out[:, _C["cabinet_temperature"]] = self._cabinet
         out[:, _C["servo_on"]] = servo
         out[:, _C["alarm_code"]] = fx.alarm
@@ -242,6 +258,8 @@ class FleetModel:
             self._noise.shape)
         out += self._noise * self._noise_sd
         out[:, self._nonneg] = np.maximum(out[:, self._nonneg], 0.0)
+        # A sensor saturates at its instrument range (EURange) instead of reporting beyond it.
+        np.clip(out, self._low, self._high, out=out)
         self.faults.freeze(out, fx)
         np.multiply(out, self._scale, out=out)
         np.rint(out, out=out)

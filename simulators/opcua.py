@@ -17,6 +17,7 @@ self-signed certificate it creates there on first start.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Sequence
@@ -40,6 +41,7 @@ __all__ = ["NAMESPACE_URI", "OpcUaConfig", "OpcUaFleetServer"]
 log = logging.getLogger(__name__)
 
 NAMESPACE_URI = "urn:robowatch:simulator"
+_YIELD_EVERY = 8  # robots written between two yields to the event loop (~3 ms of writes)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -169,14 +171,19 @@ class OpcUaFleetServer:
         source = _stamp(ts)
         server = _stamp(time.time())
         written = 0
-        for (row, _), nodes in zip(self._robots, self._nodes, strict=True):
+        double = ua.VariantType.Double
+        write = self._server.write_attribute_value
+        for k, ((row, _), nodes) in enumerate(zip(self._robots, self._nodes, strict=True)):
+            if k and k % _YIELD_EVERY == 0:
+                # Writes never suspend: without this a large fleet's tick would hold the loop
+                # and the server could not answer its clients until the tick ends.
+                await asyncio.sleep(0)
             if not publishing[row]:
                 continue
             for nid, v in zip(nodes, values[row].tolist(), strict=True):
-                dv = ua.DataValue(ua.Variant(v, ua.VariantType.Double),
-                                  SourceTimestamp=source, ServerTimestamp=server)
-                await self._server.write_attribute_value(nid, dv)
-                written += 1
+                await write(nid, ua.DataValue(ua.Variant(v, double), SourceTimestamp=source,
+                                              ServerTimestamp=server))
+            written += len(nodes)
         return written
 
     async def stop(self) -> None:

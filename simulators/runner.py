@@ -1,10 +1,16 @@
 """Drive a fleet model at a fixed rate and feed each robot's transport; write the ground truth.
 
-:func:`run` is one asyncio task: start the transports, write the labels, then tick until the
-duration is over or the task is cancelled (the CLI cancels it on SIGINT / SIGTERM). On the
-way out, whatever the reason, MQTT says goodbye (retained ``offline``) and the OPC UA server
-stops. Ticks are scheduled on the loop clock, not by sleeping a fixed period, so a slow tick
-does not drift the rate; a tick later than a whole period is skipped and counted.
+:func:`run` is one asyncio task: start the transports, then anchor the run (scenario second 0
+is the first sample, however long the transports took to start), write the labels, and tick
+until the duration is over or the task is cancelled (the CLI cancels it on SIGINT / SIGTERM).
+On the way out, whatever the reason, MQTT says goodbye (retained ``offline``) and the OPC UA
+server stops.
+
+Sample *k* is stamped ``start + k / rate``: the instant a controller would sample it, not the
+instant this process got round to it. So the same seed gives the same values at the same
+scenario seconds in every run, and a slow tick does not drift the rate. A tick later than a
+whole period is skipped and counted; one that merely ends after the next was due is counted
+as late.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from simulators.model import FleetModel
 from simulators.mqtt import MqttPublisher, PublishStats
 from simulators.opcua import OpcUaConfig, OpcUaFleetServer
 from simulators.scenario import PlacedRobot, Scenario
+from simulators.signals import catalogue
 from storage.ground_truth import record_fault_labels
 
 __all__ = ["RunConfig", "RunResult", "run", "split_by_protocol"]
@@ -64,6 +71,8 @@ class RunResult:
     start_time: float
     ticks: int
     skipped_ticks: int
+    late_ticks: int   # ticks whose work ended after the next tick was due
+    max_lag_s: float  # worst delay between a tick's due time and the end of its work
     opcua_values: int
     mqtt: PublishStats | None
     ticking_s: float  # first tick to the end of shutdown (MQTT drained)
@@ -89,54 +98,58 @@ def _record_labels_in_db(url: str, labels: list[Label]) -> int:
 async def run(
     scenario: Scenario, config: RunConfig, *,
     on_ready: Callable[[FleetModel, OpcUaFleetServer | None], None] | None = None,
+    stop: asyncio.Event | None = None,
 ) -> RunResult:
-    """Simulate until ``config.duration_s`` elapses or the task is cancelled."""
+    """Simulate until ``config.duration_s`` elapses, ``stop`` is set or the task is cancelled."""
     loop = asyncio.get_running_loop()
-    start = time.time()
-    run_id = config.run_id or f"{scenario.name}-{config.seed}-{int(start)}"
-    model = FleetModel(scenario, seed=config.seed, speedup=config.speedup, start_time=start)
-    opc_robots, mqtt_robots = split_by_protocol(model.placed, config.protocol)
+    opc_robots, mqtt_robots = split_by_protocol(scenario.robots(), config.protocol)
     if mqtt_robots and not config.mqtt_url:
         raise ValueError(f"{len(mqtt_robots)} robots speak MQTT but no MQTT URL was given")
-
-    labels = labels_for(scenario.faults, run_id=run_id, start_time=start, speedup=config.speedup)
-    if config.labels_path is not None:
-        write_labels_file(config.labels_path, labels)
-        log.info("ground truth: %d fault labels in %s", len(labels), config.labels_path)
-    if config.database_url and labels:
-        try:
-            n = await asyncio.to_thread(_record_labels_in_db, config.database_url, labels)
-            log.info("ground truth: %d fault labels recorded in the database (run %s)", n, run_id)
-        except psycopg.Error as exc:
-            # The telemetry matters more than its labels: keep simulating, say so loudly.
-            log.error("ground truth NOT recorded in the database (run %s): %s", run_id, exc)
-
+    specs = catalogue()
     server: OpcUaFleetServer | None = None
     publisher: MqttPublisher | None = None
-    ticks = skipped = opc_values = 0
+    db_labels: asyncio.Task[None] | None = None
+    ticks = skipped = late = opc_values = 0
+    max_lag = 0.0
     t_first: float | None = None
+    start = time.time()
+    run_id = config.run_id or f"{scenario.name}-{config.seed}-{int(start)}"
     try:
         if opc_robots:
             server = OpcUaFleetServer(config=config.opcua or OpcUaConfig(), robots=opc_robots,
-                                      specs=model.specs)
+                                      specs=specs)
             await server.start()
         if mqtt_robots and config.mqtt_url:
             publisher = MqttPublisher(
-                url=config.mqtt_url, robots=mqtt_robots, signal_names=model.signal_names,
+                url=config.mqtt_url, robots=mqtt_robots, signal_names=[s.name for s in specs],
                 columns=None if config.mqtt_signals is None else range(
-                    min(config.mqtt_signals, len(model.signal_names))),
+                    min(config.mqtt_signals, len(specs))),
                 qos=config.mqtt_qos, prefix=config.mqtt_prefix,
                 client_id=config.mqtt_client_id + (
                     f"-{config.client_id_suffix}" if config.client_id_suffix else ""))
             await publisher.start()
+
+        # Scenario second 0 is the first sample: a fault at onset 10 s is never missed
+        # because a large OPC UA address space took 15 s to build.
+        t0 = t_first = loop.time()
+        start = time.time()
+        run_id = config.run_id or f"{scenario.name}-{config.seed}-{int(start)}"
+        model = FleetModel(scenario, seed=config.seed, speedup=config.speedup, start_time=start)
+        labels = labels_for(scenario.faults, run_id=run_id, start_time=start,
+                            speedup=config.speedup)
+        if config.labels_path is not None:
+            write_labels_file(config.labels_path, labels)
+            log.info("ground truth: %d fault labels in %s", len(labels), config.labels_path)
+        if config.database_url and labels:
+            # In the background: a slow database must not delay the first samples.
+            db_labels = asyncio.create_task(_record_labels(config.database_url, labels, run_id))
         if on_ready is not None:
             on_ready(model, server)
 
         period = 1.0 / config.rate_hz
-        t0 = t_first = loop.time()
         end = None if config.duration_s is None else t0 + config.duration_s
         k = 0
-        while end is None or t0 + k * period < end:
+        while (end is None or t0 + k * period < end) and not (stop and stop.is_set()):
             due = t0 + k * period
             delay = due - loop.time()
             if delay > 0:
@@ -147,13 +160,16 @@ async def run(
                 k += behind
                 log.debug("simulator behind: skipped %d ticks", behind)
                 continue
-            ts = time.time()
+            ts = start + k * period
             values = model.step(ts)
             publishing = model.publishing
             if publisher is not None:
                 await asyncio.to_thread(publisher.publish_tick, ts, values, publishing)
             if server is not None:
                 opc_values += await server.update(ts, values, publishing)
+            lag = loop.time() - due
+            max_lag = max(max_lag, lag)
+            late += lag > period
             ticks += 1
             k += 1
         if skipped:
@@ -161,13 +177,24 @@ async def run(
                         skipped)
     finally:
         # Shielded: a second Ctrl-C must not leave a retained 'online' with no robot behind it.
-        await asyncio.shield(_shutdown(publisher, server))
+        await asyncio.shield(_shutdown(publisher, server, db_labels))
     return RunResult(run_id=run_id, start_time=start, ticks=ticks, skipped_ticks=skipped,
-                     opcua_values=opc_values, mqtt=publisher.stats() if publisher else None,
+                     late_ticks=late, max_lag_s=max_lag, opcua_values=opc_values,
+                     mqtt=publisher.stats() if publisher else None,
                      ticking_s=0.0 if t_first is None else loop.time() - t_first)
 
 
-async def _shutdown(publisher: MqttPublisher | None, server: OpcUaFleetServer | None) -> None:
+async def _record_labels(url: str, labels: list[Label], run_id: str) -> None:
+    try:
+        n = await asyncio.to_thread(_record_labels_in_db, url, labels)
+        log.info("ground truth: %d fault labels recorded in the database (run %s)", n, run_id)
+    except psycopg.Error as exc:
+        # The telemetry matters more than its labels: keep simulating, say so loudly.
+        log.error("ground truth NOT recorded in the database (run %s): %s", run_id, exc)
+
+
+async def _shutdown(publisher: MqttPublisher | None, server: OpcUaFleetServer | None,
+                    db_labels: asyncio.Task[None] | None) -> None:
     if publisher is not None:
         try:
             await publisher.stop()
@@ -175,3 +202,5 @@ async def _shutdown(publisher: MqttPublisher | None, server: OpcUaFleetServer | 
             log.exception("MQTT shutdown failed")
     if server is not None:
         await server.stop()
+    if db_labels is not None:
+        await db_labels

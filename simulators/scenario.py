@@ -16,6 +16,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
+from simulators.signals import catalogue
+
 __all__ = [
     "CODE_RE", "FAULT_KINDS", "PROGRESSIVE_KINDS", "EVENT_KINDS", "Customer", "Site", "Line",
     "Robot", "Program", "Fault", "Scenario", "ScenarioError", "PlacedRobot",
@@ -149,7 +151,9 @@ class Scenario:
     def from_dict(cls, data: dict[str, Any], *, source: str | None = None) -> Scenario:
         where = source or "<scenario>"
         try:
+            _known_keys(data, "scenario", "the file")
             sim = data.get("simulation", {})
+            _known_keys(sim, "simulation", "[simulation]")
             programs = tuple(_program(p) for p in data.get("programs", []))
             customers = tuple(_customer(c) for c in data.get("customers", []))
             faults = tuple(_fault(f) for f in data.get("faults", []))
@@ -169,6 +173,8 @@ class Scenario:
         return scenario
 
     def _validate(self, where: str) -> None:
+        if self.thermal_tau_s <= 0:
+            raise ScenarioError(f"{where}: [simulation] thermal_tau_s must be > 0")
         if not self.programs:
             raise ScenarioError(f"{where}: no [[programs]]")
         progs = {p.name for p in self.programs}
@@ -182,6 +188,8 @@ class Scenario:
                 raise ScenarioError(f"{where}: robot {r.code!r} runs unknown program {r.program!r}")
         if not codes:
             raise ScenarioError(f"{where}: no robots")
+        if len(progs) != len(self.programs):
+            raise ScenarioError(f"{where}: two [[programs]] share a name")
         for f in self.faults:
             if f.robot not in codes:
                 raise ScenarioError(f"{where}: fault on unknown robot {f.robot!r}")
@@ -232,6 +240,28 @@ class Scenario:
                        faults=tuple(f for f in self.faults if f.robot in kept))
 
 
+_KEYS = {
+    "scenario": {"name", "simulation", "programs", "customers", "faults"},
+    "simulation": {"ambient_c", "thermal_tau_s"},
+    "program": {"name", "cycle_time_s", "duty", "payload_kg", "amplitude_deg"},
+    "customer": {"code", "name", "tier", "city", "sites"},
+    "site": {"code", "name", "city", "lines"},
+    "line": {"code", "name", "robots"},
+    "robot": {"code", "brand", "model", "serial", "install_date", "warranty_end", "program",
+              "protocol"},
+    "fault": {"robot", "component", "kind", "onset_s", "failure_s", "duration_s", "severity",
+              "signal"},
+}
+
+
+def _known_keys(d: dict[str, Any], table: str, what: str) -> None:
+    """A misspelt key (``duraton_s``) would silently fall back to a default: refuse it."""
+    unknown = sorted(set(d) - _KEYS[table])
+    if unknown:
+        raise ScenarioError(f"{what}: unknown key(s) {unknown}; expected some of "
+                            f"{sorted(_KEYS[table])}")
+
+
 def _code(v: Any, what: str) -> str:
     s = str(v)
     if not CODE_RE.match(s):
@@ -250,6 +280,7 @@ def _date(v: Any, what: str) -> date:
 
 def _program(d: dict[str, Any]) -> Program:
     name = str(d["name"])
+    _known_keys(d, "program", f"program {name!r}")
     cycle = float(d["cycle_time_s"])
     duty = float(d.get("duty", 0.7))
     if cycle <= 0 or not 0.05 <= duty <= 1.0:
@@ -263,6 +294,7 @@ def _program(d: dict[str, Any]) -> Program:
 
 def _robot(d: dict[str, Any]) -> Robot:
     code = _code(d["code"], "robot")
+    _known_keys(d, "robot", f"robot {code!r}")
     protocol = str(d.get("protocol", "mqtt"))
     if protocol not in PROTOCOLS:
         raise ScenarioError(f"robot {code!r}: protocol must be one of {PROTOCOLS}")
@@ -277,6 +309,11 @@ def _robot(d: dict[str, Any]) -> Robot:
 
 def _customer(d: dict[str, Any]) -> Customer:
     code = _code(d["code"], "customer")
+    _known_keys(d, "customer", f"customer {code!r}")
+    for s in d.get("sites", []):
+        _known_keys(s, "site", f"site {s.get('code')!r}")
+        for ln in s.get("lines", []):
+            _known_keys(ln, "line", f"line {ln.get('code')!r}")
     tier = str(d.get("tier", "ordinary"))
     if tier not in TIERS:
         raise ScenarioError(f"customer {code!r}: tier must be one of {TIERS}")
@@ -296,6 +333,7 @@ def _fault(d: dict[str, Any]) -> Fault:
     robot = str(d["robot"])
     kind = str(d["kind"])
     what = f"fault {kind!r} on {robot!r}"
+    _known_keys(d, "fault", what)
     if kind not in FAULT_KINDS:
         raise ScenarioError(f"{what}: kind must be one of {FAULT_KINDS}")
     component = str(d.get("component", "controller"))
@@ -319,6 +357,10 @@ def _fault(d: dict[str, Any]) -> Fault:
         raise ScenarioError(f"{what}: a collision hits a joint J1..J6")
     if kind == "sensor_stuck" and not f.signal:
         raise ScenarioError(f"{what}: needs signal = '<name>'")
+    if f.signal is not None and f.signal not in {sp.name for sp in catalogue()}:
+        raise ScenarioError(f"{what}: unknown signal {f.signal!r} (see docs/signals.md)")
+    if f.severity <= 0:
+        raise ScenarioError(f"{what}: severity must be > 0")
     if f.duration_s is not None and f.duration_s <= 0:
         raise ScenarioError(f"{what}: duration_s must be > 0")
     return f

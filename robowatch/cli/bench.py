@@ -11,6 +11,8 @@ app = typer.Typer(help="Benchmarks: speeds, sizes and detector accuracy, measure
 
 from robowatch.cli import bench_detection  # noqa: E402,F401  (registers skab, cmapss)
 
-from robowatch.cli.bench_simulate import bench_simulate  # noqa: E402
+from robowatch.cli.bench_simulate import bench_opcua_server, bench_simulate  # noqa: E402
 
 app.command("simulate")(bench_simulate)
+app.command("opcua-server")(bench_opcua_server)
+

@@ -1,4 +1,7 @@
-"""``robowatch bench simulate``: how many points per second the simulator gets acknowledged.
+"""``robowatch bench simulate`` (MQTT points per second) and ``bench opcua-server`` (robots per
+asyncua server process).
+
+``bench simulate``: how many points per second the simulator gets acknowledged.
 
 Publishes the benchmark fleet (``simulators/scenarios/bench.toml`` scaled to ``--robots``)
 to a real broker for ``--seconds`` and counts the points in messages the broker acknowledged
@@ -28,8 +31,10 @@ from typing import Annotated
 import typer
 
 from robowatch.cli.context import settings_of
+from simulators.opcua_capacity import Criteria, capacity_report, find_capacity
 from simulators.runner import RunConfig, run
 from simulators.scenario import Scenario, packaged_scenario_path
+from simulators.signals import catalogue
 
 log = logging.getLogger(__name__)
 
@@ -141,4 +146,43 @@ def bench_simulate(
         typer.echo(f"requested {requested:,.0f} points/s, achieved "
                    f"{report['achieved_points_per_second']:,.0f} points/s "
                    f"({report['broker']} broker, {report['cpu_s']} s CPU)")
+    typer.echo(json.dumps(report))
+
+
+def bench_opcua_server(
+    rate: Annotated[float, typer.Option(help="Samples per robot per second.", min=0.1)] = 10.0,
+    seconds: Annotated[float, typer.Option(help="Measured window of each trial.", min=2.0)] = 10.0,
+    start: Annotated[int, typer.Option(help="First fleet size tried (then doubled).",
+                                       min=1)] = 25,
+    max_robots: Annotated[int, typer.Option(help="Largest fleet size tried.", min=1)] = 1000,
+    resolution: Annotated[int, typer.Option(help="Bisect until within this many robots.",
+                                            min=1)] = 10,
+    sample_robots: Annotated[int, typer.Option(
+        help="Robots whose variables the client subscribes to.", min=1)] = 10,
+    min_received: Annotated[float, typer.Option(
+        help="Pass: fraction of sampled values the client must receive.")] = 0.99,
+    max_late: Annotated[float, typer.Option(
+        help="Pass: fraction of ticks allowed to end after the next was due.")] = 0.01,
+    max_latency: Annotated[float, typer.Option(
+        help="Pass: 99th-percentile notification latency, seconds.")] = 1.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Only the JSON line on stdout.")] = False,
+) -> None:
+    """Find how many robots one asyncua server process serves at --rate without falling behind."""
+    sc = Scenario.load(packaged_scenario_path("bench"))
+    criteria = Criteria(min_received=min_received, max_late=max_late, max_latency_s=max_latency)
+    result = asyncio.run(find_capacity(
+        sc, rate_hz=rate, seconds=seconds, start=start, max_robots=max_robots,
+        resolution=resolution, sample_robots=sample_robots, criteria=criteria))
+    report = {"benchmark": "opcua-server", "rate_hz": rate, "seconds": seconds,
+              "signals_per_robot": len(catalogue()),
+              "criteria": {"min_received": min_received, "max_late": max_late,
+                           "max_latency_s": max_latency}} | capacity_report(result)
+    if not as_json:
+        for t in result.trials:
+            typer.echo(f"{t.robots:5d} robots: {'pass' if t.passed else 'FAIL'}  "
+                       f"late {t.ticks_late}/{t.ticks}, received {t.received_ratio:.4f}, "
+                       f"p99 {t.latency_p99_s} s, {t.values_per_second:,.0f} values/s  "
+                       f"({t.reason})")
+        typer.echo(f"one asyncua server process serves {result.capacity_robots} robots "
+                   f"at {rate:g} Hz")
     typer.echo(json.dumps(report))

@@ -224,3 +224,51 @@ def test_bad_faults_are_refused_with_a_clear_message(bad: dict, message: str) ->
     fault = {k: v for k, v in fault.items() if v is not None}
     with pytest.raises(ScenarioError, match=message):
         scenario([fault])
+
+
+def test_collision_impact_shows_in_current_before_the_stop() -> None:
+    fault = {"robot": "R0", "component": "J2", "kind": "collision", "onset_s": 2,
+             "duration_s": 3}
+    m, s, f, h, _ = _pair(fault, seconds=6, speedup=1.0)
+    first = int(np.argmax(s >= 2))
+    cur = col(m, "J2.current")
+    assert f[first, col(m, "servo_on")] == 1
+    assert f[first, cur] > 3 * h[:, cur].max()
+    assert f[first + 1, col(m, "servo_on")] == 0 and f[first + 1, cur] < 0.2  # sensor noise
+
+
+def test_values_stay_inside_their_instrument_range() -> None:
+    fault = {"robot": "R0", "component": "J1", "kind": "collision", "onset_s": 1,
+             "severity": 3.0}
+    m, _, v, _ = trace(scenario([fault]), seconds=3, speedup=1.0)
+    low = np.array([sp.low for sp in m.specs])
+    high = np.array([sp.high for sp in m.specs])
+    assert (v >= low).all() and (v <= high).all()
+    assert v[:, 0, col(m, "J1.torque")].max() == 3000.0  # saturated, not beyond
+
+
+def test_usage_meters_agree_at_any_speedup() -> None:
+    m, s, v, _ = trace(scenario(), seconds=20, rate=5, speedup=50.0)
+    hours = v[:, 0, col(m, "operating_hours")]
+    cycles = v[:, 0, col(m, "cycle_count")]
+    # ~1000 scenario seconds of a 4 s program: ~250 cycles and ~0.28 h, in the ratio of the
+    # cycle time, although the arm visibly moved through only 5 cycles of wall time.
+    assert cycles[-1] - cycles[0] == pytest.approx((s[-1] - s[0]) / 4.0, abs=1.5)
+    assert (hours[-1] - hours[0]) * 3600 / (cycles[-1] - cycles[0]) == pytest.approx(4.0, rel=0.02)
+
+
+def test_cycle_time_changes_once_per_cycle() -> None:
+    m, s, v, _ = trace(scenario(), seconds=20, rate=10)
+    ct = v[:, 0, col(m, "cycle_time")]
+    changes = int((np.diff(ct) != 0).sum())
+    assert 3 <= changes <= 5  # 20 s of a 4 s program
+    assert np.abs(ct - 4.0).max() < 0.1
+
+
+def test_same_seed_same_values_whatever_the_start_time() -> None:
+    sc = scenario()
+    a = FleetModel(sc, seed=5, start_time=1_000.0)
+    b = FleetModel(sc, seed=5, start_time=1_500.0)
+    va = [a.step(1_000.0 + k * 0.1) for k in range(30)]
+    vb = [b.step(1_500.0 + k * 0.1) for k in range(30)]
+    np.testing.assert_array_equal(np.array(va), np.array(vb))

@@ -80,3 +80,25 @@ def test_docs_list_every_signal_and_browse_name() -> None:
         assert f"`J<n>.{q.key}`" in signals_md and camel(q.key) in opcua_md
     for q in CONTROLLER_QUANTITIES:
         assert f"`{q.key}`" in signals_md and camel(q.key) in opcua_md
+
+
+@pytest.mark.parametrize("fault, message", [
+    ({"duraton_s": 5}, r"unknown key\(s\) \['duraton_s'\]"),
+    ({"kind": "sensor_stuck", "signal": "J9.temperature"}, "unknown signal"),
+    ({"severity": 0}, "severity"),
+])
+def test_fault_typos_are_refused_not_ignored(fault: dict, message: str) -> None:
+    from tests.simulators.helpers import scenario
+
+    base = {"robot": "R0", "component": "J1", "kind": "comm_loss", "onset_s": 1}
+    with pytest.raises(ScenarioError, match=message):
+        scenario([base | fault])
+
+
+def test_unknown_robot_key_is_refused(tmp_path: Path) -> None:
+    p = tmp_path / "x.toml"
+    p.write_text("[[programs]]\nname='p'\ncycle_time_s=1\n[[customers]]\ncode='C'\n"
+                 "[[customers.sites]]\ncode='S'\n[[customers.sites.lines]]\ncode='L'\n"
+                 "[[customers.sites.lines.robots]]\ncode='R'\nprogram='p'\nwarranty='2030-01-01'\n")
+    with pytest.raises(ScenarioError, match="robot 'R': unknown key"):
+        Scenario.load(p)
