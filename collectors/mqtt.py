@@ -12,12 +12,11 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.properties import Properties
 from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from collectors.backoff import Backoff, sleep_or_stop
 from collectors.errors import CollectorConfigError, RejectedInput
@@ -27,7 +26,7 @@ from collectors.payload import Limits, parse_payload, parse_topic
 from collectors.registry import Registry
 from collectors.writer import BatchWriter
 from storage.quarantine import Rejected
-from storage.telemetry import QUALITY_BAD, QUALITY_GOOD, TelemetryRow
+from storage.telemetry import QUALITY_BAD, QUALITY_GOOD
 
 __all__ = ["MqttConfig", "MqttCollector"]
 
@@ -79,6 +78,10 @@ class MqttCollector:
         self._registry = registry
         self._metrics = metrics
         self._queue: asyncio.Queue[tuple[int, mqtt.MQTTMessage]] = asyncio.Queue()
+        # signal names of a message (in order) -> their ids: robots repeat the same set
+        self._sids: dict[tuple[str, ...], list[int]] = {}
+        self._n_messages = metrics.messages.labels("mqtt")
+        self._n_points = metrics.received.labels("mqtt")
         self._generation = 0
         self._client: mqtt.Client | None = None
         self._driver: AsyncioMqttLoop | None = None
@@ -164,8 +167,10 @@ class MqttCollector:
 
         def on_message(c: mqtt.Client, ud: object, msg: mqtt.MQTTMessage) -> None:
             self._queue.put_nowait((gen, msg))
-            if self._queue.qsize() >= self._cfg.max_queued_messages and self._driver:
-                self._driver.pause_reading()
+            if self._driver is not None:
+                self._driver.delivered()
+                if self._queue.qsize() >= self._cfg.max_queued_messages:
+                    self._driver.pause_reading()
 
         client.on_connect = on_connect
         client.on_disconnect = on_disconnect
@@ -231,7 +236,7 @@ class MqttCollector:
         return ack
 
     async def _handle(self, gen: int, msg: mqtt.MQTTMessage) -> None:
-        self._metrics.messages.labels("mqtt").inc()
+        self._n_messages.inc()
         ack = self._acker(gen, msg.mid, msg.qos)
         raw = bytes(msg.payload)
         try:
@@ -255,14 +260,22 @@ class MqttCollector:
             log.warning("MQTT message from %s: dropped values (%s)", sample.robot, detail)
             self._writer.reject(Rejected(source="mqtt", origin=msg.topic, reason=reasons[0],
                                          detail=detail, payload=raw))
-        ids = await self._registry.signal_ids_for(list(sample.values))
-        t = datetime.fromtimestamp(sample.ts, UTC)
-        rows: list[TelemetryRow] = [
-            (t, robot_id, ids[name], value, QUALITY_GOOD if value is not None else QUALITY_BAD)
-            for name, value in sample.values.items()
-        ]
-        self._metrics.received.labels("mqtt").inc(len(rows))
-        await self._writer.put(rows, sample_time=sample.ts, on_commit=ack)  # type: ignore[arg-type]
+        names = tuple(sample.values)
+        sids = self._sids.get(names)
+        if sids is None:
+            ids = await self._registry.signal_ids_for(list(names))
+            sids = [ids[n] for n in names]
+            if len(self._sids) > 10_000:  # robots sending ever-new signal sets: stay bounded
+                self._sids.clear()
+            self._sids[names] = sids
+        values = list(sample.values.values())
+        n = len(values)
+        quality = ([QUALITY_BAD if v is None else QUALITY_GOOD for v in values]
+                   if None in values else [QUALITY_GOOD] * n)
+        self._n_points.inc(n)
+        await self._writer.put(time_us=[round(sample.ts * 1e6)] * n, robot_id=[robot_id] * n,
+                               signal_id=sids, value=values, quality=quality,
+                               sample_time=sample.ts, on_commit=ack)  # type: ignore[arg-type]
 
 
 class _FatalConnect(ConnectionError):

@@ -27,6 +27,9 @@ class AsyncioMqttLoop:
         self._sock: Any = None
         self._paused = False
         self._misc: asyncio.Task[None] | None = None
+        # Messages delivered so far (the owner calls ``delivered()`` from on_message).
+        self._delivered = 0
+        self._writing = False
         client.on_socket_open = self._on_open
         client.on_socket_close = self._on_close
         client.on_socket_register_write = self._on_register_write
@@ -49,7 +52,7 @@ class AsyncioMqttLoop:
 
     def _open(self, client: mqtt.Client, sock: socket.socket) -> None:
         self._sock = sock
-        self._loop.add_reader(sock, client.loop_read)
+        self._loop.add_reader(sock, self._read)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
         self._misc = self._loop.create_task(self._misc_loop())
 
@@ -59,15 +62,20 @@ class AsyncioMqttLoop:
     def _close(self, sock: socket.socket) -> None:
         self._loop.remove_reader(sock)
         self._loop.remove_writer(sock)
+        self._writing = False
         self._sock = None
         if self._misc is not None:
             self._misc.cancel()
             self._misc = None
 
     def _on_register_write(self, client: mqtt.Client, userdata: Any, sock: socket.socket) -> None:
-        self._in_loop(self._loop.add_writer, sock, client.loop_write)
+        # paho asks for every queued packet (one per acknowledgement): register once.
+        if not self._writing:
+            self._writing = True
+            self._in_loop(self._loop.add_writer, sock, client.loop_write)
 
     def _on_unregister_write(self, client: mqtt.Client, userdata: Any, sock: socket.socket) -> None:
+        self._writing = False
         self._in_loop(self._loop.remove_writer, sock)
 
     def pause_reading(self) -> None:
@@ -77,8 +85,23 @@ class AsyncioMqttLoop:
 
     def resume_reading(self) -> None:
         if self._sock is not None and self._paused:
-            self._loop.add_reader(self._sock, self._client.loop_read)
+            self._loop.add_reader(self._sock, self._read)
         self._paused = False
+
+    def delivered(self) -> None:
+        self._delivered += 1
+
+    def _read(self) -> None:
+        # paho reads one packet per loop_read() whatever max_packets says (it recomputes it
+        # from its QoS 2 queues). Under load many messages wait in the socket buffer: read
+        # them in one go instead of one event-loop iteration each, and stop at the first
+        # call that delivered nothing (no data left, or a control packet).
+        for _ in range(64):
+            before = self._delivered
+            if self._client.loop_read() != mqtt.MQTT_ERR_SUCCESS:
+                return
+            if self._delivered == before or self._paused or self._sock is None:
+                return
 
     async def _misc_loop(self) -> None:
         while self._client.loop_misc() == mqtt.MQTT_ERR_SUCCESS:

@@ -1,11 +1,17 @@
-"""Batched, bounded writing of telemetry and quarantine records.
+"""Batched, bounded writing of telemetry and quarantine records, with store-and-forward.
 
-Rows are buffered and written by binary COPY in a worker thread (the event loop never
-blocks on the database), flushed at ``max_rows`` or after ``max_delay`` seconds, whichever
-comes first. The buffer is bounded: ``put`` waits when it is full, which stops the transport
-from reading (and, for MQTT, from acknowledging) until the database catches up. Callbacks
-given to ``put`` run after the batch holding those rows is committed: the MQTT collector
-acknowledges messages there, so an unacknowledged message is redelivered after a crash.
+Points are buffered as columns and written by one binary COPY per batch in a worker thread
+(the event loop never blocks on the database), flushed at ``max_rows`` or after ``max_delay_s``,
+whichever comes first. The buffer is bounded: ``put`` waits when it is full, which stops the
+transport from reading (and, for MQTT, from acknowledging) until the database catches up.
+
+Callbacks given to ``put`` run once the batch holding those points is durable: committed, or,
+while the database is unreachable, written and fsynced to the on-disk spool
+(:mod:`collectors.spool`). The MQTT collector acknowledges messages there, so an
+unacknowledged message is redelivered after a crash. While the spool holds anything, new
+batches go behind it so the database receives batches in order; when the spool is full they
+stay in memory and backpressure takes over. Duplicates from redelivery or replay are absorbed
+by ``storage.telemetry.write_copy``.
 """
 
 from __future__ import annotations
@@ -15,12 +21,16 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
+import numpy as np
 import psycopg
 
+from collectors.backoff import Backoff
 from collectors.metrics import CollectorMetrics
+from collectors.spool import Spool, SpoolFull
 from storage.quarantine import Rejected, quarantine
-from storage.telemetry import TelemetryRow, copy_rows
+from storage.telemetry import PointColumns, encode_copy, write_copy
 
 __all__ = ["WriterConfig", "BatchWriter"]
 
@@ -29,13 +39,49 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class WriterConfig:
-    # 5,000 rows / 200 ms: the batch size and delay named in issue 4; a COPY of 5k narrow rows
-    # takes a few ms here, so the delay bounds ingest lag, not throughput.
+    # 5,000 rows / 200 ms: the batch size and delay named in issue 4. Encoding and COPY of 5k
+    # rows take ~2 ms + ~15 ms here (docs/performance.md), so the delay bounds ingest lag,
+    # not throughput.
     max_rows: int = 5000
     max_delay_s: float = 0.2
+    # Behind (more than max_rows buffered), one transaction takes up to this many: each commit
+    # waits for a WAL flush, so 5k-row commits alone would cap ingest at ~5k x commits/s.
+    max_batch_rows: int = 50_000
     max_buffered_rows: int = 200_000
     max_quarantined: int = 10_000
     retry_max_s: float = 5.0
+    # None: no store-and-forward; a database outage is pure backpressure.
+    spool_dir: Path | None = None
+    spool_max_bytes: int = 1 << 30
+
+
+class _Columns:
+    """Growing per-point lists; turned into numpy arrays once per batch."""
+
+    __slots__ = ("t", "r", "s", "v", "q")
+
+    def __init__(self) -> None:
+        self.t: list[int] = []
+        self.r: list[int] = []
+        self.s: list[int] = []
+        self.v: list[float | None] = []
+        self.q: list[int] = []
+
+    def __len__(self) -> int:
+        return len(self.t)
+
+    def take(self, n: int) -> PointColumns:
+        cols = PointColumns(
+            time_us=np.array(self.t[:n], dtype=np.int64),
+            robot_id=np.array(self.r[:n], dtype=np.int32),
+            signal_id=np.array(self.s[:n], dtype=np.int16),
+            value=np.array(self.v[:n], dtype=np.float64),  # None -> NaN; quality says NULL
+            quality=np.array(self.q[:n], dtype=np.int16),
+        )
+        return cols
+
+    def drop(self, n: int) -> None:
+        del self.t[:n], self.r[:n], self.s[:n], self.v[:n], self.q[:n]
 
 
 class BatchWriter:
@@ -44,9 +90,9 @@ class BatchWriter:
         self._conninfo = conninfo
         self._metrics = metrics
         self._cfg = config or WriterConfig()
-        self._rows: list[TelemetryRow] = []
-        # (rows put so far when the message ended, callback): a message is acknowledged once
-        # every one of its rows is committed, whatever the batch boundaries.
+        self._cols = _Columns()
+        # (points put so far when the message ended, sample time, callback): a message is
+        # acknowledged once every one of its points is durable, whatever the batch boundaries.
         self._acks: list[tuple[int, float | None, Callable[[], None] | None]] = []
         self._put_total = 0
         self._written_total = 0
@@ -56,32 +102,41 @@ class BatchWriter:
         self._room = asyncio.Condition()
         self._closing = False
         self._conn: psycopg.Connection | None = None
-        self._error: BaseException | None = None
+        self._spool = (Spool(directory=self._cfg.spool_dir, max_bytes=self._cfg.spool_max_bytes)
+                       if self._cfg.spool_dir is not None else None)
+        self._db_retry_at = 0.0
+        self._db_backoff = Backoff(initial_s=0.2, max_s=self._cfg.retry_max_s)
+        self._update_spool_metrics()
 
     # -- producer side -------------------------------------------------------------------
-    async def put(self, rows: Sequence[TelemetryRow], *, sample_time: float | None = None,
+    async def put(self, *, time_us: Sequence[int], robot_id: Sequence[int],
+                  signal_id: Sequence[int], value: Sequence[float | None], quality: Sequence[int],
+                  sample_time: float | None = None,
                   on_commit: Callable[[], None] | None = None) -> None:
-        if self._error is not None:
-            raise RuntimeError("writer failed") from self._error
-        async with self._room:
-            await self._room.wait_for(
-                lambda: len(self._rows) < self._cfg.max_buffered_rows or self._closing
-            )
-        self._rows.extend(rows)
-        self._put_total += len(rows)
+        """Queue the points of one message (equal-length columns); waits while the buffer is full."""
+        if len(self._cols) >= self._cfg.max_buffered_rows and not self._closing:
+            async with self._room:
+                await self._room.wait_for(
+                    lambda: len(self._cols) < self._cfg.max_buffered_rows or self._closing)
+        c = self._cols
+        c.t.extend(time_us)
+        c.r.extend(robot_id)
+        c.s.extend(signal_id)
+        c.v.extend(value)
+        c.q.extend(quality)
+        self._put_total = len(c) + self._written_total
         if sample_time is not None or on_commit is not None:
             self._acks.append((self._put_total, sample_time, on_commit))
-        self._metrics.spool_depth.set(len(self._rows))
         if self._first_at is None:
             # The flusher may be sleeping without a deadline: wake it to start the batch clock.
             self._first_at = time.monotonic()
             self._wake.set()
-        elif len(self._rows) >= self._cfg.max_rows:
+        elif len(c) >= self._cfg.max_rows:
             self._wake.set()
 
     def reject(self, item: Rejected, *, on_commit: Callable[[], None] | None = None) -> None:
         """Queue one rejected input for the quarantine table (never blocks); ``on_commit``
-        runs once the quarantine record is committed."""
+        runs once the quarantine record is durable."""
         self._metrics.rejected.labels(item.source, item.reason).inc()
         if len(self._rejects) >= self._cfg.max_quarantined:
             # Under a flood of garbage keep the count exact but not every payload.
@@ -92,34 +147,51 @@ class BatchWriter:
         self._rejects.append((item, on_commit))
         self._wake.set()
 
+    @property
+    def buffered(self) -> int:
+        return len(self._cols)
+
     # -- consumer side -------------------------------------------------------------------
     async def run(self) -> None:
-        """Flush until ``close()``; then flush what is left and return."""
+        """Flush until ``close()``; then flush what is left and return. Whatever is still
+        spooled at close is replayed by the next run."""
+        blocked_until = 0.0
         try:
             while True:
-                if self._closing:
-                    if not (self._rows or self._rejects):
-                        return
-                    timeout: float | None = 0.0  # drain without waiting for the batch clock
-                elif len(self._rows) >= self._cfg.max_rows:
-                    timeout = 0.0  # a full batch is waiting already
+                has_points = len(self._cols) > 0 or bool(self._rejects)
+                spooled = self._spool is not None and len(self._spool) > 0
+                if self._closing and not has_points:
+                    return
+                now = time.monotonic()
+                if blocked_until > now:
+                    timeout: float | None = blocked_until - now  # the database is down
+                elif self._closing or len(self._cols) >= self._cfg.max_rows:
+                    timeout = 0.0
                 elif self._first_at is not None:
-                    timeout = max(0.0, self._first_at + self._cfg.max_delay_s - time.monotonic())
+                    timeout = max(0.0, self._first_at + self._cfg.max_delay_s - now)
                 elif self._rejects:
                     timeout = self._cfg.max_delay_s
+                elif spooled:
+                    timeout = max(0.0, self._db_retry_at - now)
                 else:
                     timeout = None
-                try:
-                    await asyncio.wait_for(self._wake.wait(), timeout)
-                except TimeoutError:
-                    pass
+                if timeout is None or timeout > 0:
+                    try:
+                        await asyncio.wait_for(self._wake.wait(), timeout)
+                    except TimeoutError:
+                        pass
                 self._wake.clear()
-                if self._rows or self._rejects:
-                    await self._flush()
+                if time.monotonic() < blocked_until and not self._closing:
+                    continue  # woken by a put: the database is still not due for a retry
+                if has_points or spooled or self._cols or self._rejects:
+                    if not await self._flush():
+                        blocked_until = max(self._db_retry_at, time.monotonic() + 0.05)
         finally:
             if self._conn is not None:
                 await asyncio.to_thread(self._conn.close)
                 self._conn = None
+            if self._spool is not None:
+                self._spool.close()
 
     async def close(self) -> None:
         self._closing = True
@@ -127,55 +199,136 @@ class BatchWriter:
         async with self._room:
             self._room.notify_all()
 
-    async def _flush(self) -> None:
-        rows = self._rows[: self._cfg.max_rows] if self._rows else []
-        rejects, self._rejects = self._rejects, []
-        delay = 0.1
-        while True:
-            try:
-                t0 = time.perf_counter()
-                await asyncio.to_thread(self._write, rows, [r for r, _ in rejects])
-                self._metrics.write_latency.observe(time.perf_counter() - t0)
-                break
-            except psycopg.Error as exc:
-                log.warning("write of %d rows failed (%s); retrying in %.1fs",
-                            len(rows), str(exc).strip().splitlines()[0] if str(exc) else exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self._cfg.retry_max_s)
-        # Producers may have added rows while the batch was being written: cut only ours.
-        del self._rows[: len(rows)]
-        self._written_total += len(rows)
+    async def _flush(self) -> bool:
+        """Write (or spool) one batch; False when it is still waiting for the database."""
+        n = min(len(self._cols), max(self._cfg.max_rows, self._cfg.max_batch_rows))
+        cols = self._cols.take(n) if n else None
+        rejects = list(self._rejects)
+        t0 = time.perf_counter()
+        try:
+            outcome = await asyncio.to_thread(self._store, cols, [r for r, _ in rejects])
+        except Exception:  # noqa: BLE001 - a bug here must not lose the batch: keep it, retry
+            log.exception("storing a batch of %d points failed; will retry", n)
+            self._db_retry_at = time.monotonic() + self._db_backoff.next_delay()
+            return False
+        if outcome is None:
+            return False
+        self._metrics.write_latency.observe(time.perf_counter() - t0)
+        # Producers may have added points while the batch was being written: cut only ours.
+        self._cols.drop(n)
+        del self._rejects[:len(rejects)]
+        self._written_total += n
         n_done = 0
         while n_done < len(self._acks) and self._acks[n_done][0] <= self._written_total:
             n_done += 1
         done, self._acks = self._acks[:n_done], self._acks[n_done:]
-        self._first_at = time.monotonic() if self._rows else None
-        self._metrics.written.inc(len(rows))
-        self._metrics.spool_depth.set(len(self._rows))
+        self._first_at = time.monotonic() if self._cols else None
         now = time.time()
         done.extend((0, None, ack) for _, ack in rejects)
         for _, ts, ack in done:
-            if ts is not None:
+            if ts is not None and outcome == "committed":
                 self._metrics.ingest_lag.observe(max(0.0, now - ts))
             if ack is not None:
                 try:
                     ack()
                 except Exception:  # noqa: BLE001 - a failed ack means redelivery, not loss
                     log.exception("acknowledgement callback failed")
+        self._metrics.spool_depth.set(len(self._cols))
         async with self._room:
             self._room.notify_all()
+        return True
 
-    def _write(self, rows: list[TelemetryRow], rejects: list[Rejected]) -> None:
+    # -- worker thread ---------------------------------------------------------------------
+    def _store(self, cols: PointColumns | None, rejects: list[Rejected]) -> str | None:
+        """'committed', 'spooled', or None (nothing stored: retry later, keep the batch)."""
+        data = encode_copy(cols) if cols is not None and len(cols) else None
+        rows = len(cols) if cols is not None else 0
+        empty = data is None and not rejects
+        spool = self._spool
+        if spool is not None and len(spool) and not self._replay():
+            return None if empty else self._to_spool(data, rows, rejects)
+        if empty:
+            return "committed"
+        if time.monotonic() < self._db_retry_at:
+            return self._to_spool(data, rows, rejects)
+        try:
+            self._commit(data, rows, rejects)
+        except psycopg.OperationalError as exc:
+            self._db_down(exc)
+            return self._to_spool(data, rows, rejects)
+        except psycopg.Error:
+            # Refused by the database itself (not an outage): keep the batch, say so loudly.
+            log.exception("database refused a batch of %d points", rows)
+            self._db_retry_at = time.monotonic() + self._db_backoff.next_delay()
+            return None
+        self._db_backoff.reset()
+        self._metrics.written.inc(rows)
+        return "committed"
+
+    def _to_spool(self, data: bytes | None, rows: int, rejects: list[Rejected]) -> str | None:
+        if self._spool is None:
+            return None
+        try:
+            self._spool.append(data=data or b"", rows=rows, rejects=rejects)
+        except SpoolFull as exc:
+            log.warning("%s; holding %d points in memory (backpressure)", exc, len(self._cols))
+            return None
+        self._metrics.spooled.inc(rows)
+        self._update_spool_metrics()
+        return "spooled"
+
+    def _replay(self) -> bool:
+        """Replay spooled segments oldest first; True once the spool is empty."""
+        spool = self._spool
+        assert spool is not None
+        if time.monotonic() < self._db_retry_at:
+            return False
+        while (seg := spool.oldest()) is not None:
+            try:
+                self._commit(seg.data or None, seg.rows, seg.rejects)
+            except psycopg.OperationalError as exc:
+                self._db_down(exc)
+                return False
+            except psycopg.Error:
+                log.exception("database refused spool segment %s; moved aside as .bad", seg.path)
+                spool.quarantine_bad(seg)
+                continue
+            spool.remove(seg)
+            self._metrics.written.inc(seg.rows)
+            self._metrics.replayed.inc(seg.rows)
+            self._update_spool_metrics()
+        self._db_backoff.reset()
+        log.info("spool replayed; writing directly again")
+        return True
+
+    def _commit(self, data: bytes | None, rows: int, rejects: list[Rejected]) -> None:
         if self._conn is None or self._conn.closed:
-            self._conn = psycopg.connect(self._conninfo)
+            self._conn = psycopg.connect(self._conninfo, connect_timeout=5)
         conn = self._conn
         try:
             with conn.transaction():
-                if rows:
-                    copy_rows(conn=conn, rows=rows)
+                if data:
+                    res = write_copy(conn=conn, data=data, rows=rows)
+                    if res.deduplicated:
+                        self._metrics.duplicates.inc(res.rows - res.inserted)
+                        log.info("batch of %d points held %d already stored (redelivery/replay)",
+                                 res.rows, res.rows - res.inserted)
                 if rejects:
                     quarantine(conn=conn, items=rejects)
         except psycopg.OperationalError:
             conn.close()
             self._conn = None
             raise
+
+    def _db_down(self, exc: Exception) -> None:
+        delay = self._db_backoff.next_delay()
+        self._db_retry_at = time.monotonic() + delay
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+        log.warning("database unreachable (%s); %s, retry in %.1fs", first,
+                    "spooling to disk" if self._spool is not None else "holding batches in memory",
+                    delay)
+
+    def _update_spool_metrics(self) -> None:
+        if self._spool is not None:
+            self._metrics.spool_bytes.set(self._spool.bytes)
+            self._metrics.spool_segments.set(len(self._spool))

@@ -16,3 +16,7 @@ from robowatch.cli.bench_simulate import bench_opcua_server, bench_simulate  # n
 app.command("simulate")(bench_simulate)
 app.command("opcua-server")(bench_opcua_server)
 
+from robowatch.cli.bench_ingest import bench_ingest  # noqa: E402
+
+app.command("ingest")(bench_ingest)
+

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -11,11 +12,23 @@ from collectors.metrics import CollectorMetrics
 from collectors.mqtt import MqttConfig
 from collectors.opcua import OpcUaConfig, shard_of
 from collectors.service import run_collectors
+from collectors.writer import WriterConfig
 from robowatch.cli.context import settings_of
 from robowatch.database import database
 from robowatch.runner import run_service
+from robowatch.settings import Settings
 
 app = typer.Typer(help="Collect telemetry from robots into the database.", no_args_is_help=True)
+
+
+SpoolDir = Annotated[Path | None, typer.Option(
+    help="Store-and-forward directory (one per process); default: <home>/spool/<name>.")]
+SpoolMax = Annotated[int, typer.Option(help="Spool size limit in MiB.", min=1)]
+
+
+def _writer(settings: Settings, spool_dir: Path | None, name: str, spool_max_mb: int) -> WriterConfig:
+    return WriterConfig(spool_dir=spool_dir or settings.home / "spool" / name,
+                        spool_max_bytes=spool_max_mb << 20)
 
 
 def _metrics(port: int | None) -> CollectorMetrics:
@@ -33,18 +46,30 @@ def mqtt(
     client_id: Annotated[str | None, typer.Option(help="MQTT client id (unique per process).")] = None,
     metrics_port: Annotated[int | None, typer.Option(help="Serve /metrics on this port.")] = None,
     protocol: Annotated[str, typer.Option(help="auto (5, else 3.1.1), 5 or 3.1.1.")] = "auto",
+    ca_file: Annotated[str | None, typer.Option(
+        help="CA bundle for TLS (mqtts:// URLs); default: the system's.")] = None,
+    session_expiry: Annotated[int, typer.Option(
+        help="Seconds the broker keeps our session (and queues QoS 1) while we are away.")] = 3600,
+    spool_dir: SpoolDir = None,
+    spool_max_mb: SpoolMax = 1024,
 ) -> None:
-    """Subscribe to robot telemetry over MQTT (QoS 1, persistent session)."""
+    """Subscribe to robot telemetry over MQTT (QoS 1, persistent session).
+
+    User name and password go in the URL (mqtt://user:pass@host:port); mqtts:// turns TLS on.
+    """
     settings = settings_of(ctx)
     broker = url or settings.mqtt_url
     if not broker:
         raise typer.BadParameter("no broker: give --url or set ROBOWATCH_MQTT_URL", param_hint="--url")
-    cfg = MqttConfig(url=broker, client_id=client_id or settings.mqtt_client_id,
+    cid = client_id or settings.mqtt_client_id
+    cfg = MqttConfig(url=broker, client_id=cid,
                      topic_prefix=settings.mqtt_topic_prefix, share_group=share_group,
-                     protocol=protocol)
+                     protocol=protocol, ca_file=ca_file, session_expiry_s=session_expiry)
+    wcfg = _writer(settings, spool_dir, f"mqtt-{cid}", spool_max_mb)
     with database(settings) as db_url:
         metrics = _metrics(metrics_port)
-        run_service(lambda stop: run_collectors(conninfo=db_url, stop=stop, mqtt=cfg, metrics=metrics))
+        run_service(lambda stop: run_collectors(conninfo=db_url, stop=stop, mqtt=cfg, metrics=metrics,
+                                                writer_config=wcfg))
 
 
 @app.command()
@@ -54,10 +79,35 @@ def opcua(
     shard: Annotated[int, typer.Option(help="This process's shard number.")] = 0,
     shards: Annotated[int, typer.Option(min=1, help="Number of collector processes.")] = 1,
     metrics_port: Annotated[int | None, typer.Option(help="Serve /metrics on this port.")] = None,
+    username: Annotated[str | None, typer.Option(help="OPC UA user (for --endpoint).")] = None,
+    password: Annotated[str | None, typer.Option(envvar="ROBOWATCH_OPCUA_PASSWORD",
+                                                 help="OPC UA password.")] = None,
+    security_mode: Annotated[str, typer.Option(
+        help="None, Sign or SignAndEncrypt (Basic256Sha256).")] = "None",
+    certificate: Annotated[str | None, typer.Option(help="Client certificate file.")] = None,
+    private_key: Annotated[str | None, typer.Option(help="Client private key file (PEM).")] = None,
+    server_certificate: Annotated[str | None, typer.Option(
+        help="Trusted server certificate; default: the one the endpoint presents.")] = None,
+    application_uri: Annotated[str, typer.Option(
+        help="Our application URI: the URI in the client certificate.")] = "urn:robowatch:collector",
+    publishing_interval_ms: Annotated[int, typer.Option(min=1)] = 100,
+    sampling_interval_ms: Annotated[float, typer.Option(min=0)] = 0.0,
+    queue_size: Annotated[int, typer.Option(min=1, help="Server-side queue per variable.")] = 10,
+    spool_dir: SpoolDir = None,
+    spool_max_mb: SpoolMax = 1024,
 ) -> None:
     """Subscribe to robot variables on OPC UA servers; endpoints split across shards."""
     settings = settings_of(ctx)
-    configs = [OpcUaConfig(url=u) for u in (endpoint or [])] or [
+
+    def given(url: str) -> OpcUaConfig:
+        return OpcUaConfig(url=url, username=username, password=password,
+                           security_mode=security_mode, certificate=certificate,
+                           private_key=private_key, server_certificate=server_certificate,
+                           application_uri=application_uri,
+                           publishing_interval_ms=publishing_interval_ms,
+                           sampling_interval_ms=sampling_interval_ms, queue_size=queue_size)
+
+    configs = [given(u) for u in (endpoint or [])] or [
         OpcUaConfig(url=e.url, username=e.username, password=e.password,
                     publishing_interval_ms=e.publishing_interval_ms)
         for e in settings.opcua_endpoints
@@ -67,8 +117,10 @@ def opcua(
     mine = [c for c in configs if shard_of(c.url, shards) == shard]
     if not mine:
         raise typer.BadParameter("no OPC UA endpoint for this shard", param_hint="--endpoint")
+    wcfg = _writer(settings, spool_dir, f"opcua-{shard}-of-{shards}", spool_max_mb)
     with database(settings) as db_url:
         metrics = _metrics(metrics_port)
-        run_service(lambda stop: run_collectors(conninfo=db_url, stop=stop, opcua=mine, metrics=metrics))
+        run_service(lambda stop: run_collectors(conninfo=db_url, stop=stop, opcua=mine, metrics=metrics,
+                                                writer_config=wcfg))
 
 

@@ -96,3 +96,35 @@ async def test_bad_input_is_quarantined_and_good_messages_around_it_are_all_stor
         pub.disconnect()
         stop.set()
         await asyncio.wait_for(task, 15)
+
+
+async def test_shared_subscription_splits_messages_between_collectors(db_url, mosquitto):
+    register_small_fleet(db_url)
+    stop = asyncio.Event()
+    group = f"g{uuid.uuid4().hex[:6]}"
+    metrics = [CollectorMetrics(), CollectorMetrics()]
+    tasks = [asyncio.create_task(run_collectors(
+        conninfo=db_url, stop=stop, metrics=m,
+        mqtt=MqttConfig(url=mosquitto, client_id=f"share-{group}-{i}", share_group=group)))
+        for i, m in enumerate(metrics)]
+    pub = publisher(mosquitto)
+    try:
+        def both_subscribed() -> bool:
+            return all(m.connected.labels(mosquitto)._value.get() == 1 for m in metrics)
+        assert await wait_for(both_subscribed)
+        await asyncio.sleep(0.5)
+        t0 = time.time()
+        for seq in range(200):
+            doc = {"v": 1, "robot": "R1", "ts": t0 + seq * 0.001, "seq": seq,
+                   "signals": {"J1.current": float(seq)}}
+            pub.publish(TOPIC.format(robot="R1"), json.dumps(doc), qos=1)
+        assert await wait_for(lambda: points(db_url) >= 200)
+        await asyncio.sleep(0.5)
+        assert points(db_url) == 200  # each message went to exactly one collector
+        got = [m.messages.labels("mqtt")._value.get() for m in metrics]
+        assert sum(got) == 200 and min(got) > 0, got  # and both took a share
+    finally:
+        pub.loop_stop()
+        pub.disconnect()
+        stop.set()
+        await asyncio.wait_for(asyncio.gather(*tasks), 15)

@@ -65,3 +65,9 @@ def test_topic_parsing():
                 "robowatch/C1/S1/L1/R 1/telemetry"):
         with pytest.raises(RejectedInput):
             parse_topic(bad)
+
+
+def test_fast_path_still_refuses_a_name_hiding_a_separator():
+    s = parse_payload(msg(signals={"a\x00b": 1.0, "c": 2.0}), topic_robot="R1", now=NOW, limits=LIM)
+    assert s.values == {"c": 2.0}
+    assert s.dropped == [("a\x00b", "bad_signal_name")]

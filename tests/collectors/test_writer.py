@@ -1,7 +1,7 @@
 """The batch writer against a real PostgreSQL."""
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import psycopg
 
@@ -10,10 +10,14 @@ from collectors.writer import BatchWriter, WriterConfig
 from storage.quarantine import Rejected
 from tests.collectors.fleet_fixture import register_small_fleet
 
+T0_US = int(datetime.now(UTC).timestamp() * 1e6)
+
 
 def rows(robot_id, n, start=0):
-    t0 = datetime.now(UTC)
-    return [(t0 + timedelta(milliseconds=i), robot_id, 1, float(i), 0) for i in range(start, start + n)]
+    """One message's points as the writer's keyword columns: J1.current at 1 ms steps."""
+    idx = range(start, start + n)
+    return {"time_us": [T0_US + 1000 * i for i in idx], "robot_id": [robot_id] * n,
+            "signal_id": [1] * n, "value": [float(i) for i in idx], "quality": [0] * n}
 
 
 async def test_acks_run_only_after_commit_and_close_drains_everything(db_url):
@@ -22,13 +26,13 @@ async def test_acks_run_only_after_commit_and_close_drains_everything(db_url):
         conn.execute("INSERT INTO signals (name) VALUES ('J1.current')")
         conn.commit()
     w = BatchWriter(conninfo=db_url, metrics=CollectorMetrics(),
-                    config=WriterConfig(max_rows=1000, max_delay_s=60.0))
+                    config=WriterConfig(max_rows=1000, max_batch_rows=1000, max_delay_s=60.0))
     task = asyncio.create_task(w.run())
     acked: list[int] = []
     # 2,500 rows in 25 messages: two full batches are written at once, the rest waits for
     # the (long) batch clock, so its acks must wait too.
     for m in range(25):
-        await w.put(rows(ids["R1"], 100, start=m * 100), sample_time=0.0,
+        await w.put(**rows(ids["R1"], 100, start=m * 100), sample_time=0.0,
                     on_commit=lambda m=m: acked.append(m))
     for _ in range(50):
         if len(acked) >= 20:
