@@ -1,11 +1,19 @@
 """The streaming engine's core: telemetry batches in, anomaly events out. No I/O here.
 
-Per robot it learns a :class:`~detection.limits.RobustLimits` baseline from the first
-``baseline_s`` seconds of data (or takes a stored one), then scores every new point of the
-monitored signals. A limit exceeded for ``breach_s`` opens one anomaly per robot +
-component + kind; it closes after ``recovery_s`` back below ``recovery_score`` (hysteresis,
-so a value hovering at the limit does not flap). A robot silent for ``stale_s`` gets a
-communication-loss anomaly. New anomalies per line are rate-limited.
+Per robot it learns a baseline (:mod:`detection.engine_baseline`) from its first healthy
+minutes: level limits for temperatures and vibration after ``baseline_s``, limits per phase
+of the program cycle for current, torque and following error after ``[cycle] baseline_s``.
+A changed program (another cycle time or payload) starts a new baseline instead of alarms.
+Points are scored only while the robot runs its program; a stopped arm cools and stops
+vibrating by design. The robot model's static upper limits apply from the first sample.
+
+An anomaly opens per robot + component + kind when a limit is exceeded for ``breach_s``, or
+``spike_count`` times within ``spike_window_s`` (intermittent faults), or when a signal has
+not changed for ``flat_s`` (stuck sensor); controller alarms open one at once. It closes
+after ``recovery_s`` back below ``recovery_score`` (hysteresis against flapping). A robot
+silent for ``stale_s`` gets a communication-loss anomaly. New anomalies per line are
+rate-limited. The work per batch is a handful of numpy passes over all points; Python
+loops run only over the few (robot, signal) pairs near or past a limit.
 """
 
 from __future__ import annotations
@@ -19,15 +27,19 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from detection.engine_baseline import RobotBaseline, Training
 from detection.engine_config import EnginePolicy, component_of, quantity_of
-from detection.limits import RobustLimits
+from detection.engine_context import asof, group_starts, last_per_group
+from detection.engine_health import HealthTracker, HealthUpdate
+from detection.engine_tables import COMPONENTS, FleetTables
 
-__all__ = ["AnomalyOpened", "AnomalyClosed", "BaselineLearned", "EngineEvent", "Batch",
-           "DetectionEngine", "DETECTOR_NAME"]
+__all__ = ["AnomalyOpened", "AnomalyClosed", "BaselineLearned", "HealthUpdate", "EngineEvent",
+           "Batch", "DetectionEngine", "DETECTOR_NAME"]
 
 log = logging.getLogger(__name__)
 
-DETECTOR_NAME = "robust_limits"
+DETECTOR_NAME = "robot_baseline"
+_COMPONENTS = COMPONENTS
 
 
 # -- events ----------------------------------------------------------------------------------
@@ -41,6 +53,8 @@ class AnomalyOpened:
     impact: str
     started_at: float
     evidence: dict[str, Any]
+    detected_at: float | None = None  # sample time of the point that opened it
+    detector: str = "robot_baseline"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -60,7 +74,7 @@ class BaselineLearned:
     trained_to: float
 
 
-EngineEvent = AnomalyOpened | AnomalyClosed | BaselineLearned
+EngineEvent = AnomalyOpened | AnomalyClosed | BaselineLearned | HealthUpdate
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,34 +94,37 @@ class Batch:
         arr = np.asarray(rows, dtype=np.float64)
         return cls(arr[:, 0], arr[:, 1].astype(np.int64), arr[:, 2].astype(np.int64), arr[:, 3])
 
+    def __len__(self) -> int:
+        return int(self.time.size)
+
 
 # -- per-robot state -------------------------------------------------------------------------
 @dataclass
 class _Track:
-    """Breach / recovery bookkeeping of one (robot, signal, direction)."""
+    """Breach / recovery bookkeeping of one (robot, signal, kind)."""
 
     breach_since: float | None = None
     recover_since: float | None = None
     open: bool = False
+    absorbed: bool = False  # part of another open anomaly of the same component
     peak: float = 0.0
+    hits: deque[float] = field(default_factory=deque)
 
 
 @dataclass
 class _Robot:
     robot_id: int
     line_id: int
-    baseline: RobustLimits | None = None
-    columns: dict[int, int] = field(default_factory=dict)  # signal id -> baseline column
-    train: dict[int, list[float]] = field(default_factory=lambda: defaultdict(list))
-    train_from: float | None = None
-    learned_to: float | None = None
-    last_seen: float | None = None
+    slot: int
+    baseline: RobotBaseline | None = None
+    training: Training | None = None
     stale_open: bool = False
+    alarm: int = 0  # open alarm code
+    alarm_clear_since: float | None = None
     tracks: dict[tuple[int, str], _Track] = field(default_factory=dict)
-    recent: dict[int, deque[tuple[float, float]]] = field(default_factory=dict)
 
 
-class DetectionEngine:
+class DetectionEngine(FleetTables):
     """Feed :class:`Batch` es to :meth:`process`; act on the events it returns.
 
     Parameters
@@ -119,38 +136,46 @@ class DetectionEngine:
 
     def __init__(self, *, policy: EnginePolicy, signal_names: Mapping[int, str],
                  robot_lines: Mapping[int, int]) -> None:
-        self.policy = policy
-        self._signals: dict[int, str] = {}
-        self._monitored: set[int] = set()
-        self._static_high: dict[int, float] = {}
-        self.set_signals(signal_names)
-        self._robots: dict[int, _Robot] = {
-            rid: _Robot(rid, line) for rid, line in robot_lines.items()
-        }
+        super().__init__(policy)
+        self._robots: dict[int, _Robot] = {}
+        self._slot_of = np.full(1, -1, np.int64)
         self._line_alerts: dict[int, deque[float]] = defaultdict(deque)
+        self._line_muted: dict[int, float] = {}
+        self.health = HealthTracker(policy.rul)
         self.suppressed = 0
+        self.points_scored = 0
+        self.set_signals(signal_names)
+        for rid, line in robot_lines.items():
+            self.add_robot(rid, line)
 
     # -- set-up ----------------------------------------------------------------------------
-    def set_signals(self, signal_names: Mapping[int, str]) -> None:
-        self._signals = dict(signal_names)
-        watched = set(self.policy.limits.monitored)
-        self._monitored = {sid for sid, n in self._signals.items() if quantity_of(n) in watched}
-        static = self.policy.static_high
-        self._static_high = {sid: static[quantity_of(n)] for sid, n in self._signals.items()
-                             if quantity_of(n) in static}
-
     def add_robot(self, robot_id: int, line_id: int) -> None:
-        self._robots.setdefault(robot_id, _Robot(robot_id, line_id))
+        if robot_id in self._robots:
+            return
+        robot = _Robot(robot_id, line_id, slot=len(self._by_slot))
+        self._robots[robot_id] = robot
+        self._by_slot.append(robot)
+        if robot_id >= self._slot_of.size:
+            grown = np.full(max(robot_id + 1, 2 * self._slot_of.size), -1, np.int64)
+            grown[: self._slot_of.size] = self._slot_of
+            self._slot_of = grown
+        self._slot_of[robot_id] = robot.slot
+        if robot.slot >= self._lvl_med.shape[0]:
+            self._alloc(2 * len(self._by_slot))
 
     def restore_baseline(self, robot_id: int, state: Mapping[str, Any]) -> None:
-        """Use a stored baseline (a restarted engine does not relearn)."""
+        """Use a stored baseline (a restarted engine does not relearn); StateError if bad."""
         robot = self._robots.get(robot_id)
         if robot is None:
             return
-        det = RobustLimits.from_state(state)
-        by_name = {n: sid for sid, n in self._signals.items()}
-        robot.baseline = det
-        robot.columns = {by_name[c]: j for j, c in enumerate(det.columns_) if c in by_name}
+        base = RobotBaseline.from_state(state)
+        self._install(robot, base)
+        robot.training = None if base.cycle_learnt else Training(started=base.trained_from,
+                                                                  payload=base.payload)
+
+    def baseline_of(self, robot_id: int) -> RobotBaseline | None:
+        r = self._robots.get(robot_id)
+        return None if r is None else r.baseline
 
     def mark_open(self, robot_id: int, component: str, kind: str) -> None:
         """Resume an anomaly left open by an earlier run, so it is not opened twice."""
@@ -160,187 +185,353 @@ class DetectionEngine:
         if kind == "communication_loss":
             robot.stale_open = True
             return
-        for sid, name in self._signals.items():
-            if component_of(name) != component:
-                continue
-            for direction in ("high", "low"):
-                if kind == f"{quantity_of(name)}_{direction}":
-                    robot.tracks[(sid, direction)] = _Track(open=True)
+        if component == "controller" and kind in self._alarm_kinds().values():
+            code = {v: k for k, v in self._alarm_kinds().items()}[kind]
+            robot.alarm = int(code) if code.isdigit() else -1
+            return
+        for c, name in enumerate(self._columns):
+            if component_of(name) == component and kind.startswith(quantity_of(name) + "_"):
+                robot.tracks[(c, kind.rsplit("_", 1)[1])] = _Track(open=True)
 
     def has_baseline(self, robot_id: int) -> bool:
         r = self._robots.get(robot_id)
         return r is not None and r.baseline is not None
 
+    def _alarm_kinds(self) -> dict[str, str]:
+        return self.policy.context.alarm_kinds
+
     # -- processing --------------------------------------------------------------------------
     def process(self, batch: Batch, *, now: float) -> list[EngineEvent]:
         events: list[EngineEvent] = []
-        if batch.time.size:
-            order = np.argsort(batch.robot, kind="stable")
-            robots, starts = np.unique(batch.robot[order], return_index=True)
-            bounds = [*starts[1:], order.size]
-            for rid, lo, hi in zip(robots, starts, bounds, strict=True):
-                robot = self._robots.get(int(rid))
-                if robot is None:
-                    continue
-                idx = order[lo:hi]
-                events.extend(self._process_robot(robot, batch.time[idx], batch.signal[idx],
-                                                  batch.value[idx]))
+        if len(batch):
+            events.extend(self._process(batch))
         events.extend(self._check_stale(now))
+        events.extend(self.health.estimate(now))
         return events
 
-    def _process_robot(self, robot: _Robot, t: NDArray[np.float64], s: NDArray[np.int64],
-                       v: NDArray[np.float64]) -> list[EngineEvent]:
+    def _process(self, batch: Batch) -> list[EngineEvent]:
         events: list[EngineEvent] = []
-        robot.last_seen = float(t.max()) if robot.last_seen is None else max(robot.last_seen, float(t.max()))
-        if robot.stale_open:
-            robot.stale_open = False
-            events.append(AnomalyClosed(robot_id=robot.robot_id, component="link",
-                                        kind="communication_loss", ended_at=float(t.min())))
-        mask = np.isin(s, list(self._monitored))
-        t, s, v = t[mask], s[mask], v[mask]
+        rid = batch.robot
+        known = (rid >= 0) & (rid < self._slot_of.size)
+        slot = np.full(rid.shape, -1, np.int64)
+        slot[known] = self._slot_of[rid[known]]
+        sig = batch.signal
+        ok = (slot >= 0) & np.isfinite(batch.value) & (sig >= 0)
+        t, slot, sig, v = batch.time[ok], slot[ok], sig[ok], batch.value[ok]
         if t.size == 0:
             return events
-        if robot.baseline is None:
-            learned = self._learn(robot, t, s, v)
-            if learned is not None:
-                events.append(learned)
-        self._remember(robot, t, s, v)
-        # Two views of one point, merged into one score per direction (> 1 = outside):
-        # the robot model's static limit, valid from the first sample, and the learnt
-        # baseline, once there is one. One track per signal and direction, so a fault seen
-        # by both opens one anomaly, not two.
-        high = np.array([self._static_high.get(int(x), np.nan) for x in s])
-        with np.errstate(divide="ignore", invalid="ignore"):
-            up = np.where(high > 0, v / high, np.nan)
-        down = np.full(v.shape, np.nan)
-        det = robot.baseline
-        if det is not None:
-            cols = np.array([robot.columns.get(int(x), -1) for x in s])
-            ok = cols >= 0
-            if learned_to := robot.learned_to:
-                ok &= t > learned_to
-            signed = np.full(v.shape, np.nan)
-            c = cols[ok]
-            signed[ok] = (v[ok] - det.median_[c]) / (det.scale_[c] * det.k)
-            up = np.fmax(up, signed)
-            down = -signed
-        for sid in np.unique(s):
-            m = s == sid
-            events.extend(self._track(robot, int(sid), t[m], up[m], down[m]))
+        seen = self._carry["last_seen"]
+        last_t, _ = last_per_group(slot, t, t, seen.size)
+        back = np.flatnonzero(np.isfinite(last_t))
+        for s in back:
+            robot = self._by_slot[s]
+            if robot.stale_open:
+                robot.stale_open = False
+                events.append(AnomalyClosed(robot_id=robot.robot_id, component="link",
+                                            kind="communication_loss", ended_at=float(last_t[s])))
+        seen[back] = np.fmax(seen[back], last_t[back])
+
+        ctx = {k: (slot[m], t[m], v[m]) for k, sid in self._ctx.items()
+               if sid >= 0 and (m := sig == sid).any()}
+        events.extend(self._alarms(ctx.get("alarm_code")))
+        state_before = self._carry["program_state"].copy()
+        boundaries = self._cycles(ctx.get("cycle_count"), ctx.get("program_state"))
+        events.extend(self._programs(ctx))
+
+        col = np.full(sig.shape, -1, np.int64)
+        inside = sig < self._col_of.size
+        col[inside] = self._col_of[sig[inside]]
+        m = col >= 0
+        t, slot, col, v = t[m], slot[m], col[m], v[m]
+        c = len(self._columns)
+        order = np.argsort(slot * c + col, kind="stable")
+        t, slot, col, v = t[order], slot[order], col[order], v[order]
+        self.points_scored += int(t.size)
+
+        e = (np.empty(0, np.int64), np.empty(0), np.empty(0))
+        state = asof(*ctx.get("program_state", e), state_before, slot, t)
+        running = np.isnan(state) | np.isin(state, self.policy.context.running_states)
+        phase = self._phase(boundaries, ctx, slot, t)
+        events.extend(self._learn(slot, col, t, v, running, phase))
+
+        lvl = ~self._is_cycle[col]
+        signed = np.full(t.shape, np.nan)
+        k = self.policy.limits.k
+        li = lvl & running & (t > self._lvl_to[slot])
+        signed[li] = (v[li] - self._lvl_med[slot[li], col[li]]) / (
+            self._lvl_scale[slot[li], col[li]] * k)
+        ci = ~lvl & running & (phase >= 0) & (t > self._cyc_to[slot])
+        idx = (slot[ci], col[ci], phase[ci])
+        med, dv = self._cyc_med[idx], v[ci] - self._cyc_med[idx]
+        signed[ci] = np.where(dv >= 0, dv / (self._cyc_hi[idx] - med),
+                              dv / (med - self._cyc_lo[idx]))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            up = np.fmax(v / self._static_high[col], signed)
+        down = np.where(self._high_only[col], np.nan, -signed)
+        flat = self._flatline(slot, col, t, v, running)
+        self._remember(slot, col, t, v)
+
+        key = slot * c + col
+        starts, ends = group_starts(key)
+        cand = np.zeros(starts.size, bool)
+        with np.errstate(invalid="ignore"):
+            for arr in (up, down, flat):
+                if starts.size:
+                    cand |= np.logical_or.reduceat(arr > 1.0, starts)
+        active = [r.slot * c + ck for r in self._by_slot if r.tracks for ck, _ in r.tracks]
+        if active:
+            cand |= np.isin(key[starts], active)
+        for g in np.flatnonzero(cand):
+            lo, hi = starts[g], ends[g]
+            robot, cc = self._by_slot[int(slot[lo])], int(col[lo])
+            for kind, score in (("high", up), ("low", down), ("flatline", flat)):
+                events.extend(self._track(robot, cc, kind, t[lo:hi], score[lo:hi]))
+        self._indicators(slot, col, t, np.fmax(up, down))
         return events
 
-    def _learn(self, robot: _Robot, t: NDArray[np.float64], s: NDArray[np.int64],
-               v: NDArray[np.float64]) -> BaselineLearned | None:
-        cfg = self.policy.engine
-        if robot.train_from is None:
-            robot.train_from = float(t.min())
-        end = robot.train_from + cfg.baseline_s
-        sel = t <= end
-        for sid, val in zip(s[sel], v[sel], strict=True):
-            robot.train[int(sid)].append(float(val))
-        if t.max() <= end:
-            return None
-        usable = {sid: vals for sid, vals in robot.train.items()
-                  if len(vals) >= cfg.min_baseline_points}
-        if not usable:
-            log.warning("robot %s: no signal with %d baseline points after %.0f s; relearning",
-                        robot.robot_id, cfg.min_baseline_points, cfg.baseline_s)
-            robot.train.clear()
-            robot.train_from = None
-            return None
-        sids = sorted(usable)
-        n = max(len(usable[x]) for x in sids)
-        X = np.full((n, len(sids)), np.nan)
-        for j, sid in enumerate(sids):
-            X[: len(usable[sid]), j] = usable[sid]
-        lim = self.policy.limits
-        det = RobustLimits(k=lim.k, min_scale=lim.min_scale, rel_min_scale=lim.rel_min_scale)
-        det.fit(X, columns=[self._signals[x] for x in sids])
-        robot.baseline = det
-        robot.columns = {sid: j for j, sid in enumerate(sids)}
-        robot.learned_to = end
-        robot.train.clear()
-        log.info("robot %s: baseline learnt on %d signals", robot.robot_id, len(sids))
-        return BaselineLearned(robot_id=robot.robot_id, state=det.to_state(),
-                               params=det.get_params(), trained_from=robot.train_from,
-                               trained_to=end)
+    def _programs(self, ctx: dict[str, tuple[Any, Any, Any]]) -> list[EngineEvent]:
+        """Relearn a robot whose program changed (another cycle time or payload)."""
+        rel = self.policy.cycle.program_change_rel
+        for key in ("cycle_time", "payload"):
+            if key not in ctx:
+                continue
+            s, t, v = ctx[key]
+            lt, lv = last_per_group(s, t, v, len(self._by_slot))
+            for i in np.flatnonzero(np.isfinite(lt)):
+                robot = self._by_slot[i]
+                tr = robot.training
+                if key == "cycle_time" and tr is not None:
+                    tr.cycle_time.append(float(lv[i]))
+                if key == "payload" and tr is not None and tr.payload is None:
+                    tr.payload = float(lv[i])
+                ref = None
+                if robot.baseline is not None:
+                    b = robot.baseline
+                    ref = b.cycle_time if key == "cycle_time" else b.payload
+                elif tr is not None:
+                    ref = (float(np.median(tr.cycle_time[:50])) if key == "cycle_time"
+                           and tr.cycle_time else tr.payload if key == "payload" else None)
+                if ref is None or abs(lv[i] - ref) <= rel * max(abs(ref), 1e-9):
+                    continue
+                log.info("robot %s: %s %.3f -> %.3f; program changed, relearning baseline",
+                         robot.robot_id, key, ref, lv[i])
+                self._forget(robot)
+                robot.training = Training(started=float(lt[i]))
+        return []
 
-    def _remember(self, robot: _Robot, t: NDArray[np.float64], s: NDArray[np.int64],
-                  v: NDArray[np.float64]) -> None:
-        keep = self.policy.engine.evidence_points
-        for sid in np.unique(s):
-            m = s == sid
-            buf = robot.recent.setdefault(int(sid), deque(maxlen=keep))
-            buf.extend(zip(t[m][-keep:].tolist(), v[m][-keep:].tolist(), strict=True))
+    def _learn(self, slot: NDArray[np.int64], col: NDArray[np.int64], t: NDArray[np.float64],
+               v: NDArray[np.float64], running: NDArray[np.bool_],
+               phase: NDArray[np.int64]) -> list[EngineEvent]:
+        events: list[EngineEvent] = []
+        pending = [r for r in self._by_slot if r.baseline is None or not r.baseline.cycle_learnt]
+        if not pending:
+            return events
+        bounds = np.searchsorted(slot, np.arange(len(self._by_slot) + 1))
+        cfg, cyc, lim = self.policy.engine, self.policy.cycle, self.policy.limits
+        for robot in pending:
+            lo, hi = bounds[robot.slot], bounds[robot.slot + 1]
+            if lo == hi:
+                continue
+            run = running[lo:hi]
+            if robot.training is None:
+                if not run.any():
+                    continue
+                robot.training = Training(started=float(t[lo:hi][run].min()))
+            tr = robot.training
+            sel = run & (t[lo:hi] >= tr.started)
+            tr.add(col[lo:hi][sel], phase[lo:hi][sel], v[lo:hi][sel])
+            t_max = float(t[lo:hi].max())
+            period = float(np.median(tr.cycle_time)) if tr.cycle_time else 0.0
+            level_s = max(cfg.baseline_s, cfg.baseline_cycles * period)
+            stage_cycle = t_max > tr.started + max(cyc.baseline_s, level_s)
+            stage_level = robot.baseline is None and t_max > tr.started + level_s
+            if not (stage_level or stage_cycle):
+                continue
+            end = tr.started + (max(cyc.baseline_s, level_s) if stage_cycle else level_s)
+            base = tr.learn(columns=self._columns, is_cycle=self._is_cycle, k=lim.k,
+                            n_phases=cyc.n_phases, min_points=cfg.min_baseline_points,
+                            min_cycle_points=cyc.min_points, min_scale=lim.min_scale,
+                            rel_min_scale=lim.rel_min_scale, until=end, with_cycle=stage_cycle,
+                            quantile=cyc.quantile)
+            if robot.baseline is not None:  # keep the level limits learnt first
+                old = robot.baseline
+                idx = [old.columns.index(n) if n in old.columns else -1 for n in base.columns]
+                for j, oj in enumerate(idx):
+                    if oj >= 0:
+                        base.level_median[j] = old.level_median[oj]
+                        base.level_scale[j] = old.level_scale[oj]
+                base.trained_to = end
+            if not (np.isfinite(base.level_median).any()
+                    or np.isfinite(base.cycle_median).any()):
+                log.warning("robot %s: too few healthy points in %.0f s; relearning",
+                            robot.robot_id, end - tr.started)
+                robot.training = None
+                continue
+            self._install(robot, base)
+            if stage_level:
+                self._lvl_to[robot.slot] = tr.started + level_s
+            if stage_cycle:
+                robot.training = None
+            log.info("robot %s: baseline learnt (%s)", robot.robot_id,
+                     "level + cycle" if stage_cycle else "level")
+            events.append(BaselineLearned(robot_id=robot.robot_id, state=base.to_state(),
+                                          params={"k": lim.k, "n_phases": cyc.n_phases},
+                                          trained_from=tr.started, trained_to=end))
+        return events
 
-    def _track(self, robot: _Robot, sid: int, t: NDArray[np.float64],
-               up: NDArray[np.float64], down: NDArray[np.float64]) -> list[EngineEvent]:
+    def _track(self, robot: _Robot, col: int, kind: str, t: NDArray[np.float64],
+               score: NDArray[np.float64]) -> list[EngineEvent]:
         cfg = self.policy.engine
         events: list[EngineEvent] = []
-        for direction, score in (("high", up), ("low", down)):
-            key = (sid, direction)
-            track = robot.tracks.get(key)
-            if track is None:
+        key = (col, kind)
+        track = robot.tracks.get(key)
+        if track is None:
+            with np.errstate(invalid="ignore"):
                 if not (score > 1.0).any():
-                    continue  # the common case: nothing near the limits
-                track = robot.tracks[key] = _Track()
-            for ti, sc in zip(t.tolist(), score.tolist(), strict=True):
-                if sc != sc:  # NaN: no limit applies to this point
-                    continue
-                if not track.open:
-                    if sc > 1.0:
-                        if track.breach_since is None:
-                            track.breach_since = ti
-                        track.peak = max(track.peak, sc)
-                        if ti - track.breach_since >= cfg.breach_s:
-                            opened = self._open(robot, sid, direction, track, ti)
-                            if opened is not None:
-                                events.append(opened)
-                    else:
-                        track.breach_since, track.peak = None, 0.0
+                    return events
+            track = robot.tracks[key] = _Track()
+        last = float("nan")
+        for ti, sc in zip(t.tolist(), score.tolist(), strict=True):
+            if sc != sc:  # NaN: no limit applies to this point
+                continue
+            last = ti
+            if not track.open:
+                if sc > 1.0:
+                    if track.breach_since is None:
+                        track.breach_since = ti
+                    track.peak = max(track.peak, sc)
+                    track.hits.append(ti)
+                    while track.hits and track.hits[0] < ti - cfg.spike_window_s:
+                        track.hits.popleft()
+                    spikes = cfg.spike_count > 0 and len(track.hits) >= cfg.spike_count
+                    if ti - track.breach_since >= cfg.breach_s or spikes:
+                        opened = self._open(robot, col, kind, track, ti)
+                        if opened is not None:
+                            events.append(opened)
                 else:
-                    if sc < cfg.recovery_score:
-                        if track.recover_since is None:
-                            track.recover_since = ti
-                        if ti - track.recover_since >= cfg.recovery_s:
-                            name = self._signals[sid]
-                            events.append(AnomalyClosed(
-                                robot_id=robot.robot_id, component=component_of(name),
-                                kind=f"{quantity_of(name)}_{direction}", ended_at=ti))
-                            robot.tracks.pop(key)
-                            break
-                    else:
-                        track.recover_since = None
+                    track.breach_since = None
+            elif sc < cfg.recovery_score:
+                if track.recover_since is None:
+                    track.recover_since = ti
+                if ti - track.recover_since >= cfg.recovery_s:
+                    if not track.absorbed:
+                        events.append(self._close(robot, col, kind, ti))
+                    track = robot.tracks[key] = _Track()
+            else:
+                track.recover_since = None
+        idle = not track.open and track.breach_since is None and (
+            not track.hits or track.hits[-1] < last - cfg.spike_window_s)
+        if idle:
+            robot.tracks.pop(key, None)
         return events
 
-    def _open(self, robot: _Robot, sid: int, direction: str, track: _Track,
+    def _close(self, robot: _Robot, col: int, kind: str, now: float) -> AnomalyClosed:
+        name = self._columns[col]
+        comp, q = component_of(name), f"{quantity_of(name)}_{kind}"
+        self.health.stop(robot.robot_id, comp, q)
+        if kind != "flatline":  # the signals it absorbed may open one of their own now
+            for (c, k), tr in list(robot.tracks.items()):
+                if tr.absorbed and component_of(self._columns[c]) == comp:
+                    robot.tracks.pop((c, k))
+        return AnomalyClosed(robot_id=robot.robot_id, component=comp, kind=q, ended_at=now)
+
+    def _primary(self, robot: _Robot, col: int) -> bool:
+        """True when no other limit anomaly of this signal's component is open."""
+        comp = component_of(self._columns[col])
+        return not any(tr.open and not tr.absorbed and k != "flatline"
+                       and component_of(self._columns[c]) == comp
+                       for (c, k), tr in robot.tracks.items())
+
+    def _open(self, robot: _Robot, col: int, kind: str, track: _Track,
               now: float) -> AnomalyOpened | None:
+        # One fault shows in several signals of its joint (friction: torque, current, heat);
+        # one anomaly per component carries it, so service gets one ticket, not four.
+        if kind != "flatline" and not self._primary(robot, col):
+            track.open = track.absorbed = True
+            track.recover_since = None
+            return None
         if not self._admit(robot.line_id, now):
             track.breach_since = now  # try again once the line's window has room
+            track.hits.clear()
             return None
         track.open = True
         track.recover_since = None
-        name = self._signals[sid]
-        recent = list(robot.recent.get(sid, ()))
+        name = self._columns[col]
+        s = robot.slot
+        started = track.hits[0] if track.hits else now
+        if track.breach_since is not None:
+            started = min(started, track.breach_since)
         evidence: dict[str, Any] = {
-            "signal": name,
-            "peak_score": round(track.peak, 3),
-            "static_high": self._static_high.get(sid),
-            "window": [[round(a, 3), b] for a, b in recent],
+            "signal": name, "peak_score": round(track.peak, 3),
+            "static_high": (None if np.isnan(self._static_high[col])
+                            else float(self._static_high[col])),
+            "baseline": "cycle" if self._is_cycle[col] else "level",
+            "window": self._evidence_window(s, col),
         }
-        det = robot.baseline
-        j = robot.columns.get(sid)
-        if det is not None and j is not None:
-            evidence.update(median=float(det.median_[j]),
-                            lower=float(det.median_[j] - det.k * det.scale_[j]),
-                            upper=float(det.median_[j] + det.k * det.scale_[j]))
+        if not self._is_cycle[col] and np.isfinite(self._lvl_med[s, col]):
+            k = self.policy.limits.k
+            med, sc = float(self._lvl_med[s, col]), float(self._lvl_scale[s, col])
+            evidence.update(median=med, lower=med - k * sc, upper=med + k * sc)
         q = quantity_of(name)
+        full = f"{q}_{kind}"
+        if self.health.tracks(full) and component_of(name) in _COMPONENTS:
+            self.health.start(robot.robot_id, component_of(name), full)
         return AnomalyOpened(
-            robot_id=robot.robot_id, component=component_of(name), kind=f"{q}_{direction}",
-            signals=(name,), score=float(track.peak), impact=self.policy.impact_of(q),
-            started_at=float(track.breach_since if track.breach_since is not None else now),
-            evidence=evidence,
-        )
+            robot_id=robot.robot_id, component=component_of(name), kind=full, signals=(name,),
+            score=float(track.peak), impact=self.policy.impact_of(q), started_at=float(started),
+            evidence=evidence, detected_at=now,
+            detector="flat_line" if kind == "flatline" else DETECTOR_NAME)
+
+    def _alarms(self, rows: tuple[Any, Any, Any] | None) -> list[EngineEvent]:
+        """Controller alarms open an anomaly at once and close once cleared ``recovery_s``."""
+        events: list[EngineEvent] = []
+        if rows is None:
+            return events
+        s, t, v = rows
+        order = np.lexsort((t, s))
+        s, t, v = s[order], t[order], v[order]
+        interesting = np.flatnonzero(v != 0)
+        open_slots = [r.slot for r in self._by_slot if r.alarm]
+        if open_slots:
+            interesting = np.union1d(interesting, np.flatnonzero(np.isin(s, open_slots)))
+        kinds = self._alarm_kinds()
+        for i in interesting:
+            robot, code, ti = self._by_slot[int(s[i])], int(v[i]), float(t[i])
+            if robot.alarm and code != robot.alarm:
+                if robot.alarm_clear_since is None:
+                    robot.alarm_clear_since = ti
+                if code or ti - robot.alarm_clear_since >= self.policy.engine.recovery_s:
+                    events.append(AnomalyClosed(
+                        robot_id=robot.robot_id, component="controller",
+                        kind=kinds.get(str(robot.alarm), f"alarm_{robot.alarm}"), ended_at=ti))
+                    robot.alarm, robot.alarm_clear_since = 0, None
+            elif robot.alarm:
+                robot.alarm_clear_since = None
+            if code and not robot.alarm and self._admit(robot.line_id, ti):
+                robot.alarm = code
+                kind = kinds.get(str(code), f"alarm_{code}")
+                events.append(AnomalyOpened(
+                    robot_id=robot.robot_id, component="controller", kind=kind,
+                    signals=(self.policy.context.alarm_code,), score=float(code),
+                    impact=self.policy.impact_of("alarm"), started_at=ti,
+                    evidence={"alarm_code": code}, detected_at=ti, detector="controller_alarm"))
+        return events
+
+    def _indicators(self, slot: NDArray[np.int64], col: NDArray[np.int64],
+                    t: NDArray[np.float64], score: NDArray[np.float64]) -> None:
+        """Degradation indicator of each watched component: its largest score this batch."""
+        watched = self.health.watched()
+        if not watched or t.size == 0:
+            return
+        comp = self._comp[col]
+        m = (comp >= 0) & np.isfinite(score)
+        ind = np.full((len(self._by_slot), len(_COMPONENTS)), np.nan)
+        np.fmax.at(ind, (slot[m], comp[m]), score[m])
+        tmax = float(t.max())
+        for rid, component in watched:
+            robot = self._robots[rid]
+            value = float(ind[robot.slot, _COMPONENTS.index(component)])
+            self.health.add(rid, component, tmax, value)
 
     def _admit(self, line_id: int, now: float) -> bool:
         cfg = self.policy.engine
@@ -348,9 +539,11 @@ class DetectionEngine:
         while window and window[0] <= now - cfg.line_alert_window_s:
             window.popleft()
         if len(window) >= cfg.line_alert_limit:
+            if self._line_muted.get(line_id) != window[0]:  # once per full window, not per point
+                self._line_muted[line_id] = window[0]
+                log.warning("line %s: %d new anomalies within %.0f s; suppressing more",
+                            line_id, cfg.line_alert_limit, cfg.line_alert_window_s)
             self.suppressed += 1
-            log.warning("line %s: more than %d new anomalies in %.0f s; suppressing",
-                        line_id, cfg.line_alert_limit, cfg.line_alert_window_s)
             return False
         window.append(now)
         return True
@@ -358,17 +551,18 @@ class DetectionEngine:
     def _check_stale(self, now: float) -> list[EngineEvent]:
         cfg = self.policy.engine
         events: list[EngineEvent] = []
-        for robot in self._robots.values():
-            if robot.last_seen is None or robot.stale_open:
+        seen = self._carry["last_seen"][: len(self._by_slot)]
+        with np.errstate(invalid="ignore"):
+            silent = np.flatnonzero(now - seen >= cfg.stale_s)
+        for s in silent:
+            robot = self._by_slot[s]
+            if robot.stale_open or not self._admit(robot.line_id, now):
                 continue
-            if now - robot.last_seen >= cfg.stale_s:
-                if not self._admit(robot.line_id, now):
-                    continue
-                robot.stale_open = True
-                events.append(AnomalyOpened(
-                    robot_id=robot.robot_id, component="link", kind="communication_loss",
-                    signals=(), score=float(now - robot.last_seen),
-                    impact=self.policy.impact_of("stale"), started_at=robot.last_seen,
-                    evidence={"last_seen": robot.last_seen, "silent_s": round(now - robot.last_seen, 1)},
-                ))
+            robot.stale_open = True
+            last = float(seen[s])
+            events.append(AnomalyOpened(
+                robot_id=robot.robot_id, component="link", kind="communication_loss",
+                signals=(), score=float(now - last), impact=self.policy.impact_of("stale"),
+                started_at=last, evidence={"last_seen": last, "silent_s": round(now - last, 1)},
+                detected_at=now, detector="stale_data"))
         return events

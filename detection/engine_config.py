@@ -10,8 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from detection.errors import InvalidInputError
 
-__all__ = ["EngineConfig", "LimitsConfig", "EnginePolicy", "load_engine_policy", "quantity_of",
-           "component_of"]
+__all__ = ["EngineConfig", "LimitsConfig", "CycleConfig", "ContextConfig", "RulConfig",
+           "EnginePolicy", "load_engine_policy", "quantity_of", "component_of"]
 
 IMPACT_CLASSES = ("stoppage", "core-module", "non-core", "minor")
 
@@ -22,11 +22,15 @@ class EngineConfig(BaseModel):
     read_lag_s: float = Field(1.0, ge=0)
     max_lateness_s: float = Field(5.0, ge=0)
     baseline_s: float = Field(15.0, gt=0)
+    baseline_cycles: float = Field(2.0, ge=0)
     min_baseline_points: int = Field(20, ge=3)
     breach_s: float = Field(2.0, ge=0)
+    spike_count: int = Field(0, ge=0)
+    spike_window_s: float = Field(60.0, gt=0)
     recovery_s: float = Field(10.0, ge=0)
     recovery_score: float = Field(0.8, gt=0, le=1)
     stale_s: float = Field(15.0, gt=0)
+    flat_s: float = Field(0.0, ge=0)
     evidence_points: int = Field(60, ge=1)
     line_alert_limit: int = Field(10, ge=1)
     line_alert_window_s: float = Field(600.0, gt=0)
@@ -38,12 +42,56 @@ class LimitsConfig(BaseModel):
     rel_min_scale: float = Field(0.01, ge=0)
     min_scale: float = Field(0.01, ge=0)
     monitored: tuple[str, ...] = ()
+    flatline: tuple[str, ...] = ()
+    high_only: tuple[str, ...] = ()
+
+
+class CycleConfig(BaseModel):
+    """Signals that follow the program's motion get one baseline per phase of the cycle."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    quantities: tuple[str, ...] = ()
+    n_phases: int = Field(12, ge=1)
+    baseline_s: float = Field(120.0, gt=0)
+    min_points: int = Field(10, ge=3)
+    quantile: float = Field(0.01, ge=0, lt=0.5)
+    margin: float = Field(4.0, gt=0)
+    program_change_rel: float = Field(0.1, gt=0)
+
+
+class ContextConfig(BaseModel):
+    """Controller signals that say what the robot is doing (names from docs/signals.md)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    program_state: str = "program_state"
+    running_states: tuple[int, ...] = (1, 2)
+    # program_state from -> to that marks the start of a cycle (the arm leaves its wait)
+    cycle_start: tuple[int, int] = (2, 1)
+    cycle_count: str = "cycle_count"
+    cycle_time: str = "cycle_time"
+    payload: str = "payload"
+    alarm_code: str = "alarm_code"
+    alarm_kinds: dict[str, str] = Field(default_factory=dict)
+
+
+class RulConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    kinds: tuple[str, ...] = ()
+    failure_score: float = Field(4.0, gt=0)
+    every_s: float = Field(30.0, gt=0)
+    window_s: float = Field(600.0, gt=0)
+    min_points: int = Field(10, ge=3)
+    n_bootstrap: int = Field(50, ge=1)
+    confidence: float = Field(0.8, gt=0, lt=1)
 
 
 class EnginePolicy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    engine: EngineConfig = EngineConfig()
-    limits: LimitsConfig = LimitsConfig()
+    engine: EngineConfig = Field(default_factory=lambda: EngineConfig.model_validate({}))
+    limits: LimitsConfig = Field(default_factory=lambda: LimitsConfig.model_validate({}))
+    cycle: CycleConfig = Field(default_factory=lambda: CycleConfig.model_validate({}))
+    context: ContextConfig = Field(default_factory=lambda: ContextConfig.model_validate({}))
+    rul: RulConfig = Field(default_factory=lambda: RulConfig.model_validate({}))
     impact: dict[str, str] = Field(default_factory=dict)
     # Upper limits from the robot model, by quantity; valid from the first sample.
     static_high: dict[str, float] = Field(default_factory=dict)
@@ -55,6 +103,10 @@ class EnginePolicy(BaseModel):
             raise ValueError(f"unknown impact classes {bad}; expected one of {IMPACT_CLASSES}")
         if "default" not in self.impact:
             raise ValueError("[impact] needs a 'default' entry")
+        both = set(self.limits.monitored) & set(self.cycle.quantities)
+        if both:
+            raise ValueError(
+                f"{sorted(both)} are in both [limits] monitored and [cycle] quantities")
         return self
 
     def impact_of(self, quantity: str) -> str:

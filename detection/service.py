@@ -2,6 +2,11 @@
 
 Database work runs in a worker thread with its own connection, so the event loop only
 schedules. Robots are split across processes by ``robot_id % workers == worker``.
+
+Model registry: every baseline the engine learns is stored as a new version in
+``detector_models``; a restarted engine restores the newest one instead of relearning.
+:func:`retrain_robot` (``robowatch detect retrain``) learns a new version from a stored
+healthy period; running engines pick it up at their next catalogue refresh.
 """
 
 from __future__ import annotations
@@ -12,24 +17,33 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import psycopg
 
 from detection.engine import (
     DETECTOR_NAME,
     AnomalyClosed,
     AnomalyOpened,
-    Batch,
     BaselineLearned,
+    Batch,
     DetectionEngine,
     EngineEvent,
+    HealthUpdate,
 )
 from detection.engine_config import EnginePolicy
-from storage.anomalies import NewAnomaly, close_anomaly, open_anomaly, open_anomaly_keys
-from storage.detector_models import latest_models, save_model
+from detection.errors import DetectionError, StateError
+from storage.anomalies import (
+    NewAnomaly,
+    close_anomaly,
+    open_anomaly,
+    open_anomaly_keys,
+    update_open_anomaly_evidence,
+)
+from storage.detector_models import latest_models, latest_versions, save_model, training_points
 from storage.fleet import robot_lines, signal_ids
 from storage.telemetry import read_window
 
-__all__ = ["DetectionService", "run_detection"]
+__all__ = ["DetectionService", "Shard", "run_detection", "retrain_robot"]
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +75,8 @@ class DetectionService:
         # ``max_lateness_s`` so a point committed late is still scored, exactly once.
         self._last: dict[tuple[int, int], float] = {}
         self._known_robots: set[int] = set()
+        self._known_signals: set[int] = set()
+        self._versions: dict[int, int] = {}  # newest registry version in use per robot
         self.opened = 0
         self.closed = 0
 
@@ -75,16 +91,13 @@ class DetectionService:
 
     def start(self) -> None:
         conn = self._connection()
-        lines = {rid: line for rid, (_, line) in robot_lines(conn=conn).items() if self._shard.owns(rid)}
+        lines = {rid: line for rid, (_, line) in robot_lines(conn=conn).items()
+                 if self._shard.owns(rid)}
         names = {sid: name for name, sid in signal_ids(conn=conn).items()}
+        self._known_signals = set(names)
         self.engine = DetectionEngine(policy=self._policy, signal_names=names, robot_lines=lines)
         self._known_robots = set(lines)
-        for rid, model in latest_models(conn=conn, detector=DETECTOR_NAME).items():
-            if rid in lines:
-                try:
-                    self.engine.restore_baseline(rid, model.state)
-                except Exception:  # noqa: BLE001 - a bad stored model means relearning, not a crash
-                    log.exception("robot %s: stored baseline v%s unusable; relearning", rid, model.version)
+        self._restore(conn, set(lines))
         for rid, component, kind in open_anomaly_keys(conn=conn):
             if rid in lines:
                 self.engine.mark_open(rid, component, kind)
@@ -93,15 +106,34 @@ class DetectionService:
         log.info("detection: %d robots, %d stored baselines", len(lines),
                  sum(1 for r in lines if self.engine.has_baseline(r)))
 
+    def _restore(self, conn: psycopg.Connection, robots: set[int]) -> None:
+        assert self.engine is not None
+        for rid, model in latest_models(conn=conn, detector=DETECTOR_NAME).items():
+            if rid not in robots:
+                continue
+            self._versions[rid] = model.version
+            try:
+                self.engine.restore_baseline(rid, model.state)
+                log.info("robot %s: baseline v%d restored", rid, model.version)
+            except StateError as exc:  # a bad stored model means relearning, not a crash
+                log.error("robot %s: stored baseline v%s unusable (%s); relearning", rid,
+                          model.version, exc)
+
     def refresh_catalogue(self) -> None:
-        """Pick up robots and signals registered since start."""
+        """Pick up robots and signals registered since start, and retrained baselines."""
         assert self.engine is not None
         conn = self._connection()
-        self.engine.set_signals({sid: name for name, sid in signal_ids(conn=conn).items()})
+        names = {sid: name for name, sid in signal_ids(conn=conn).items()}
+        self._known_signals = set(names)
+        self.engine.set_signals(names)
         for rid, (_, line) in robot_lines(conn=conn).items():
             if self._shard.owns(rid) and rid not in self._known_robots:
                 self.engine.add_robot(rid, line)
                 self._known_robots.add(rid)
+        newer = {rid for rid, v in latest_versions(conn=conn, detector=DETECTOR_NAME).items()
+                 if rid in self._known_robots and v > self._versions.get(rid, 0)}
+        if newer:
+            self._restore(conn, newer)
 
     def step(self) -> list[EngineEvent]:
         """Read telemetry up to now - read_lag, score it, persist the outcome."""
@@ -122,6 +154,11 @@ class DetectionService:
             last[(rid, sid)] = ts
             owned.append((ts, rid, sid, val))
         owned.sort()
+        if owned and ({r[1] for r in owned} - self._known_robots
+                      or {r[2] for r in owned} - self._known_signals):
+            # Collectors register robots and signals on first sight: pick them up now rather
+            # than at the next periodic refresh, or the first minute of data goes unscored.
+            self.refresh_catalogue()
         events = self.engine.process(Batch.from_rows(owned), now=until.timestamp())
         self._persist(conn, events)
         self._watermark = until
@@ -132,11 +169,14 @@ class DetectionService:
             try:
                 with conn.transaction():
                     if isinstance(ev, AnomalyOpened):
+                        evidence = dict(ev.evidence)
+                        if ev.detected_at is not None:
+                            evidence["detected_at"] = ev.detected_at
                         aid = open_anomaly(conn=conn, anomaly=NewAnomaly(
                             robot_id=ev.robot_id, component=ev.component, kind=ev.kind,
-                            detector=DETECTOR_NAME, impact=ev.impact, score=ev.score,
+                            detector=ev.detector, impact=ev.impact, score=ev.score,
                             started_at=_utc(ev.started_at), signals=ev.signals,
-                            evidence=ev.evidence))
+                            evidence=evidence))
                         if aid is not None:
                             self.opened += 1
                             log.info("anomaly %s opened: robot %s %s %s (%s)", aid, ev.robot_id,
@@ -150,13 +190,62 @@ class DetectionService:
                                        params=ev.params, state=ev.state,
                                        trained_from=_utc(ev.trained_from),
                                        trained_to=_utc(ev.trained_to))
+                        self._versions[ev.robot_id] = v
                         log.info("robot %s: baseline v%d stored", ev.robot_id, v)
+                    elif isinstance(ev, HealthUpdate):
+                        update_open_anomaly_evidence(
+                            conn=conn, robot_id=ev.robot_id, component=ev.component,
+                            kind=ev.kind, evidence={"health": {
+                                "at": ev.at, "indicator": ev.indicator, "health": ev.health,
+                                "rul_s": ev.rul_s, "rul_low_s": ev.rul_low_s,
+                                "rul_high_s": ev.rul_high_s}})
             except psycopg.OperationalError:
                 raise
             except psycopg.Error:
                 # One event the database refuses (e.g. a robot deleted meanwhile) is logged
                 # and skipped; it must not stop the detection of every other robot.
                 log.exception("could not persist %s", ev)
+
+
+def retrain_robot(*, conn: psycopg.Connection, policy: EnginePolicy, robot_id: int,
+                  after: datetime, until: datetime) -> int:
+    """Learn a new baseline version of one robot from its stored telemetry in
+    ``(after, until]`` (a period the caller knows to be healthy); return the version.
+
+    The period must cover the engine's learning time (``[cycle] baseline_s``); the robot's
+    own data is replayed through a fresh engine, so the baseline is exactly what the
+    streaming engine would have learnt from it.
+    """
+    names = {sid: name for name, sid in signal_ids(conn=conn).items()}
+    lines = {rid: line for rid, (_, line) in robot_lines(conn=conn).items()}
+    if robot_id not in lines:
+        raise DetectionError(f"no robot with id {robot_id}")
+    span = (until - after).total_seconds()
+    engine = DetectionEngine(policy=policy, signal_names=names,
+                             robot_lines={robot_id: lines[robot_id]})
+    rows = training_points(conn=conn, robot_id=robot_id, after=after, until=until)
+    if not rows:
+        raise DetectionError(f"robot {robot_id}: no telemetry between {after} and {until}")
+    t = np.array([r[0].timestamp() for r in rows])
+    sid = np.array([r[1] for r in rows], np.int64)
+    val = np.array([r[2] for r in rows], np.float64)
+    learned: BaselineLearned | None = None
+    step = policy.engine.poll_interval_s
+    for lo in np.arange(t[0], t[-1] + step, step):
+        m = (t >= lo) & (t < lo + step)
+        batch = Batch(t[m], np.full(int(m.sum()), robot_id, np.int64), sid[m], val[m])
+        for ev in engine.process(batch, now=float(lo + step)):
+            if isinstance(ev, BaselineLearned):
+                learned = ev
+    base = engine.baseline_of(robot_id)
+    if learned is None or base is None or not base.cycle_learnt:
+        raise DetectionError(f"robot {robot_id}: {span:.0f} s of data did not complete a "
+                             f"baseline (needs {policy.cycle.baseline_s:.0f} s of running program)")
+    with conn.transaction():
+        return save_model(conn=conn, robot_id=robot_id, detector=DETECTOR_NAME,
+                          params=learned.params | {"retrained": True}, state=learned.state,
+                          trained_from=_utc(learned.trained_from),
+                          trained_to=_utc(learned.trained_to))
 
 
 async def run_detection(*, conninfo: str, policy: EnginePolicy, stop: asyncio.Event,

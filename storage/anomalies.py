@@ -10,7 +10,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 __all__ = ["NewAnomaly", "AnomalyRow", "open_anomaly", "close_anomaly", "open_anomaly_keys",
-           "list_anomalies", "get_anomaly", "IMPACT_CLASSES"]
+           "list_anomalies", "get_anomaly", "update_open_anomaly_evidence", "IMPACT_CLASSES"]
 
 IMPACT_CLASSES = ("stoppage", "core-module", "non-core", "minor")
 
@@ -134,3 +134,18 @@ def list_anomalies(
 def get_anomaly(*, conn: psycopg.Connection, anomaly_id: int) -> AnomalyRow | None:
     r = conn.execute(f"{_SELECT} WHERE a.id = %s", (anomaly_id,)).fetchone()
     return _row(r) if r else None
+
+
+def update_open_anomaly_evidence(
+    *, conn: psycopg.Connection, robot_id: int, component: str, kind: str,
+    evidence: dict[str, Any],
+) -> int | None:
+    """Merge ``evidence`` keys into the open anomaly of robot + component + kind (e.g. the
+    latest health index and remaining useful life); ``None`` when none is open."""
+    row = conn.execute(
+        """UPDATE anomalies SET evidence = evidence || %s
+           WHERE robot_id = %s AND component = %s AND kind = %s AND ended_at IS NULL
+           RETURNING id""",
+        (Jsonb(evidence), robot_id, component, kind),
+    ).fetchone()
+    return int(row[0]) if row else None

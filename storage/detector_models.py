@@ -9,7 +9,8 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-__all__ = ["ModelRow", "save_model", "latest_models"]
+__all__ = ["ModelRow", "save_model", "latest_models", "latest_versions", "list_models",
+           "training_points"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -51,3 +52,40 @@ def latest_models(*, conn: psycopg.Connection, detector: str) -> dict[int, Model
     ).fetchall()
     return {r[0]: ModelRow(robot_id=r[0], detector=r[1], version=r[2], params=r[3], state=r[4],
                            trained_from=r[5], trained_to=r[6], created_at=r[7]) for r in rows}
+
+
+def latest_versions(*, conn: psycopg.Connection, detector: str) -> dict[int, int]:
+    """robot id -> newest version: lets a running engine notice a retrained baseline."""
+    rows = conn.execute(
+        "SELECT robot_id, max(version) FROM detector_models WHERE detector = %s GROUP BY robot_id",
+        (detector,),
+    ).fetchall()
+    return {int(r[0]): int(r[1]) for r in rows}
+
+
+def list_models(*, conn: psycopg.Connection, detector: str,
+                robot_id: int | None = None) -> list[ModelRow]:
+    """Every stored version, newest first (the registry's history)."""
+    rows = conn.execute(
+        """SELECT robot_id, detector, version, params, state, trained_from, trained_to, created_at
+           FROM detector_models
+           WHERE detector = %(d)s AND (%(r)s::int IS NULL OR robot_id = %(r)s)
+           ORDER BY robot_id, version DESC""",
+        {"d": detector, "r": robot_id},
+    ).fetchall()
+    return [ModelRow(robot_id=r[0], detector=r[1], version=r[2], params=r[3], state=r[4],
+                     trained_from=r[5], trained_to=r[6], created_at=r[7]) for r in rows]
+
+
+def training_points(
+    *, conn: psycopg.Connection, robot_id: int, after: datetime, until: datetime
+) -> list[tuple[datetime, int, float]]:
+    """Good points of one robot in ``(after, until]``, oldest first: a retraining's input."""
+    return conn.execute(
+        """SELECT time, signal_id, value FROM telemetry
+           WHERE robot_id = %s AND time > %s AND time <= %s AND quality = 0
+             AND value IS NOT NULL
+           ORDER BY time""",
+        (robot_id, after, until),
+        binary=True,
+    ).fetchall()

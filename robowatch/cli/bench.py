@@ -20,3 +20,6 @@ from robowatch.cli.bench_ingest import bench_ingest  # noqa: E402
 
 app.command("ingest")(bench_ingest)
 
+from robowatch.cli.bench_fleet import bench_fleet  # noqa: E402
+
+app.command("fleet")(bench_fleet)

@@ -61,3 +61,54 @@ def run_command(
     with database(settings_of(ctx)) as url:
         run_service(lambda stop: run_detection(conninfo=url, policy=engine_policy, stop=stop,
                                                shard=Shard(worker=worker, workers=workers)))
+
+
+@app.command("retrain")
+def retrain_command(
+    ctx: typer.Context,
+    robot: Annotated[list[str] | None, typer.Option(
+        "--robot", help="Robot code (repeatable); default: every robot.")] = None,
+    last: Annotated[float, typer.Option(
+        min=1, help="Learn from the last N s of stored telemetry (a healthy period).")] = 600.0,
+    until: Annotated[str | None, typer.Option(
+        help="End of the period, ISO 8601 (default: now).")] = None,
+    policy: Annotated[Path | None, typer.Option(
+        help="Engine policy TOML (default: packaged).")] = None,
+) -> None:
+    """Learn new baseline versions from stored telemetry; running engines adopt them within
+    their catalogue refresh (30 s). Run it from cron for a retraining schedule."""
+    from datetime import UTC, datetime, timedelta
+
+    from detection.engine_config import load_engine_policy
+    from detection.service import retrain_robot
+    from robowatch.cli.context import settings_of
+    from robowatch.database import database
+    from storage.connect import connect
+    from storage.fleet import robot_lines
+
+    try:
+        engine_policy = load_engine_policy(policy)
+        end = datetime.fromisoformat(until) if until else datetime.now(UTC)
+    except (DetectionError, ValueError) as exc:
+        log.error("%s", exc)
+        raise typer.Exit(2) from exc
+    if end.tzinfo is None:
+        end = end.replace(tzinfo=UTC)
+    failed = 0
+    with database(settings_of(ctx)) as url, connect(url, autocommit=True) as conn:
+        ids = {code: rid for rid, (code, _) in robot_lines(conn=conn).items()}
+        unknown = sorted(set(robot or ()) - set(ids))
+        if unknown:
+            raise typer.BadParameter(f"unknown robots {unknown}", param_hint="--robot")
+        for code in robot or sorted(ids):
+            try:
+                v = retrain_robot(conn=conn, policy=engine_policy, robot_id=ids[code],
+                                  after=end - timedelta(seconds=last), until=end)
+            except DetectionError as exc:
+                failed += 1
+                log.error("retrain %s: %s", code, exc)
+                typer.echo(json.dumps({"robot": code, "error": str(exc)}))
+                continue
+            typer.echo(json.dumps({"robot": code, "version": v}))
+    if failed:
+        raise typer.Exit(1)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from detection.engine import AnomalyClosed, AnomalyOpened, Batch, BaselineLearned, DetectionEngine
+from detection.engine import AnomalyClosed, AnomalyOpened, BaselineLearned, Batch, DetectionEngine
 from detection.engine_config import EnginePolicy, load_engine_policy
 
 SIGNALS = {1: "J3.temperature", 2: "J3.current", 3: "cycle_count"}
@@ -11,8 +11,8 @@ SIGNALS = {1: "J3.temperature", 2: "J3.current", 3: "cycle_count"}
 
 def make_engine(**engine_overrides) -> DetectionEngine:
     base = load_engine_policy()
-    policy = EnginePolicy(engine=base.engine.model_copy(update=engine_overrides),
-                          limits=base.limits, impact=base.impact)
+    policy = base.model_copy(update={"engine": base.engine.model_copy(update=engine_overrides)})
+    assert isinstance(policy, EnginePolicy)
     return DetectionEngine(policy=policy, signal_names=SIGNALS, robot_lines={7: 1, 8: 1})
 
 
@@ -58,7 +58,7 @@ def test_learns_baseline_then_opens_and_closes_one_anomaly_for_a_fault():
 
 def test_short_spikes_and_flapping_do_not_open_anomalies():
     rng = np.random.default_rng(1)
-    eng = make_engine(baseline_s=10, breach_s=2.0)
+    eng = make_engine(baseline_s=10, breach_s=2.0, spike_count=0)
 
     def temp(t):  # 0.5 s spikes every 3 s: never 2 s outside the limits in a row
         return 40.0 + (30.0 if t > 15 and (t % 3) < 0.5 else 0.0)
@@ -116,7 +116,7 @@ def test_bad_policy_is_refused(tmp_path):
 def test_static_limit_of_the_robot_model_fires_before_any_baseline():
     rng = np.random.default_rng(5)
     eng = make_engine(baseline_s=600, breach_s=1.0)  # no baseline within this test
-    events = run(eng, ticks(0, 10, 5, 7, lambda t: 85.0 if t > 3 else 40.0, rng))
+    events = run(eng, ticks(0, 10, 5, 7, lambda t: 125.0 if t > 3 else 40.0, rng))
     assert not [e for e in events if isinstance(e, BaselineLearned)]
     opened = [e for e in events if isinstance(e, AnomalyOpened)]
-    assert [(e.kind, e.evidence["static_high"]) for e in opened] == [("temperature_high", 80.0)]
+    assert [(e.kind, e.evidence["static_high"]) for e in opened] == [("temperature_high", 110.0)]

@@ -1,0 +1,216 @@
+"""``robowatch bench fleet``: the streaming engine against a simulated fleet's ground truth.
+
+Offline: the simulator's fleet model (``simulators.model.FleetModel``) is stepped in
+simulated time, faster than real time, and its values are fed straight to the detection
+engine in one-second batches (what ``detect run`` reads per poll); no broker, no database.
+The figures therefore cover the detection logic and its compute cost, not collection,
+ingest lag or the service's polling (see docs/detection.md, "Fleet benchmark").
+
+The fault schedule is the scenario's own (``--schedule scenario``) or, by default, generated:
+``--faults-per-kind`` robots per fault kind, each with one fault of random joint, onset and
+severity (seeded), so every kind is measured on several robots while the rest stay healthy.
+One engine policy (``--policy``, default the packaged one) serves the whole run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import typer
+
+from detection.benchmarks.fleet import Detection, FaultTruth, RulSample, score_fleet
+from detection.engine import AnomalyOpened, Batch, DetectionEngine
+from detection.engine_config import load_engine_policy
+from simulators.labels import labels_for
+from simulators.model import FleetModel
+from simulators.scenario import (
+    EVENT_KINDS,
+    FAULT_KINDS,
+    JOINT_COMPONENTS,
+    Fault,
+    Scenario,
+    ScenarioError,
+    packaged_scenario_path,
+)
+
+log = logging.getLogger(__name__)
+
+# Life fractions at which the RUL estimate is compared with the truth.
+_RUL_FRACTIONS = (0.5, 0.9)
+_STUCK_QUANTITIES = ("temperature", "vibration", "current", "torque")
+
+
+def generated_faults(scenario: Scenario, *, per_kind: int, duration_s: float, warmup_s: float,
+                     speedup: float, seed: int) -> tuple[Fault, ...]:
+    """One fault per robot, ``per_kind`` robots per kind, spread over lines (seeded).
+
+    Progressive faults start between ``warmup_s`` and mid-run and fail before the end;
+    events last seconds (collision) to minutes (stoppage, link loss, stuck sensor).
+    """
+    rng = np.random.default_rng([seed, 7])
+    codes = [p.robot.code for p in scenario.robots()]
+    need = per_kind * len(FAULT_KINDS)
+    if need > len(codes):
+        raise ScenarioError(f"{need} faulted robots needed, the fleet has {len(codes)}; "
+                            "use more --robots or fewer --faults-per-kind")
+    robots = [str(c) for c in rng.permutation(codes)[:need]]
+    faults = []
+    for i, robot in enumerate(robots):
+        kind = FAULT_KINDS[i % len(FAULT_KINDS)]
+        comp = str(rng.choice(JOINT_COMPONENTS))
+        onset = float(rng.uniform(warmup_s, 0.5 * duration_s))
+        sev = float(rng.uniform(0.7, 1.3))
+        d: dict[str, Any] = {"robot": robot, "component": comp, "kind": kind,
+                             "onset_s": onset * speedup, "severity": sev}
+        if kind in EVENT_KINDS:
+            d["duration_s"] = {"collision": 10.0, "stoppage": 60.0, "comm_loss": 60.0,
+                               "sensor_stuck": 120.0}[kind] * speedup
+            if kind in ("comm_loss", "stoppage", "sensor_stuck"):
+                d["component"] = "controller" if kind != "sensor_stuck" else comp
+            if kind == "sensor_stuck":
+                d["signal"] = f"{comp}.{rng.choice(_STUCK_QUANTITIES)}"
+        else:
+            life = float(rng.uniform(0.3, 0.45)) * duration_s
+            d["failure_s"] = (onset + min(life, 0.95 * duration_s - onset)) * speedup
+        faults.append(Fault(**d))
+    return tuple(faults)
+
+
+def bench_fleet(
+    scenario: Annotated[str, typer.Option(
+        help="Packaged scenario name (bench, demo) or a scenario TOML path.")] = "bench",
+    robots: Annotated[int, typer.Option(min=1, help="Fleet size (clones of the scenario).")] = 48,
+    duration: Annotated[float, typer.Option(min=10, help="Simulated seconds.")] = 1200.0,
+    rate: Annotated[float, typer.Option(min=0.1, help="Samples per second per robot.")] = 10.0,
+    speedup: Annotated[float, typer.Option(min=0.01, help="Scenario s per wall s.")] = 1.0,
+    seed: Annotated[int, typer.Option(help="Fleet, noise and schedule seed.")] = 0,
+    schedule: Annotated[str, typer.Option(help="generated | scenario")] = "generated",
+    faults_per_kind: Annotated[int, typer.Option(min=1)] = 3,
+    warmup: Annotated[float, typer.Option(help="No fault before this (s): baselines.")] = 180.0,
+    batch: Annotated[float, typer.Option(min=0.05, help="Seconds of data per engine call.")] = 1.0,
+    policy: Annotated[Path | None, typer.Option(help="Engine policy TOML.")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print only the JSON line.")] = False,
+) -> None:
+    """Precision, recall and delay per fault kind, RUL error, engine points/s (offline)."""
+    try:
+        path = Path(scenario) if scenario.endswith(".toml") else packaged_scenario_path(scenario)
+        sc = Scenario.load(path).scaled(robots)
+        if schedule == "generated":
+            from dataclasses import replace
+
+            sc = replace(sc, faults=generated_faults(
+                sc, per_kind=faults_per_kind, duration_s=duration, warmup_s=warmup,
+                speedup=speedup, seed=seed))
+        elif schedule != "scenario":
+            raise typer.BadParameter("generated or scenario", param_hint="--schedule")
+    except ScenarioError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--scenario") from exc
+    pol = load_engine_policy(policy)
+    start = 1_800_000_000.0
+    model = FleetModel(sc, seed=seed, speedup=speedup, start_time=start)
+    names = model.signal_names
+    rid_of = {code: i + 1 for i, code in enumerate(model.robot_codes)}
+    line_ids: dict[tuple[str, str, str], int] = {}
+    lines = {}
+    for p, code in zip(model.placed, model.robot_codes, strict=True):
+        key = (p.customer.code, p.site.code, p.line.code)
+        lines[rid_of[code]] = line_ids.setdefault(key, len(line_ids) + 1)
+    engine = DetectionEngine(policy=pol, signal_names={i + 1: n for i, n in enumerate(names)},
+                             robot_lines=lines)
+    labels = labels_for(sc.faults, run_id="bench-fleet", start_time=start, speedup=speedup)
+    truths = [FaultTruth(robot_id=rid_of[lb.robot], component=lb.component, kind=lb.kind,
+                         onset=lb.onset, failure=lb.failure, end=lb.end,
+                         gradual=lb.kind not in EVENT_KINDS) for lb in labels]
+    rul_due = sorted(
+        (f.onset + frac * (f.failure - f.onset), frac, i) for i, f in enumerate(truths)
+        if f.gradual and f.failure is not None for frac in _RUL_FRACTIONS)
+    rul: list[RulSample] = []
+
+    n = model.n_robots
+    sig_ids = np.arange(1, len(names) + 1, dtype=np.int64)
+    robot_ids = np.arange(1, n + 1, dtype=np.int64)
+    ticks = np.arange(0.0, duration, 1.0 / rate) + start
+    per_batch = max(1, round(batch * rate))
+    detections: list[Detection] = []
+    opened: list[AnomalyOpened] = []
+    engine_s = model_s = engine_cpu_s = 0.0
+    latencies: list[float] = []
+    batch_times: list[float] = []
+    points = 0
+    for b0 in range(0, ticks.size, per_batch):
+        t0 = time.perf_counter()
+        cols_t, cols_r, cols_v = [], [], []
+        for t in ticks[b0:b0 + per_batch]:
+            vals = model.step(float(t))
+            pub = np.flatnonzero(model.publishing)
+            cols_t.append(np.full(pub.size * len(names), t))
+            cols_r.append(np.repeat(robot_ids[pub], len(names)))
+            cols_v.append(vals[pub].ravel())
+        tt = np.concatenate(cols_t)
+        rr = np.concatenate(cols_r)
+        vv = np.concatenate(cols_v)
+        ss = np.tile(sig_ids, tt.size // len(names))
+        now = float(ticks[min(b0 + per_batch, ticks.size) - 1])
+        t1 = time.perf_counter()
+        c1 = time.process_time()
+        events = engine.process(Batch(tt, rr, ss, vv), now=now)
+        t2 = time.perf_counter()
+        engine_cpu_s += time.process_time() - c1
+        model_s += t1 - t0
+        engine_s += t2 - t1
+        batch_times.append(t2 - t1)
+        points += tt.size
+        for ev in events:
+            if isinstance(ev, AnomalyOpened):
+                opened.append(ev)
+                # sample that completed the condition -> event out: the wait for the end
+                # of its batch plus the engine's work on that batch
+                if ev.detected_at is not None and ev.kind != "communication_loss":
+                    latencies.append(now - ev.detected_at + (t2 - t1))
+                detections.append(Detection(robot_id=ev.robot_id, component=ev.component,
+                                            kind=ev.kind, detected_at=float(ev.detected_at or now)))
+        while rul_due and rul_due[0][0] <= now:
+            _, frac, i = rul_due.pop(0)
+            f = truths[i]
+            est = engine.health.latest.get((f.robot_id, f.component))
+            rul.append(RulSample(kind=f.kind, life_fraction=frac,
+                                 true_rul=float(f.failure - now) if f.failure else 0.0,
+                                 rul=None if est is None else est.rul_s,
+                                 low=None if est is None else est.rul_low_s,
+                                 high=None if est is None else est.rul_high_s))
+    score = score_fleet(truths, detections, run_end=float(ticks[-1]), rul=rul)
+    code_of = {v: k for k, v in rid_of.items()}
+    missed = score.as_json()["missed"]
+    for m in missed:
+        m["robot"] = code_of[m.pop("robot_id")]
+        m["onset"] = round(m["onset"] - start, 1)
+    bt = np.array(batch_times)
+    result = {
+        "benchmark": "fleet", "mode": "offline (model -> engine, no broker/DB)",
+        "scenario": sc.name, "schedule": schedule, "robots": n, "duration_s": duration,
+        "rate_hz": rate, "speedup": speedup, "seed": seed, "faults": len(truths),
+        **score.as_json(), "missed": missed,
+        "engine": {"points": points, "points_scored": engine.points_scored,
+                   "seconds": round(engine_s, 2), "cpu_seconds": round(engine_cpu_s, 2),
+                   "points_per_s": round(points / engine_s) if engine_s else None,
+                   "scored_points_per_s": (round(engine.points_scored / engine_s)
+                                           if engine_s else None),
+                   "batch_p50_ms": round(1000 * float(np.median(bt)), 2),
+                   "batch_p99_ms": round(1000 * float(np.quantile(bt, 0.99)), 2),
+                   "batch_s": batch, "suppressed_by_line_limit": engine.suppressed,
+                   "decision_latency_p50_s": (round(float(np.median(latencies)), 3)
+                                              if latencies else None),
+                   "decision_latency_p99_s": (round(float(np.quantile(latencies, 0.99)), 3)
+                                              if latencies else None)},
+        "model_seconds": round(model_s, 2),
+    }
+    if not json_out:
+        for kind, k in result["per_kind"].items():
+            typer.echo(f"{kind:18} faults {k['faults']:2}  recall {k['recall']}  precision "
+                       f"{k['precision']}  median delay {k['median_delay_s']} s")
+    typer.echo(json.dumps(result))
