@@ -15,13 +15,13 @@ import contextlib
 import logging
 import os
 import signal
-import socket
 import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from robowatch.brokers import free_port
 from robowatch.settings import Settings
 from robowatch.team import load_team
 from simulators.registry import fleet_spec
@@ -57,12 +57,6 @@ class _Child:
     restarts: list[float] = field(default_factory=list)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextlib.asynccontextmanager
 async def _broker(settings: Settings) -> AsyncIterator[tuple[str, str]]:
     """(broker URL, MQTT protocol version the collector should use)."""
@@ -72,7 +66,7 @@ async def _broker(settings: Settings) -> AsyncIterator[tuple[str, str]]:
     from amqtt.broker import Broker
     from amqtt.contexts import BrokerConfig, ListenerConfig
 
-    port = _free_port()
+    port = free_port()
     broker = Broker(BrokerConfig(
         listeners={"default": ListenerConfig(bind=f"127.0.0.1:{port}")},
         plugins={"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
@@ -150,7 +144,7 @@ async def _demo(settings: Settings, options: DemoOptions, db_url: str, stop: asy
     fleet = FleetSpec(customers=fleet.customers, engineers=load_team())
     await asyncio.to_thread(_prepare_database, db_url, fleet)
     async with _broker(settings) as (mqtt_url, mqtt_protocol):
-        opcua_port = _free_port()
+        opcua_port = free_port()
         home = settings.home.resolve()
         env = {**os.environ, "ROBOWATCH_DATABASE_URL": db_url, "ROBOWATCH_MQTT_URL": mqtt_url,
                "ROBOWATCH_HOME": str(home)}

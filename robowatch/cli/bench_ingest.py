@@ -37,7 +37,7 @@ import psycopg
 import typer
 from psycopg import conninfo as ci
 
-from robowatch.cli.bench_simulate import _free_port, local_broker
+from robowatch.brokers import free_port, local_broker
 from robowatch.cli.context import settings_of
 from storage.connect import connect
 from storage.embedded import EmbeddedPostgres
@@ -298,9 +298,9 @@ def _run(kind: str, robots: int, signals: int, rate: float, seconds: float,
             conn.commit()
         env = {**os.environ, "ROBOWATCH_DATABASE_URL": url}
         env.pop("ROBOWATCH_MQTT_URL", None)
-        mports = [_free_port() for _ in range(max(n_collectors, 1))]
+        mports = [free_port() for _ in range(max(n_collectors, 1))]
         mport = mports[0]
-        opc_port = _free_port()
+        opc_port = free_port()
         ctx = mp.get_context("spawn")
         out = ctx.Queue()
         exe = [sys.executable, "-m", "robowatch", "--log-level", "WARNING", "collect"]

@@ -13,23 +13,15 @@ port (amqtt when Mosquitto is not installed). The last line printed is one JSON 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import os
 import resource
-import shutil
-import socket
-import subprocess
-import sys
-import tempfile
-import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from robowatch.brokers import local_broker
 from robowatch.cli.context import settings_of
 from simulators.opcua_capacity import Criteria, capacity_report, find_capacity
 from simulators.runner import RunConfig, run
@@ -37,62 +29,6 @@ from simulators.scenario import Scenario, packaged_scenario_path
 from simulators.signals import catalogue
 
 log = logging.getLogger(__name__)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_listening(proc: subprocess.Popen[bytes], port: int, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"broker exited with code {proc.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"broker did not listen on port {port} within {timeout:g} s")
-
-
-@contextlib.contextmanager
-def local_broker(kind: str = "auto") -> Iterator[tuple[str, str]]:
-    """Start a throw-away broker; yield (URL, which broker)."""
-    port = _free_port()
-    mosquitto = shutil.which("mosquitto") or (
-        "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
-    with tempfile.TemporaryDirectory(prefix="rw-bench-broker-") as tmp:
-        if kind in ("auto", "mosquitto") and mosquitto:
-            conf = Path(tmp) / "mosquitto.conf"
-            # Unlimited in-flight and a deep queue: the benchmark measures the simulator.
-            conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\n"
-                            "persistence false\nmax_queued_messages 1000000\n"
-                            "max_inflight_messages 0\nlog_type error\n")
-            cmd, which = [mosquitto, "-c", str(conf)], "mosquitto"
-        elif kind in ("auto", "amqtt"):
-            conf = Path(tmp) / "amqtt.yaml"
-            conf.write_text("listeners:\n  default:\n    type: tcp\n"
-                            f"    bind: 127.0.0.1:{port}\n"
-                            "plugins:\n  amqtt.plugins.authentication.AnonymousAuthPlugin:\n"
-                            "    allow_anonymous: true\n")
-            exe = Path(sys.executable).with_name("amqtt")
-            cmd, which = [str(exe), "-c", str(conf)], "amqtt"
-        else:
-            raise RuntimeError(f"broker {kind!r} is not available")
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            _wait_listening(proc, port, 15.0)
-            yield f"mqtt://127.0.0.1:{port}", which
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
 def bench_simulate(

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import uvicorn
 from fastapi import FastAPI
 
-from tests.fix_mqtt import free_port
+from robowatch.brokers import free_port
 
 
 class _Server(uvicorn.Server):

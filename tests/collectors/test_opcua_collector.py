@@ -17,7 +17,7 @@ from simulators.runner import split_by_protocol
 from storage.connect import connect
 from storage.fleet import register_fleet
 from storage.gaps import list_gaps
-from tests.fix_mqtt import free_port
+from robowatch.brokers import free_port
 from tests.simulators.helpers import scenario
 
 pytestmark = [pytest.mark.opcua, pytest.mark.slow]

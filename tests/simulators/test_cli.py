@@ -14,7 +14,7 @@ import pytest
 from asyncua import Client
 
 from simulators.opcua import NAMESPACE_URI
-from tests.fix_mqtt import free_port
+from robowatch.brokers import free_port
 from tests.simulators.test_mqtt import Recorder
 
 pytestmark = [pytest.mark.slow, pytest.mark.mqtt, pytest.mark.opcua]

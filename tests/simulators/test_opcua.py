@@ -11,7 +11,7 @@ from asyncua import Client, ua
 from simulators.model import FleetModel
 from simulators.opcua import NAMESPACE_URI, OpcUaConfig, OpcUaFleetServer
 from simulators.runner import split_by_protocol
-from tests.fix_mqtt import free_port
+from robowatch.brokers import free_port
 from tests.simulators.helpers import scenario
 
 pytestmark = [pytest.mark.opcua]

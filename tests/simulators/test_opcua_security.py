@@ -13,7 +13,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from simulators.model import FleetModel
 from simulators.opcua import NAMESPACE_URI, OpcUaConfig, OpcUaFleetServer
 from simulators.runner import split_by_protocol
-from tests.fix_mqtt import free_port
+from robowatch.brokers import free_port
 from tests.simulators.helpers import scenario
 
 pytestmark = [pytest.mark.opcua, pytest.mark.slow]
