@@ -8,9 +8,9 @@ import typer
 
 from robowatch import __version__
 from robowatch.cli import bench, collect, db, detect, fleet, simulate
-from robowatch.cli.demo import demo as demo_command
 from robowatch.cli import ticketing as ticketing_cli
 from robowatch.cli.api import api as api_command
+from robowatch.cli.demo import demo as demo_command
 from robowatch.logs import setup_logging
 from robowatch.settings import Settings
 

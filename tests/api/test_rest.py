@@ -8,10 +8,10 @@ import httpx
 import psycopg
 
 from api import create_app
+from robowatch.brokers import free_port
 from storage.tickets import transition
 from tests.api.seed import NOW, add_anomaly, add_ticket, seed_fleet
 from tests.api.server import serve_in_thread
-from robowatch.brokers import free_port
 
 
 def test_robots_list_detail_and_paging(client: httpx.Client, db: psycopg.Connection) -> None:

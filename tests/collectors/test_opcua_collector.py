@@ -9,6 +9,7 @@ import pytest
 from collectors.metrics import CollectorMetrics
 from collectors.opcua import OpcUaConfig
 from collectors.service import run_collectors
+from robowatch.brokers import free_port
 from simulators.model import FleetModel
 from simulators.opcua import OpcUaConfig as ServerConfig
 from simulators.opcua import OpcUaFleetServer
@@ -17,7 +18,6 @@ from simulators.runner import split_by_protocol
 from storage.connect import connect
 from storage.fleet import register_fleet
 from storage.gaps import list_gaps
-from robowatch.brokers import free_port
 from tests.simulators.helpers import scenario
 
 pytestmark = [pytest.mark.opcua, pytest.mark.slow]

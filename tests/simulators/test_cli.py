@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from asyncua import Client
 
-from simulators.opcua import NAMESPACE_URI
 from robowatch.brokers import free_port
+from simulators.opcua import NAMESPACE_URI
 from tests.simulators.test_mqtt import Recorder
 
 pytestmark = [pytest.mark.slow, pytest.mark.mqtt, pytest.mark.opcua]
