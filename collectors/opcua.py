@@ -25,6 +25,7 @@ from asyncua.common.subscription import DataChangeEvent, OverflowPolicy, StatusC
 from asyncua.crypto.security_policies import SecurityPolicyBasic256Sha256
 
 from collectors.backoff import Backoff, sleep_or_stop
+from collectors.columns import PointBuffer
 from collectors.errors import CollectorConfigError
 from collectors.metrics import CollectorMetrics
 from collectors.registry import Registry
@@ -98,32 +99,6 @@ class _Target:
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
-
-
-class _Batch:
-    """Values taken from notifications, waiting to be handed to the writer."""
-
-    __slots__ = ("t", "r", "s", "v", "q")
-
-    def __init__(self) -> None:
-        self.t: list[int] = []
-        self.r: list[int] = []
-        self.s: list[int] = []
-        self.v: list[float | None] = []
-        self.q: list[int] = []
-
-    def add(self, t: int, r: int, s: int, v: float | None, q: int) -> None:
-        self.t.append(t)
-        self.r.append(r)
-        self.s.append(s)
-        self.v.append(v)
-        self.q.append(q)
-
-    def swap(self) -> tuple[list[int], list[int], list[int], list[float | None], list[int], float]:
-        """Take the columns (and the oldest sample time, for the lag metric), leaving it empty."""
-        out = (self.t, self.r, self.s, self.v, self.q, min(self.t) / 1e6)
-        self.t, self.r, self.s, self.v, self.q = [], [], [], [], []
-        return out
 
 
 class OpcUaCollector:
@@ -253,7 +228,7 @@ class OpcUaCollector:
     async def _consume(self, sub: Any, targets: dict[Any, _Target]) -> None:
         """Turn notifications into writer batches: flushed at ``batch_values`` values, or when
         the notification queue runs dry (one publish response fully read)."""
-        batch = _Batch()
+        batch = PointBuffer()
         flusher = asyncio.create_task(self._flush_every(batch, 0.05))
         try:
             async for ev in sub:
@@ -268,7 +243,7 @@ class OpcUaCollector:
                 if target is None:
                     continue
                 self._accept(batch, target, ev.value, ev.data.monitored_item.Value)
-                if len(batch.t) >= self._cfg.batch_values:
+                if len(batch) >= self._cfg.batch_values:
                     await self._put(batch)
         finally:
             flusher.cancel()
@@ -276,18 +251,19 @@ class OpcUaCollector:
                 await flusher
             await self._put(batch)
 
-    async def _flush_every(self, batch: _Batch, period: float) -> None:
+    async def _flush_every(self, batch: PointBuffer, period: float) -> None:
         while True:
             await asyncio.sleep(period)
             await self._put(batch)
 
-    async def _put(self, batch: _Batch) -> None:
-        if not batch.t:
+    async def _put(self, batch: PointBuffer) -> None:
+        if not batch:
             return
-        t, r, sid, v, q, lag_from = batch.swap()
-        self._metrics.received.labels("opcua").inc(len(t))
-        await self._writer.put(time_us=t, robot_id=r, signal_id=sid, value=v, quality=q,
-                               sample_time=lag_from)
+        b = batch.swap()
+        self._metrics.received.labels("opcua").inc(len(b))
+        # The oldest sample of the batch stands for its ingest lag.
+        await self._writer.put(time_us=b.t, robot_id=b.r, signal_id=b.s, value=b.v, quality=b.q,
+                               sample_time=min(b.t) / 1e6)
 
     async def _browse(self, node: Node, path: list[str], out: list[tuple[Node, str, str]],
                       depth: int) -> None:
@@ -324,7 +300,7 @@ class OpcUaCollector:
 
         await walk(robot_node, [])
 
-    def _accept(self, batch: _Batch, target: _Target, val: Any, dv: Any) -> None:
+    def _accept(self, batch: PointBuffer, target: _Target, val: Any, dv: Any) -> None:
         when = dv.SourceTimestamp or dv.ServerTimestamp
         status = dv.StatusCode
         quality = QUALITY_GOOD

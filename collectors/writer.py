@@ -23,10 +23,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import psycopg
 
 from collectors.backoff import Backoff
+from collectors.columns import PointBuffer
 from collectors.metrics import CollectorMetrics
 from collectors.spool import Spool, SpoolFull
 from storage.quarantine import Rejected, quarantine
@@ -55,42 +55,13 @@ class WriterConfig:
     spool_max_bytes: int = 1 << 30
 
 
-class _Columns:
-    """Growing per-point lists; turned into numpy arrays once per batch."""
-
-    __slots__ = ("t", "r", "s", "v", "q")
-
-    def __init__(self) -> None:
-        self.t: list[int] = []
-        self.r: list[int] = []
-        self.s: list[int] = []
-        self.v: list[float | None] = []
-        self.q: list[int] = []
-
-    def __len__(self) -> int:
-        return len(self.t)
-
-    def take(self, n: int) -> PointColumns:
-        cols = PointColumns(
-            time_us=np.array(self.t[:n], dtype=np.int64),
-            robot_id=np.array(self.r[:n], dtype=np.int32),
-            signal_id=np.array(self.s[:n], dtype=np.int16),
-            value=np.array(self.v[:n], dtype=np.float64),  # None -> NaN; quality says NULL
-            quality=np.array(self.q[:n], dtype=np.int16),
-        )
-        return cols
-
-    def drop(self, n: int) -> None:
-        del self.t[:n], self.r[:n], self.s[:n], self.v[:n], self.q[:n]
-
-
 class BatchWriter:
     def __init__(self, *, conninfo: str, metrics: CollectorMetrics,
                  config: WriterConfig | None = None) -> None:
         self._conninfo = conninfo
         self._metrics = metrics
         self._cfg = config or WriterConfig()
-        self._cols = _Columns()
+        self._cols = PointBuffer()
         # (points put so far when the message ended, sample time, callback): a message is
         # acknowledged once every one of its points is durable, whatever the batch boundaries.
         self._acks: list[tuple[int, float | None, Callable[[], None] | None]] = []
@@ -119,11 +90,7 @@ class BatchWriter:
                 await self._room.wait_for(
                     lambda: len(self._cols) < self._cfg.max_buffered_rows or self._closing)
         c = self._cols
-        c.t.extend(time_us)
-        c.r.extend(robot_id)
-        c.s.extend(signal_id)
-        c.v.extend(value)
-        c.q.extend(quality)
+        c.extend(time_us, robot_id, signal_id, value, quality)
         self._put_total = len(c) + self._written_total
         if sample_time is not None or on_commit is not None:
             self._acks.append((self._put_total, sample_time, on_commit))
