@@ -12,6 +12,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
@@ -155,7 +156,8 @@ class MqttCollector:
 
         def on_connect(c: mqtt.Client, ud: object, flags: object, rc: object, props: object) -> None:
             if not connack.done():
-                connack.set_result(int(getattr(rc, "value", rc)))  # type: ignore[arg-type]
+                code: Any = getattr(rc, "value", rc)
+                connack.set_result(int(code))
 
         def on_disconnect(c: mqtt.Client, ud: object, flags: object, rc: object, props: object) -> None:
             self._metrics.connected.labels(self._cfg.url).set(0)
@@ -178,9 +180,9 @@ class MqttCollector:
         self._client = client
         self._driver = AsyncioMqttLoop(client, loop)
         if self._v5:
-            props = Properties(PacketTypes.CONNECT)
+            props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
             props.SessionExpiryInterval = self._cfg.session_expiry_s
-            kwargs = {"clean_start": False, "properties": props}
+            kwargs: dict[str, Any] = {"clean_start": False, "properties": props}
         else:
             kwargs = {}
         # Socket connect is a blocking call: keep it off the event loop.

@@ -47,19 +47,19 @@ class AsyncioMqttLoop:
         else:
             self._loop.call_soon_threadsafe(fn, *args)
 
-    def _on_open(self, client: mqtt.Client, userdata: Any, sock: socket.socket) -> None:
+    def _on_open(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
         self._in_loop(self._open, client, sock)
 
-    def _open(self, client: mqtt.Client, sock: socket.socket) -> None:
+    def _open(self, client: mqtt.Client, sock: Any) -> None:
         self._sock = sock
         self._loop.add_reader(sock, self._read)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
         self._misc = self._loop.create_task(self._misc_loop())
 
-    def _on_close(self, client: mqtt.Client, userdata: Any, sock: socket.socket) -> None:
+    def _on_close(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
         self._in_loop(self._close, sock)
 
-    def _close(self, sock: socket.socket) -> None:
+    def _close(self, sock: Any) -> None:
         self._loop.remove_reader(sock)
         self._loop.remove_writer(sock)
         self._writing = False
@@ -68,13 +68,13 @@ class AsyncioMqttLoop:
             self._misc.cancel()
             self._misc = None
 
-    def _on_register_write(self, client: mqtt.Client, userdata: Any, sock: socket.socket) -> None:
+    def _on_register_write(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
         # paho asks for every queued packet (one per acknowledgement): register once.
         if not self._writing:
             self._writing = True
             self._in_loop(self._loop.add_writer, sock, client.loop_write)
 
-    def _on_unregister_write(self, client: mqtt.Client, userdata: Any, sock: socket.socket) -> None:
+    def _on_unregister_write(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
         self._writing = False
         self._in_loop(self._loop.remove_writer, sock)
 

@@ -215,7 +215,7 @@ class OpcUaCollector:
             self._cfg.publishing_interval_ms, None,
             queue_maxsize=self._cfg.max_queued_notifications, overflow=OverflowPolicy.DISCONNECT)
         nodes = [client.get_node(nid) for nid in targets]
-        results = await sub.subscribe_data_change(
+        results = await sub.subscribe_data_change(  # type: ignore[call-overload]  # list overload
             nodes, queuesize=self._cfg.queue_size, sampling_interval=self._cfg.sampling_interval_ms
         )
         failed = [r for r in results if not isinstance(r, int)]
@@ -272,7 +272,7 @@ class OpcUaCollector:
         children = await node.get_children(refs=ua.ObjectIds.HierarchicalReferences)
         names = {}
         for child in children:
-            if child.nodeid == ua.NodeId(ua.ObjectIds.Server):
+            if child.nodeid == ua.NodeId(ua.ObjectIds.Server):  # type: ignore[arg-type]  # stubs omit int ids
                 continue
             names[child] = (await child.read_browse_name()).Name
         if {"Joints", "Controller"} & set(names.values()):

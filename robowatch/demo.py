@@ -108,9 +108,10 @@ async def _supervise(children: list[_Child], env: dict[str, str], stop: asyncio.
         if stop.is_set():
             return
         for t in done:
-            c = waits.get(t)
-            if c is None:
+            exited = waits.get(t)
+            if exited is None:
                 continue
+            c = exited
             log.error("%s exited with code %s", c.name, t.result())
             now = time.monotonic()
             c.restarts = [r for r in c.restarts if now - r < 60] + [now]

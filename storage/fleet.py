@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 import psycopg
 
@@ -161,9 +162,10 @@ _ROBOT_SELECT = """
 """
 
 
-def _robot_row(row: Sequence[object]) -> RobotRow:
-    keys = RobotRow.__slots__  # type: ignore[attr-defined]
-    return RobotRow(**dict(zip(keys, row, strict=True)))
+def _robot_row(row: Sequence[Any]) -> RobotRow:
+    keys = RobotRow.__slots__
+    fields: dict[str, Any] = dict(zip(keys, row, strict=True))
+    return RobotRow(**fields)
 
 
 def list_robots(
