@@ -21,6 +21,8 @@ class EngineConfig(BaseModel):
     poll_interval_s: float = Field(1.0, gt=0)
     read_lag_s: float = Field(1.0, ge=0)
     max_lateness_s: float = Field(5.0, ge=0)
+    reread_s: float = Field(1.0, ge=0)
+    late_sweep_s: float = Field(5.0, gt=0)
     baseline_s: float = Field(15.0, gt=0)
     baseline_cycles: float = Field(2.0, ge=0)
     min_baseline_points: int = Field(20, ge=3)

@@ -41,15 +41,70 @@ from storage.anomalies import (
 )
 from storage.detector_models import latest_models, latest_versions, save_model, training_points
 from storage.fleet import robot_lines, signal_ids
-from storage.telemetry import read_window
+from storage.telemetry import PointBatch, read_points
 
-__all__ = ["DetectionService", "Shard", "run_detection", "retrain_robot"]
+__all__ = ["DetectionService", "Shard", "SeriesClock", "fresh_batch", "run_detection",
+           "retrain_robot"]
 
 log = logging.getLogger(__name__)
 
 
 def _utc(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
+
+
+class SeriesClock:
+    """Newest sample time handed to the engine per series (``robot << 16 | signal``), as two
+    sorted arrays: a poll re-reads a window that overlaps the previous ones, and each point
+    must reach the engine exactly once and in order per series."""
+
+    def __init__(self) -> None:
+        self._keys = np.empty(0, np.int64)
+        self._last = np.empty(0, np.float64)
+
+    def __len__(self) -> int:
+        return int(self._keys.size)
+
+    @staticmethod
+    def key(robot: np.ndarray, signal: np.ndarray) -> np.ndarray:
+        return (robot.astype(np.int64) << 16) | signal.astype(np.int64)
+
+    def fresh(self, key: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """Mask of the points newer than their series' newest handed-over point."""
+        if not self._keys.size:
+            return np.ones(key.shape, bool)
+        idx = np.searchsorted(self._keys, key)
+        at = np.minimum(idx, self._keys.size - 1)
+        known = self._keys[at] == key
+        fresh: np.ndarray = ~known | (t > self._last[at])
+        return fresh
+
+    def advance(self, key: np.ndarray, t: np.ndarray) -> None:
+        """Record the points just handed over (all of them fresh)."""
+        if not key.size:
+            return
+        order = np.lexsort((t, key))
+        k, tt = key[order], t[order]
+        end = np.r_[k[1:] != k[:-1], True]  # the newest point of each series
+        uk, ut = k[end], tt[end]
+        idx = np.searchsorted(self._keys, uk)
+        at = np.minimum(idx, max(self._keys.size - 1, 0))
+        known = (self._keys[at] == uk) if self._keys.size else np.zeros(uk.shape, bool)
+        self._last[at[known]] = np.maximum(self._last[at[known]], ut[known])
+        self._keys = np.insert(self._keys, idx[~known], uk[~known])
+        self._last = np.insert(self._last, idx[~known], ut[~known])
+
+
+def fresh_batch(points: PointBatch, clock: SeriesClock) -> Batch:
+    """The points of a read not handed to the engine before, sorted by time; ``clock`` is
+    advanced past them."""
+    key = SeriesClock.key(points.robot, points.signal)
+    keep = clock.fresh(key, points.time)
+    clock.advance(key[keep], points.time[keep])
+    t = points.time[keep]
+    order = np.argsort(t, kind="stable")
+    return Batch(t[order], points.robot[keep][order], points.signal[keep][order],
+                 points.value[keep][order])
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -71,9 +126,12 @@ class DetectionService:
         self._conn: psycopg.Connection | None = None
         self.engine: DetectionEngine | None = None
         self._watermark: datetime | None = None
-        # Newest sample time handed to the engine per (robot, signal): rows are re-read for
-        # ``max_lateness_s`` so a point committed late is still scored, exactly once.
-        self._last: dict[tuple[int, int], float] = {}
+        # Polls re-read an overlapping window so a point committed late is still scored;
+        # the clock makes that exactly once.
+        self._clock = SeriesClock()
+        self._last_sweep = float("-inf")
+        self.points_read = 0
+        self.points_scored = 0
         self._known_robots: set[int] = set()
         self._known_signals: set[int] = set()
         self._versions: dict[int, int] = {}  # newest registry version in use per robot
@@ -136,30 +194,30 @@ class DetectionService:
             self._restore(conn, newer)
 
     def step(self) -> list[EngineEvent]:
-        """Read telemetry up to now - read_lag, score it, persist the outcome."""
+        """Read telemetry up to now - read_lag, score what is new, persist the outcome.
+
+        Each poll re-reads ``reread_s`` before the previous poll's end (points the collectors
+        committed since), and every ``late_sweep_s`` the whole ``max_lateness_s`` window.
+        """
         assert self.engine is not None and self._watermark is not None
         conn = self._connection()
         cfg = self._policy.engine
         until = datetime.now(UTC) - timedelta(seconds=cfg.read_lag_s)
-        after = self._watermark - timedelta(seconds=cfg.max_lateness_s)
-        rows = read_window(conn=conn, after=after, until=until)
-        owned = []
-        last = self._last
-        for tm, rid, sid, val in rows:
-            if not self._shard.owns(rid):
-                continue
-            ts = tm.timestamp()
-            if ts <= last.get((rid, sid), float("-inf")):
-                continue
-            last[(rid, sid)] = ts
-            owned.append((ts, rid, sid, val))
-        owned.sort()
-        if owned and ({r[1] for r in owned} - self._known_robots
-                      or {r[2] for r in owned} - self._known_signals):
+        back = min(cfg.reread_s, cfg.max_lateness_s)
+        if time.monotonic() - self._last_sweep >= cfg.late_sweep_s:
+            back = cfg.max_lateness_s
+            self._last_sweep = time.monotonic()
+        points = read_points(conn=conn, after=self._watermark - timedelta(seconds=back),
+                             until=until, worker=self._shard.worker, workers=self._shard.workers)
+        batch = fresh_batch(points, self._clock)
+        self.points_read += len(points)
+        self.points_scored += len(batch)
+        if len(batch) and (set(np.unique(batch.robot).tolist()) - self._known_robots
+                           or set(np.unique(batch.signal).tolist()) - self._known_signals):
             # Collectors register robots and signals on first sight: pick them up now rather
             # than at the next periodic refresh, or the first minute of data goes unscored.
             self.refresh_catalogue()
-        events = self.engine.process(Batch.from_rows(owned), now=until.timestamp())
+        events = self.engine.process(batch, now=until.timestamp())
         self._persist(conn, events)
         self._watermark = until
         return events

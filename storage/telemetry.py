@@ -23,7 +23,7 @@ from psycopg import errors
 __all__ = ["TelemetryRow", "QUALITY_GOOD", "QUALITY_UNCERTAIN", "QUALITY_BAD",
            "copy_rows", "copy_rows_async", "read_window", "latest_time", "count_points",
            "ensure_partitions", "PointColumns", "encode_copy", "write_copy", "WriteResult",
-           "copy_encoded", "insert_new", "table_bytes"]
+           "copy_encoded", "insert_new", "table_bytes", "PointBatch", "read_points"]
 
 # (time, robot_id, signal_id, value, quality)
 TelemetryRow: TypeAlias = tuple[datetime, int, int, float | None, int]
@@ -193,6 +193,53 @@ def read_window(
         (after, until),
         binary=True,
     ).fetchall()
+
+
+@dataclass(frozen=True, slots=True)
+class PointBatch:
+    """Good-quality points as columns, in no particular order."""
+
+    time: np.ndarray    # float64, Unix seconds
+    robot: np.ndarray   # int64
+    signal: np.ndarray  # int64
+    value: np.ndarray   # float64
+
+    def __len__(self) -> int:
+        return int(self.time.shape[0])
+
+
+# What ``read_points`` receives per row: 4 fields, none NULL (the query filters NULL values),
+# so every tuple has the same width and the whole stream is one numpy structured array.
+_OUT_ROW = np.dtype([("n", ">i2"), ("lt", ">i4"), ("t", ">i8"), ("lr", ">i4"), ("r", ">i4"),
+                     ("ls", ">i4"), ("s", ">i2"), ("lv", ">i4"), ("v", ">f8")])
+_OUT_HEADER = 19  # signature (11) + flags (4) + header extension length (4), no extension
+
+
+def read_points(*, conn: psycopg.Connection, after: datetime, until: datetime,
+                worker: int = 0, workers: int = 1) -> PointBatch:
+    """Good-quality points with ``after < time <= until`` of the robots with
+    ``robot_id % workers == worker``, as columns.
+
+    One binary COPY decoded by numpy: no Python object per point (the row-by-row
+    ``read_window`` costs ~1 us of Python per point, more than the engine's scoring).
+    """
+    buf = bytearray()
+    with conn.cursor() as cur, cur.copy(
+            """COPY (SELECT time, robot_id, signal_id, value FROM telemetry
+                      WHERE time > %s AND time <= %s AND quality = 0 AND value IS NOT NULL
+                        AND robot_id %% %s = %s)
+               TO STDOUT (FORMAT BINARY)""", (after, until, workers, worker)) as copy:
+        for chunk in copy:
+            buf += chunk
+    body = memoryview(buf)[_OUT_HEADER:len(buf) - 2]
+    if len(buf) < _OUT_HEADER + 2 or len(body) % _OUT_ROW.itemsize:
+        raise psycopg.DataError(f"unexpected COPY stream of {len(buf)} bytes from telemetry")
+    a = np.frombuffer(body, dtype=_OUT_ROW)
+    if a.size and not ((a["n"] == 4).all() and (a["lt"] == 8).all() and (a["lv"] == 8).all()):
+        raise psycopg.DataError("unexpected tuple layout in the COPY stream from telemetry")
+    return PointBatch(time=(a["t"].astype(np.int64) + _PG_EPOCH_US) / 1e6,
+                      robot=a["r"].astype(np.int64), signal=a["s"].astype(np.int64),
+                      value=a["v"].astype(np.float64))
 
 
 def latest_time(*, conn: psycopg.Connection) -> datetime | None:

@@ -23,3 +23,7 @@ app.command("ingest")(bench_ingest)
 from robowatch.cli.bench_fleet import bench_fleet  # noqa: E402
 
 app.command("fleet")(bench_fleet)
+
+from robowatch.cli.bench_latency import bench_latency  # noqa: E402
+
+app.command("latency")(bench_latency)
