@@ -33,17 +33,23 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import psutil
-import psycopg
 import typer
-from psycopg import conninfo as ci
 
 from robowatch.brokers import free_port, local_broker
 from robowatch.cli.context import settings_of
 from storage.connect import connect
 from storage.embedded import EmbeddedPostgres
 from storage.fleet import register_fleet
+from storage.measure import (
+    count_telemetry,
+    create_scratch_database,
+    drop_database,
+    layout_bytes,
+    raw_copy_limit,
+    series_values_sample,
+    write_path_costs,
+)
 from storage.migrate import upgrade
-from storage.telemetry import copy_encoded, insert_new, table_bytes
 
 log = logging.getLogger(__name__)
 
@@ -80,13 +86,11 @@ def _database(settings_url: str | None, tmp: Path) -> Iterator[tuple[str, psutil
     """(URL of an empty database, the postmaster when it runs here)."""
     if settings_url:
         name = f"robowatch_bench_{os.getpid()}"
-        with psycopg.connect(settings_url, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
+        url = create_scratch_database(admin_url=settings_url, name=name)
         try:
-            yield ci.make_conninfo(settings_url, dbname=name), None
+            yield url, None
         finally:
-            with psycopg.connect(settings_url, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            drop_database(admin_url=settings_url, name=name)
         return
     server = EmbeddedPostgres(tmp / "pg")
     url = server.start()
@@ -141,61 +145,17 @@ def _quantile(metrics: dict[str, float], name: str, q: float) -> float | None:
 
 def _stored(url: str) -> int:
     with connect(url) as conn:
-        return int(conn.execute("SELECT count(*) FROM telemetry").fetchone()[0])  # type: ignore[index]
+        return count_telemetry(conn=conn)
 
 
 def _raw_copy_limit(url: str) -> tuple[int, float]:
-    """Export the stored rows, empty the table, load them again with one COPY: (rows, s)."""
     with connect(url) as conn:
-        buf = bytearray()
-        with conn.cursor() as cur, cur.copy(
-                "COPY (SELECT time, robot_id, signal_id, value, quality FROM telemetry) "
-                "TO STDOUT (FORMAT BINARY)") as copy:
-            for chunk in copy:
-                buf += chunk
-        n = int(conn.execute("SELECT count(*) FROM telemetry").fetchone()[0])  # type: ignore[index]
-        conn.execute("TRUNCATE telemetry")
-        conn.commit()
-        conn.execute("CHECKPOINT")
-        data = bytes(buf)
-        t0 = time.perf_counter()
-        with conn.cursor() as cur, cur.copy(
-                "COPY telemetry (time, robot_id, signal_id, value, quality) FROM STDIN "
-                "(FORMAT BINARY)") as copy:
-            view = memoryview(data)
-            for i in range(0, len(view), 1 << 20):
-                copy.write(view[i:i + (1 << 20)])
-        conn.commit()
-        return n, time.perf_counter() - t0
+        return raw_copy_limit(conn=conn)
 
 
-def _dedup_costs(url: str, limit: int = 1_000_000) -> dict[str, float]:
-    """Points/s of the three ways a batch can go in, on the same rows into an empty table:
-    plain COPY (the normal path), staging + ON CONFLICT with nothing to skip, and the same
-    again when every point is already stored (a replay)."""
+def _dedup_costs(url: str) -> dict[str, float]:
     with connect(url) as conn:
-        buf = bytearray()
-        with conn.cursor() as cur, cur.copy(
-                "COPY (SELECT time, robot_id, signal_id, value, quality FROM telemetry LIMIT %s) "
-                "TO STDOUT (FORMAT BINARY)", (limit,)) as copy:
-            for chunk in copy:
-                buf += chunk
-        data = bytes(buf)
-        n = int(conn.execute("SELECT count(*) FROM (SELECT 1 FROM telemetry LIMIT %s) s",
-                             (limit,)).fetchone()[0])  # type: ignore[index]
-        out: dict[str, float] = {"dedup_sample_points": n}
-        for name in ("copy", "staged_new", "staged_replay"):
-            if name != "staged_replay":
-                conn.execute("TRUNCATE telemetry")
-                conn.commit()
-            t0 = time.perf_counter()
-            if name == "copy":
-                copy_encoded(conn=conn, data=data)
-            else:
-                insert_new(conn=conn, data=data)
-            conn.commit()
-            out[f"{name}_points_per_second"] = round(n / (time.perf_counter() - t0), 1)
-    return out
+        return write_path_costs(conn=conn)
 
 
 def _compressed_estimate(url: str, sample: int = 300_000) -> float:
@@ -208,9 +168,7 @@ def _compressed_estimate(url: str, sample: int = 300_000) -> float:
     unchanged value, else 2 + 5 + 6 control bits plus the meaningful bits of the XOR with the
     previous value; plus ~120 bytes of row header and min/max metadata per 1,000-row batch."""
     with connect(url) as conn:
-        rows = conn.execute(
-            """SELECT robot_id, signal_id, value FROM telemetry WHERE value IS NOT NULL
-               ORDER BY robot_id, signal_id, time LIMIT %s""", (sample,)).fetchall()
+        rows = series_values_sample(conn=conn, limit=sample)
     if len(rows) < 2:
         return 0.0
     import numpy as np
@@ -236,21 +194,7 @@ def _compressed_estimate(url: str, sample: int = 300_000) -> float:
 def _layout_sizes(url: str) -> dict[str, float]:
     """Bytes per point: the narrow table as stored, and the same points one row per robot tick."""
     with connect(url) as conn:
-        n = int(conn.execute("SELECT count(*) FROM telemetry").fetchone()[0])  # type: ignore[index]
-        narrow = table_bytes(conn=conn)
-        conn.execute("""CREATE TABLE bench_telemetry_wide (
-                            time timestamptz NOT NULL, robot_id integer NOT NULL,
-                            signal_ids smallint[] NOT NULL, value double precision[] NOT NULL,
-                            quality smallint[] NOT NULL)""")
-        conn.execute("""INSERT INTO bench_telemetry_wide
-                        SELECT time, robot_id, array_agg(signal_id ORDER BY signal_id),
-                               array_agg(value ORDER BY signal_id), array_agg(quality ORDER BY signal_id)
-                          FROM telemetry GROUP BY time, robot_id""")
-        conn.execute("CREATE UNIQUE INDEX ON bench_telemetry_wide (robot_id, time DESC)")
-        conn.commit()
-        wide = table_bytes(conn=conn, table="bench_telemetry_wide")
-        conn.execute("DROP TABLE bench_telemetry_wide")
-        conn.commit()
+        n, narrow, wide = layout_bytes(conn=conn)
     return {"bytes_per_point_narrow": round(narrow / n, 2) if n else 0.0,
             "bytes_per_point_wide": round(wide / n, 2) if n else 0.0,
             "bytes_per_point_timescale_compressed_estimate": _compressed_estimate(url)}

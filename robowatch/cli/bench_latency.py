@@ -38,6 +38,7 @@ from robowatch.cli.bench_ingest import _cpu, _database, _stop_process, _wait_met
 from robowatch.cli.context import settings_of
 from storage.connect import connect
 from storage.fleet import register_fleet
+from storage.measure import alarm_latencies
 from storage.migrate import upgrade
 
 log = logging.getLogger(__name__)
@@ -78,18 +79,7 @@ def _simulate(url: str, robots: int, rate: float, seconds: float, warmup_s: floa
 def _measure(url: str) -> list[dict[str, float]]:
     """Per robot with a collision anomaly or alarm: first alarm sample, detected_at, created_at."""
     with connect(url) as conn:
-        rows = conn.execute(
-            """WITH first_alarm AS (
-                   SELECT t.robot_id, min(t.time) AS at
-                     FROM telemetry t JOIN signals s ON s.id = t.signal_id
-                    WHERE s.name = 'alarm_code' AND t.value = 2001 AND t.quality = 0
-                    GROUP BY t.robot_id)
-               SELECT f.robot_id, extract(epoch FROM f.at)::float8,
-                      (a.evidence ->> 'detected_at')::float8,
-                      extract(epoch FROM a.created_at)::float8
-                 FROM first_alarm f
-                 LEFT JOIN anomalies a ON a.robot_id = f.robot_id AND a.kind = %s""",
-            (_FAULT_KIND,)).fetchall()
+        rows = alarm_latencies(conn=conn, alarm_code=2001, kind=_FAULT_KIND)
     return [{"robot_id": r[0], "fault_at": r[1], "detected_at": r[2], "created_at": r[3]}
             for r in rows]
 

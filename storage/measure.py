@@ -1,0 +1,130 @@
+"""SQL the benchmarks measure with: scratch databases, the raw COPY limit, write-path costs,
+on-disk sizes of the telemetry layouts, and detection latency. Not used by the services.
+"""
+
+from __future__ import annotations
+
+import time
+
+import psycopg
+from psycopg import conninfo as ci
+
+from storage.telemetry import copy_encoded, insert_new, table_bytes
+
+__all__ = ["create_scratch_database", "drop_database", "count_telemetry", "raw_copy_limit",
+           "write_path_costs", "layout_bytes", "series_values_sample", "alarm_latencies"]
+
+_EXPORT = "COPY (SELECT time, robot_id, signal_id, value, quality FROM telemetry{limit}) TO STDOUT (FORMAT BINARY)"
+
+
+def create_scratch_database(*, admin_url: str, name: str) -> str:
+    """Create database ``name`` on the server of ``admin_url``; return its URL."""
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return ci.make_conninfo(admin_url, dbname=name)
+
+
+def drop_database(*, admin_url: str, name: str) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def count_telemetry(*, conn: psycopg.Connection) -> int:
+    return int(conn.execute("SELECT count(*) FROM telemetry").fetchone()[0])  # type: ignore[index]
+
+
+def _export(conn: psycopg.Connection, limit: int | None = None) -> bytes:
+    buf = bytearray()
+    sql = _EXPORT.format(limit=" LIMIT %s" if limit is not None else "")
+    params = (limit,) if limit is not None else None
+    with conn.cursor() as cur, cur.copy(sql, params) as copy:
+        for chunk in copy:
+            buf += chunk
+    return bytes(buf)
+
+
+def raw_copy_limit(*, conn: psycopg.Connection) -> tuple[int, float]:
+    """Export the stored rows, empty the table, load them again with one binary COPY and no
+    collector: (rows, seconds). The table ends up with the same rows."""
+    data = _export(conn)
+    n = count_telemetry(conn=conn)
+    conn.execute("TRUNCATE telemetry")
+    conn.commit()
+    conn.execute("CHECKPOINT")
+    t0 = time.perf_counter()
+    with conn.cursor() as cur, cur.copy(
+            "COPY telemetry (time, robot_id, signal_id, value, quality) FROM STDIN "
+            "(FORMAT BINARY)") as copy:
+        view = memoryview(data)
+        for i in range(0, len(view), 1 << 20):
+            copy.write(view[i:i + (1 << 20)])
+    conn.commit()
+    return n, time.perf_counter() - t0
+
+
+def write_path_costs(*, conn: psycopg.Connection, limit: int = 1_000_000) -> dict[str, float]:
+    """Points/s of the three ways a batch can go in, on the same rows into an empty table:
+    plain COPY (the normal path), staging + ON CONFLICT with nothing to skip, and the same
+    again when every point is already stored (a replay)."""
+    data = _export(conn, limit)
+    n = int(conn.execute("SELECT count(*) FROM (SELECT 1 FROM telemetry LIMIT %s) s",
+                         (limit,)).fetchone()[0])  # type: ignore[index]
+    out: dict[str, float] = {"dedup_sample_points": n}
+    for name in ("copy", "staged_new", "staged_replay"):
+        if name != "staged_replay":
+            conn.execute("TRUNCATE telemetry")
+            conn.commit()
+        t0 = time.perf_counter()
+        if name == "copy":
+            copy_encoded(conn=conn, data=data)
+        else:
+            insert_new(conn=conn, data=data)
+        conn.commit()
+        out[f"{name}_points_per_second"] = round(n / (time.perf_counter() - t0), 1)
+    return out
+
+
+def layout_bytes(*, conn: psycopg.Connection) -> tuple[int, int, int]:
+    """(points, bytes of the narrow table as stored, bytes of the same points stored one row
+    per robot tick with array columns)."""
+    n = count_telemetry(conn=conn)
+    narrow = table_bytes(conn=conn)
+    conn.execute("""CREATE TABLE bench_telemetry_wide (
+                        time timestamptz NOT NULL, robot_id integer NOT NULL,
+                        signal_ids smallint[] NOT NULL, value double precision[] NOT NULL,
+                        quality smallint[] NOT NULL)""")
+    conn.execute("""INSERT INTO bench_telemetry_wide
+                    SELECT time, robot_id, array_agg(signal_id ORDER BY signal_id),
+                           array_agg(value ORDER BY signal_id), array_agg(quality ORDER BY signal_id)
+                      FROM telemetry GROUP BY time, robot_id""")
+    conn.execute("CREATE UNIQUE INDEX ON bench_telemetry_wide (robot_id, time DESC)")
+    conn.commit()
+    wide = table_bytes(conn=conn, table="bench_telemetry_wide")
+    conn.execute("DROP TABLE bench_telemetry_wide")
+    conn.commit()
+    return n, narrow, wide
+
+
+def series_values_sample(*, conn: psycopg.Connection, limit: int) -> list[tuple[int, int, float]]:
+    """(robot_id, signal_id, value) of stored values in series order, as compression sees them."""
+    return conn.execute(  # type: ignore[return-value]
+        """SELECT robot_id, signal_id, value FROM telemetry WHERE value IS NOT NULL
+           ORDER BY robot_id, signal_id, time LIMIT %s""", (limit,)).fetchall()
+
+
+def alarm_latencies(*, conn: psycopg.Connection, alarm_code: int,
+                    kind: str) -> list[tuple[int, float, float | None, float | None]]:
+    """Per robot whose ``alarm_code`` signal showed ``alarm_code``: (robot id, first such
+    sample time, the engine's decision time, the anomaly row's creation time), Unix seconds."""
+    return conn.execute(  # type: ignore[return-value]
+        """WITH first_alarm AS (
+               SELECT t.robot_id, min(t.time) AS at
+                 FROM telemetry t JOIN signals s ON s.id = t.signal_id
+                WHERE s.name = 'alarm_code' AND t.value = %s AND t.quality = 0
+                GROUP BY t.robot_id)
+           SELECT f.robot_id, extract(epoch FROM f.at)::float8,
+                  (a.evidence ->> 'detected_at')::float8,
+                  extract(epoch FROM a.created_at)::float8
+             FROM first_alarm f
+             LEFT JOIN anomalies a ON a.robot_id = f.robot_id AND a.kind = %s""",
+        (alarm_code, kind)).fetchall()
