@@ -94,12 +94,14 @@ def test_motor_overheating_heats_that_motor_then_trips() -> None:
 
 def test_demo_overheating_leaves_its_band_within_15_seconds() -> None:
     sc = Scenario.load(default_scenario_path())
-    m, s, v, _ = trace(sc, seconds=45, rate=2)
+    (fault,) = [f for f in sc.faults if f.robot == "R-0001"]
+    onset = fault.onset_s
+    m, s, v, _ = trace(sc, seconds=onset + 20, rate=2)
     r = m.robot_codes.index("R-0001")
     t3 = v[:, r, col(m, "J3.temperature")]
-    normal = t3[(s > 5) & (s < 25)]
+    normal = t3[(s > 5) & (s < onset)]
     band_top = normal.mean() + 4 * normal.std() + 3
-    assert t3[(s >= 40) & (s < 45)].min() > band_top
+    assert t3[(s >= onset + 15) & (s < onset + 20)].min() > band_top
 
 
 def test_gearbox_wear_raises_vibration_progressively() -> None:

@@ -26,7 +26,7 @@ def test_demo_scenario_has_the_fleet_the_demo_needs() -> None:
     assert {p.robot.protocol for p in placed} == {"opcua", "mqtt"}
     by_code = {p.robot.code: p for p in placed}
     overheat = [f for f in sc.faults if f.kind == "motor_overheating"]
-    assert overheat and overheat[0].component == "J3" and overheat[0].onset_s == 25.0
+    assert overheat and overheat[0].component == "J3" and overheat[0].onset_s == 20.0
     assert by_code[overheat[0].robot].customer.tier == "core"
     other = [f for f in sc.faults if by_code[f.robot].robot.protocol == "mqtt"]
     customer_of = {code: p.customer.code for code, p in by_code.items()}
