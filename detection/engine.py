@@ -286,7 +286,10 @@ class DetectionEngine(FleetTables):
             robot, cc = self._by_slot[int(slot[lo])], int(col[lo])
             for kind, score in (("high", up), ("low", down), ("flatline", flat)):
                 events.extend(self._track(robot, cc, kind, t[lo:hi], score[lo:hi]))
-        self._indicators(slot, col, t, np.fmax(up, down))
+        base = np.full(t.shape, np.nan)
+        base[li] = self._lvl_med[slot[li], col[li]]
+        base[ci] = med
+        self._indicators(slot, col, t, np.fmax(up, down), v, base)
         return events
 
     def _programs(self, ctx: dict[str, tuple[Any, Any, Any]]) -> list[EngineEvent]:
@@ -518,8 +521,10 @@ class DetectionEngine(FleetTables):
         return events
 
     def _indicators(self, slot: NDArray[np.int64], col: NDArray[np.int64],
-                    t: NDArray[np.float64], score: NDArray[np.float64]) -> None:
-        """Degradation indicator of each watched component: its largest score this batch."""
+                    t: NDArray[np.float64], score: NDArray[np.float64],
+                    v: NDArray[np.float64], base: NDArray[np.float64]) -> None:
+        """Degradation indicators of each watched component, this batch: its largest score,
+        and per quantity the mean magnitude of its signals over their healthy baseline."""
         watched = self.health.watched()
         if not watched or t.size == 0:
             return
@@ -527,11 +532,22 @@ class DetectionEngine(FleetTables):
         m = (comp >= 0) & np.isfinite(score)
         ind = np.full((len(self._by_slot), len(_COMPONENTS)), np.nan)
         np.fmax.at(ind, (slot[m], comp[m]), score[m])
+        c = len(self._columns)
+        key = slot * c + col
+        ok = np.isfinite(base) & np.isfinite(v)
+        size = len(self._by_slot) * c
+        num = np.bincount(key[ok], np.abs(v[ok]), minlength=size)
+        den = np.bincount(key[ok], np.abs(base[ok]), minlength=size)
         tmax = float(t.max())
         for rid, component in watched:
             robot = self._robots[rid]
             value = float(ind[robot.slot, _COMPONENTS.index(component)])
-            self.health.add(rid, component, tmax, value)
+            ratios = {}
+            for cc in np.flatnonzero(self._comp == _COMPONENTS.index(component)):
+                k = robot.slot * c + cc
+                if den[k] > 0:
+                    ratios[quantity_of(self._columns[cc])] = float(num[k] / den[k])
+            self.health.add(rid, component, tmax, value, ratios)
 
     def _admit(self, line_id: int, now: float) -> bool:
         cfg = self.policy.engine

@@ -5,13 +5,14 @@ from __future__ import annotations
 import tomllib
 from importlib import resources
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from detection.errors import InvalidInputError
 
 __all__ = ["EngineConfig", "LimitsConfig", "CycleConfig", "ContextConfig", "RulConfig",
-           "EnginePolicy", "load_engine_policy", "quantity_of", "component_of"]
+           "RulFailure", "EnginePolicy", "load_engine_policy", "quantity_of", "component_of"]
 
 IMPACT_CLASSES = ("stoppage", "core-module", "non-core", "minor")
 
@@ -76,10 +77,35 @@ class ContextConfig(BaseModel):
     alarm_kinds: dict[str, str] = Field(default_factory=dict)
 
 
+class RulFailure(BaseModel):
+    """How one anomaly kind's component degrades to failure, in units of its healthy baseline.
+
+    The indicator is the mean magnitude of the component's ``quantity`` signals over their
+    learnt healthy baseline (1 = as new). Components of one kind fail anywhere between
+    ``low`` and ``high`` (fault severity varies); ``level`` is the policy's expected value.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    quantity: str
+    model: Literal["linear", "quadratic", "exponential"] = "linear"
+    level: float = Field(gt=1)
+    low: float = Field(gt=1)
+    high: float = Field(gt=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RulFailure:
+        if not self.low <= self.level <= self.high:
+            raise ValueError(f"need low <= level <= high, got {self.low}, {self.level}, "
+                             f"{self.high}")
+        return self
+
+
 class RulConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     kinds: tuple[str, ...] = ()
+    # Kinds without an entry in ``failure`` fall back to the largest score and this level.
     failure_score: float = Field(4.0, gt=0)
+    failure: dict[str, RulFailure] = Field(default_factory=dict)
     every_s: float = Field(30.0, gt=0)
     window_s: float = Field(600.0, gt=0)
     min_points: int = Field(10, ge=3)

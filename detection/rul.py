@@ -1,10 +1,13 @@
 """Remaining useful life from the trend of a degradation indicator, with an uncertainty band.
 
 The recent history of the indicator (or of ``1 - health``) is fitted with a robust trend,
-linear or exponential, and extrapolated to the failure level: the crossing time minus the
-last observation time is the RUL. The band comes from a residual bootstrap: the fitted
-trend plus resampled residuals gives alternative histories, each refitted and
-extrapolated; the quantiles of their RULs bound the estimate.
+linear, quadratic or exponential, and extrapolated to the failure level: the crossing time
+minus the last observation time is the RUL. The band comes from a residual bootstrap: the
+fitted trend plus resampled residuals gives alternative histories, each refitted and
+extrapolated; the quantiles of their RULs bound the estimate. Components of one kind do not
+all fail at the same indicator level (fault severity varies), so when the policy gives a
+range of failure levels each bootstrap draw also draws its failure level from that range,
+and the band covers both the fit's and the failure level's uncertainty.
 """
 
 from __future__ import annotations
@@ -65,11 +68,17 @@ class TrendRul(_Params):
     ----------
     failure_level : float
         Indicator value at which the component is failed (from the maintenance policy).
-    model : {"linear", "exponential"}, default="linear"
-        ``exponential`` fits a line to ``log(indicator - offset)`` (wear that accelerates);
-        it needs ``indicator > offset``.
+    model : {"linear", "quadratic", "exponential"}, default="linear"
+        ``quadratic`` fits a line to ``sqrt(indicator - offset)`` (wear whose effect grows
+        with the square of the worn fraction, e.g. gear flank wear); ``exponential`` fits a
+        line to ``log(indicator - offset)``. Both need ``indicator > offset`` (quadratic
+        clips values at or below the floor to it).
     offset : float, default=0.0
-        Exponential model only: the indicator's floor (its value for a new component).
+        Quadratic / exponential models: the indicator's floor (its value for a new component).
+    failure_range : tuple of float or None, default=None
+        ``(lowest, highest)`` indicator level at which a component of this kind fails; the
+        bootstrap draws each replicate's failure level uniformly from it. ``None`` uses
+        ``failure_level`` only (the band then reflects the fit alone).
     window : int or None, default=None
         Only the last ``window`` points are fitted (recent behaviour); ``None`` uses all.
     n_bootstrap : int, default=200
@@ -95,11 +104,13 @@ class TrendRul(_Params):
     """
 
     def __init__(self, *, failure_level: float, model: str = "linear", offset: float = 0.0,
+                 failure_range: tuple[float, float] | None = None,
                  window: int | None = None, n_bootstrap: int = 200, confidence: float = 0.9,
                  random_state: int | None = None) -> None:
         self.failure_level = failure_level
         self.model = model
         self.offset = offset
+        self.failure_range = failure_range
         self.window = window
         self.n_bootstrap = n_bootstrap
         self.confidence = confidence
@@ -108,17 +119,31 @@ class TrendRul(_Params):
     def _transform(self, y: FloatArray) -> FloatArray:
         if self.model == "linear":
             return y
+        if self.model == "quadratic":
+            # Early in the wear the indicator sits at its floor give or take noise; clipping
+            # keeps those points (they pin the curve's start) instead of rejecting the fit.
+            return np.sqrt(np.clip(y - self.offset, 0.0, None))
         if (y <= self.offset).any():
             raise InvalidInputError("exponential model needs indicator values above offset")
         return np.log(y - self.offset)
 
-    def _target(self) -> float:
-        return float(self._transform(np.array([self.failure_level]))[0])
+    def _target(self, level: float | None = None) -> float:
+        lvl = self.failure_level if level is None else level
+        return float(self._transform(np.array([lvl]))[0])
 
     def fit(self, t: ArrayLike, indicator: ArrayLike) -> Self:
         """Fit the trend of ``indicator`` over times ``t`` (increasing)."""
-        if self.model not in ("linear", "exponential"):
-            raise InvalidInputError(f"model must be linear or exponential, got {self.model!r}")
+        if self.model not in ("linear", "quadratic", "exponential"):
+            raise InvalidInputError(
+                f"model must be linear, quadratic or exponential, got {self.model!r}")
+        if self.model != "linear" and self.failure_level <= self.offset:
+            raise InvalidInputError("failure_level must lie above offset")
+        if self.failure_range is not None:
+            lo, hi = self.failure_range
+            if not lo <= self.failure_level <= hi or (self.model != "linear"
+                                                       and lo <= self.offset):
+                raise InvalidInputError(
+                    "failure_range must contain failure_level and lie above offset")
         if not 0 < self.confidence < 1 or self.n_bootstrap < 1:
             raise InvalidInputError("confidence must be in (0, 1) and n_bootstrap >= 1")
         ts = np.asarray(t, dtype=np.float64).ravel()
@@ -138,10 +163,11 @@ class TrendRul(_Params):
         self._t = ts
         return self
 
-    def _rul(self, slope: float, intercept: float) -> float:
+    def _rul(self, slope: float, intercept: float, target: float | None = None) -> float:
         if slope <= 0:
             return float("inf")
-        return max((self._target() - intercept) / slope - self.t_last_, 0.0)
+        goal = self._target() if target is None else target
+        return max((goal - intercept) / slope - self.t_last_, 0.0)
 
     def predict(self) -> RulEstimate:
         """RUL from the last observation, with its bootstrap band."""
@@ -149,9 +175,11 @@ class TrendRul(_Params):
         rng = np.random.default_rng(self.random_state)
         fitted = self.slope_ * self._t + self.intercept_
         ruls = np.empty(self.n_bootstrap)
+        lo, hi = self.failure_range or (self.failure_level, self.failure_level)
         for b in range(self.n_bootstrap):
             z = fitted + rng.choice(self.residuals_, size=self.residuals_.size, replace=True)
-            ruls[b] = self._rul(*theil_sen(self._t, z))
+            target = self._target(float(rng.uniform(lo, hi)))
+            ruls[b] = self._rul(*theil_sen(self._t, z), target)
         alpha = (1 - self.confidence) / 2
         # inf sorts last, so a partly non-degrading bootstrap widens the upper end only.
         low, high = np.quantile(ruls, [alpha, 1 - alpha], method="lower")
