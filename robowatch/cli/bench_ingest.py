@@ -39,7 +39,7 @@ from robowatch.brokers import free_port, local_broker
 from robowatch.cli.context import settings_of
 from storage.connect import connect
 from storage.embedded import EmbeddedPostgres
-from storage.fleet import register_fleet
+from storage.fleet import FleetSpec, register_fleet
 from storage.measure import (
     count_telemetry,
     create_scratch_database,
@@ -99,6 +99,20 @@ def _database(settings_url: str | None, tmp: Path) -> Iterator[tuple[str, psutil
         yield url, psutil.Process(pid)
     finally:
         server.stop()
+
+
+def prepared_database(stack: contextlib.ExitStack, settings_url: str | None, tmp: Path,
+                      fleet: FleetSpec) -> tuple[str, psutil.Process | None, dict[str, str]]:
+    """A migrated scratch database holding ``fleet``, living as long as ``stack``: (URL, the
+    postmaster when it runs here, the environment for the benchmark's child processes)."""
+    url, postmaster = stack.enter_context(_database(settings_url, tmp))
+    upgrade(url)
+    with connect(url) as conn:
+        register_fleet(conn=conn, fleet=fleet)
+        conn.commit()
+    env = {**os.environ, "ROBOWATCH_DATABASE_URL": url}
+    env.pop("ROBOWATCH_MQTT_URL", None)  # each benchmark names its own broker
+    return url, postmaster, env
 
 
 def _cpu(proc: psutil.Process | None, tree: bool) -> float:
@@ -235,13 +249,7 @@ def _run(kind: str, robots: int, signals: int, rate: float, seconds: float,
     all_signals = len(FleetModel(sc, seed=0).signal_names)
     n_signals = min(signals, all_signals) if kind == "mqtt" else all_signals
     with contextlib.ExitStack() as stack:
-        url, postmaster = stack.enter_context(_database(settings_url, tmp))
-        upgrade(url)
-        with connect(url) as conn:
-            register_fleet(conn=conn, fleet=fleet_spec(sc))
-            conn.commit()
-        env = {**os.environ, "ROBOWATCH_DATABASE_URL": url}
-        env.pop("ROBOWATCH_MQTT_URL", None)
+        url, postmaster, env = prepared_database(stack, settings_url, tmp, fleet_spec(sc))
         mports = [free_port() for _ in range(max(n_collectors, 1))]
         mport = mports[0]
         opc_port = free_port()

@@ -34,12 +34,10 @@ import psutil
 import typer
 
 from robowatch.brokers import free_port, local_broker
-from robowatch.cli.bench_ingest import _cpu, _database, _stop_process, _wait_metrics
+from robowatch.cli.bench_ingest import _cpu, _stop_process, _wait_metrics, prepared_database
 from robowatch.cli.context import settings_of
 from storage.connect import connect
-from storage.fleet import register_fleet
 from storage.measure import alarm_latencies
-from storage.migrate import upgrade
 
 log = logging.getLogger(__name__)
 
@@ -133,13 +131,7 @@ def _run(robots: int, rate: float, seconds: float, policy: Path | None,
     warmup_s, tail_s = 10.0, 10.0
     sc = _scenario(robots, seconds, warmup_s, tail_s)
     with contextlib.ExitStack() as stack:
-        url, _ = stack.enter_context(_database(settings_url, tmp))
-        upgrade(url)
-        with connect(url) as conn:
-            register_fleet(conn=conn, fleet=fleet_spec(sc))
-            conn.commit()
-        env = {**os.environ, "ROBOWATCH_DATABASE_URL": url}
-        env.pop("ROBOWATCH_MQTT_URL", None)
+        url, _, env = prepared_database(stack, settings_url, tmp, fleet_spec(sc))
         burl = broker or stack.enter_context(local_broker("mosquitto"))[0]
         mport = free_port()
         exe = [sys.executable, "-m", "robowatch", "--log-level", "WARNING"]
