@@ -59,12 +59,7 @@ class RobotPublic(_Public):
 
     @classmethod
     def of(cls, row: RobotRow) -> RobotPublic:
-        return cls(
-            code=row.code, brand=row.brand, model=row.model, serial=row.serial,
-            install_date=row.install_date, warranty_end=row.warranty_end, line=row.line,
-            site=row.site, city=row.city, customer=row.customer,
-            customer_name=row.customer_name, tier=row.tier,
-        )
+        return cls.model_validate(row, from_attributes=True)
 
 
 class RobotsPublic(_Public):

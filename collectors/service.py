@@ -12,8 +12,15 @@ from collectors.mqtt import MqttCollector, MqttConfig
 from collectors.opcua import OpcUaCollector, OpcUaConfig
 from collectors.registry import Registry
 from collectors.writer import BatchWriter, WriterConfig
+from storage.connect import connect
+from storage.telemetry import ensure_partitions
 
 __all__ = ["run_collectors"]
+
+# On plain PostgreSQL telemetry is partitioned by day and partitions must exist before their
+# day starts (rows with no partition fall into the DEFAULT one, which then blocks creating
+# that day's partition). The processes that write telemetry keep a week ahead.
+PARTITIONS_EVERY_S = 3600.0
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +42,7 @@ async def run_collectors(
     await registry.load()
     writer = BatchWriter(conninfo=conninfo, metrics=metrics, config=writer_config)
     writer_task = asyncio.create_task(writer.run(), name="writer")
+    partitions = asyncio.create_task(_keep_partitions_ahead(conninfo, stop), name="partitions")
     sources: list[asyncio.Task[None]] = []
     if mqtt is not None:
         m = MqttCollector(config=mqtt, writer=writer, registry=registry, metrics=metrics)
@@ -57,4 +65,24 @@ async def run_collectors(
                 await asyncio.wait_for(t, 10)
         await writer.close()
         await writer_task
+        await partitions  # returns once stop is set
         log.info("collectors stopped; writer drained")
+
+
+def _ensure_partitions(conninfo: str) -> int:
+    with connect(conninfo, autocommit=True) as conn:
+        return ensure_partitions(conn=conn)
+
+
+async def _keep_partitions_ahead(conninfo: str, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        try:
+            created = await asyncio.to_thread(_ensure_partitions, conninfo)
+            if created:
+                log.info("created %d telemetry partitions ahead", created)
+        except Exception:  # noqa: BLE001 - retried next hour; the DEFAULT partition catches rows
+            log.exception("could not create telemetry partitions ahead")
+        try:
+            await asyncio.wait_for(stop.wait(), PARTITIONS_EVERY_S)
+        except TimeoutError:
+            pass

@@ -6,9 +6,8 @@ import logging
 import time
 
 import psycopg
-from psycopg_pool import AsyncConnectionPool
 
-__all__ = ["wait_for_database", "open_async_pool", "connect", "ping"]
+__all__ = ["wait_for_database", "connect", "ping"]
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +37,3 @@ def ping(*, conn: psycopg.Connection) -> None:
 def connect(conninfo: str, *, autocommit: bool = False) -> psycopg.Connection:
     """A plain connection: query functions in storage/ read rows as tuples."""
     return psycopg.connect(conninfo, autocommit=autocommit)
-
-
-async def open_async_pool(conninfo: str, *, min_size: int = 1, max_size: int = 5) -> AsyncConnectionPool:
-    pool = AsyncConnectionPool(
-        conninfo, min_size=min_size, max_size=max_size, open=False,
-        kwargs={"autocommit": True},
-    )
-    await pool.open(wait=True, timeout=30)
-    return pool

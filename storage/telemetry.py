@@ -21,7 +21,7 @@ import psycopg
 from psycopg import errors
 
 __all__ = ["TelemetryRow", "QUALITY_GOOD", "QUALITY_UNCERTAIN", "QUALITY_BAD",
-           "copy_rows", "copy_rows_async", "read_window", "latest_time", "count_points",
+           "copy_rows", "read_window", "latest_time",
            "ensure_partitions", "PointColumns", "encode_copy", "write_copy", "WriteResult",
            "copy_encoded", "insert_new", "table_bytes", "PointBatch", "read_points"]
 
@@ -46,15 +46,6 @@ def copy_rows(*, conn: psycopg.Connection, rows: Sequence[TelemetryRow]) -> int:
         copy.set_types(_TYPES)
         for row in rows:
             copy.write_row(row)
-    return len(rows)
-
-
-async def copy_rows_async(*, conn: psycopg.AsyncConnection, rows: Sequence[TelemetryRow]) -> int:
-    """``copy_rows`` for an async connection."""
-    async with conn.cursor() as cur, cur.copy(_COPY) as copy:
-        copy.set_types(_TYPES)
-        for row in rows:
-            await copy.write_row(row)
     return len(rows)
 
 
@@ -245,17 +236,6 @@ def read_points(*, conn: psycopg.Connection, after: datetime, until: datetime,
 def latest_time(*, conn: psycopg.Connection) -> datetime | None:
     row = conn.execute("SELECT max(time) FROM telemetry").fetchone()
     return row[0] if row else None
-
-
-def count_points(
-    *, conn: psycopg.Connection, robot_id: int | None = None, signal_id: int | None = None
-) -> int:
-    row = conn.execute(
-        """SELECT count(*) FROM telemetry
-           WHERE (%(r)s::int IS NULL OR robot_id = %(r)s) AND (%(s)s::int IS NULL OR signal_id = %(s)s)""",
-        {"r": robot_id, "s": signal_id},
-    ).fetchone()
-    return int(row[0]) if row else 0
 
 
 def ensure_partitions(*, conn: psycopg.Connection, days_back: int = 2, days_ahead: int = 7) -> int:

@@ -64,3 +64,16 @@ def test_ticket_history_is_append_only(db):
     db.rollback()
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
         db.execute("DELETE FROM ticket_events")
+
+
+def test_partitions_are_created_ahead_on_demand_and_only_once(db):
+    from storage.telemetry import ensure_partitions
+
+    db.autocommit = True
+    created = ensure_partitions(conn=db, days_back=0, days_ahead=12)
+    assert created == 5  # the migration made today .. +7; this adds +8 .. +12
+    assert ensure_partitions(conn=db, days_back=0, days_ahead=12) == 0
+    names = [r[0] for r in db.execute(
+        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+        "WHERE i.inhparent = 'telemetry'::regclass").fetchall()]
+    assert sum(n.startswith("telemetry_2") for n in names) >= 13
