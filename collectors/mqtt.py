@@ -88,7 +88,9 @@ class MqttCollector:
         self._driver: AsyncioMqttLoop | None = None
         self.connected = asyncio.Event()
         if config.protocol not in ("auto", "5", "3.1.1"):
-            raise CollectorConfigError(f"protocol must be auto, 5 or 3.1.1, got {config.protocol!r}")
+            raise CollectorConfigError(
+                f"protocol must be auto, 5 or 3.1.1, got {config.protocol!r}"
+            )
         self._v5 = config.protocol != "3.1.1"
 
     # -- connection ----------------------------------------------------------------------
@@ -154,12 +156,16 @@ class MqttCollector:
             client.tls_set(ca_certs=self._cfg.ca_file)
         connack: asyncio.Future[int] = loop.create_future()
 
-        def on_connect(c: mqtt.Client, ud: object, flags: object, rc: object, props: object) -> None:
+        def on_connect(
+            c: mqtt.Client, ud: object, flags: object, rc: object, props: object
+        ) -> None:
             if not connack.done():
                 code: Any = getattr(rc, "value", rc)
                 connack.set_result(int(code))
 
-        def on_disconnect(c: mqtt.Client, ud: object, flags: object, rc: object, props: object) -> None:
+        def on_disconnect(
+            c: mqtt.Client, ud: object, flags: object, rc: object, props: object
+        ) -> None:
             self._metrics.connected.labels(self._cfg.url).set(0)
             self.connected.clear()
             if not connack.done():
@@ -222,7 +228,8 @@ class MqttCollector:
     async def _consume(self) -> None:
         while True:
             gen, msg = await self._queue.get()
-            if self._driver is not None and self._queue.qsize() < self._cfg.max_queued_messages // 2:
+            if (self._driver is not None
+                    and self._queue.qsize() < self._cfg.max_queued_messages // 2):
                 self._driver.resume_reading()
             try:
                 await self._handle(gen, msg)

@@ -73,7 +73,8 @@ class OpcUaConfig:
     security_mode: str = "None"
     certificate: str | None = None         # client certificate (DER or PEM)
     private_key: str | None = None         # its private key (PEM)
-    server_certificate: str | None = None  # the trusted server certificate; None: take the endpoint's
+    # the trusted server certificate; None: take the endpoint's
+    server_certificate: str | None = None
     # Must equal the URI in the client certificate's subjectAltName (servers check it).
     application_uri: str = "urn:robowatch:collector"
     # Notifications waiting for the consumer; past it the session is dropped and re-made
@@ -204,9 +205,12 @@ class OpcUaCollector:
                 continue
             targets[node.nodeid] = _Target(rid, ids[signal])
         for robot in sorted(unknown):
-            log.warning("OPC UA %s serves unregistered robot %r; not collected", self._cfg.url, robot)
-            self._writer.reject(Rejected(source="opcua", origin=self._cfg.url, reason="unknown_robot",
-                                         detail=f"robot {robot!r} is not registered", payload=None))
+            log.warning("OPC UA %s serves unregistered robot %r; not collected",
+                        self._cfg.url, robot)
+            self._writer.reject(Rejected(source="opcua", origin=self._cfg.url,
+                                         reason="unknown_robot",
+                                         detail=f"robot {robot!r} is not registered",
+                                         payload=None))
         if not targets:
             raise ConnectionError("none of the robots on this server is registered")
         # Iterator mode: one consumer task takes notifications in bulk. The handler mode costs
@@ -220,7 +224,9 @@ class OpcUaCollector:
         )
         failed = [r for r in results if not isinstance(r, int)]
         if failed:
-            raise ConnectionError(f"{len(failed)} of {len(nodes)} monitored items failed: {failed[0]}")
+            raise ConnectionError(
+                f"{len(failed)} of {len(nodes)} monitored items failed: {failed[0]}"
+            )
         consumer = asyncio.create_task(self._consume(sub, targets),
                                        name=f"opcua-consume {self._cfg.url}")
         return len(nodes), consumer
@@ -312,7 +318,8 @@ class OpcUaCollector:
         elif isinstance(val, bool | int | float) and math.isfinite(val):
             value = float(val)
         else:
-            self._writer.reject(Rejected(source="opcua", origin=self._cfg.url, reason="not_a_number",
+            self._writer.reject(Rejected(source="opcua", origin=self._cfg.url,
+                                         reason="not_a_number",
                                          detail=f"value {val!r} is not a finite number",
                                          payload=repr(val).encode()[:1024]))
             return

@@ -45,7 +45,10 @@ def parse_topic(topic: str, prefix: str = "robowatch") -> tuple[str, str, str, s
     """``<prefix>/<customer>/<site>/<line>/<robot>/telemetry`` -> (customer, site, line, robot)."""
     parts = topic.split("/")
     if len(parts) != 6 or parts[0] != prefix or parts[5] != "telemetry":
-        raise RejectedInput("bad_topic", f"topic {topic!r} is not {prefix}/<customer>/<site>/<line>/<robot>/telemetry")
+        raise RejectedInput(
+            "bad_topic",
+            f"topic {topic!r} is not {prefix}/<customer>/<site>/<line>/<robot>/telemetry",
+        )
     for p in parts[1:5]:
         if not _CODE_RE.match(p):
             raise RejectedInput("bad_topic", f"topic segment {p!r} is not a valid code")
@@ -68,7 +71,9 @@ def parse_payload(raw: bytes, *, topic_robot: str | None, now: float, limits: Li
     if not isinstance(robot, str) or not _CODE_RE.match(robot):
         raise RejectedInput("schema", f"'robot' must be a robot code, got {robot!r}")
     if topic_robot is not None and robot != topic_robot:
-        raise RejectedInput("topic_mismatch", f"payload robot {robot!r} != topic robot {topic_robot!r}")
+        raise RejectedInput(
+            "topic_mismatch", f"payload robot {robot!r} != topic robot {topic_robot!r}"
+        )
     ts = doc.get("ts")
     if isinstance(ts, bool) or not isinstance(ts, int | float) or not math.isfinite(ts):
         raise RejectedInput("schema", f"'ts' must be Unix seconds, got {ts!r}")

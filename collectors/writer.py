@@ -84,7 +84,10 @@ class BatchWriter:
                   signal_id: Sequence[int], value: Sequence[float | None], quality: Sequence[int],
                   sample_time: float | None = None,
                   on_commit: Callable[[], None] | None = None) -> None:
-        """Queue the points of one message (equal-length columns); waits while the buffer is full."""
+        """Queue the points of one message (equal-length columns).
+
+        Waits while the buffer is full.
+        """
         if len(self._cols) >= self._cfg.max_buffered_rows and not self._closing:
             async with self._room:
                 await self._room.wait_for(

@@ -12,8 +12,8 @@ import psycopg
 
 __all__ = [
     "CustomerSpec", "SiteSpec", "LineSpec", "RobotSpec", "EngineerSpec", "FleetSpec", "RobotRow",
-    "register_fleet", "robot_ids", "robot_lines", "list_robots", "get_robot", "ensure_signals", "signal_ids",
-    "SIGNAL_NAME_RE",
+    "register_fleet", "robot_ids", "robot_lines", "list_robots", "get_robot", "ensure_signals",
+    "signal_ids", "SIGNAL_NAME_RE",
 ]
 
 SIGNAL_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.]{0,63}$")
@@ -136,7 +136,8 @@ def register_fleet(*, conn: psycopg.Connection, fleet: FleetSpec) -> dict[str, i
                 """INSERT INTO engineers (code, name, role, city, skills, on_duty)
                    VALUES (%s, %s, %s, %s, %s, %s)
                    ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, role = EXCLUDED.role,
-                       city = EXCLUDED.city, skills = EXCLUDED.skills, on_duty = EXCLUDED.on_duty""",
+                       city = EXCLUDED.city, skills = EXCLUDED.skills,
+                       on_duty = EXCLUDED.on_duty""",
                 (e.code, e.name, e.role, e.city, list(e.skills), e.on_duty),
             )
     return out
@@ -172,7 +173,9 @@ def list_robots(
     *, conn: psycopg.Connection, customer: str | None = None, limit: int = 500, offset: int = 0
 ) -> tuple[list[RobotRow], int]:
     """Robots (optionally of one customer), ordered by code; and the total count."""
-    where, params = ("WHERE c.code = %(customer)s", {"customer": customer}) if customer else ("", {})
+    where, params = (
+        ("WHERE c.code = %(customer)s", {"customer": customer}) if customer else ("", {})
+    )
     rows = conn.execute(
         f"{_ROBOT_SELECT} {where} ORDER BY r.code LIMIT %(limit)s OFFSET %(offset)s",
         {**params, "limit": limit, "offset": offset},

@@ -14,7 +14,8 @@ from storage.telemetry import copy_encoded, insert_new, table_bytes
 __all__ = ["create_scratch_database", "drop_database", "count_telemetry", "raw_copy_limit",
            "write_path_costs", "layout_bytes", "series_values_sample", "alarm_latencies"]
 
-_EXPORT = "COPY (SELECT time, robot_id, signal_id, value, quality FROM telemetry{limit}) TO STDOUT (FORMAT BINARY)"
+_EXPORT = ("COPY (SELECT time, robot_id, signal_id, value, quality FROM telemetry{limit})"
+           " TO STDOUT (FORMAT BINARY)")
 
 
 def create_scratch_database(*, admin_url: str, name: str) -> str:
@@ -95,7 +96,8 @@ def layout_bytes(*, conn: psycopg.Connection) -> tuple[int, int, int]:
                         quality smallint[] NOT NULL)""")
     conn.execute("""INSERT INTO bench_telemetry_wide
                     SELECT time, robot_id, array_agg(signal_id ORDER BY signal_id),
-                           array_agg(value ORDER BY signal_id), array_agg(quality ORDER BY signal_id)
+                           array_agg(value ORDER BY signal_id),
+                           array_agg(quality ORDER BY signal_id)
                       FROM telemetry GROUP BY time, robot_id""")
     conn.execute("CREATE UNIQUE INDEX ON bench_telemetry_wide (robot_id, time DESC)")
     conn.commit()
@@ -107,7 +109,7 @@ def layout_bytes(*, conn: psycopg.Connection) -> tuple[int, int, int]:
 
 def series_values_sample(*, conn: psycopg.Connection, limit: int) -> list[tuple[int, int, float]]:
     """(robot_id, signal_id, value) of stored values in series order, as compression sees them."""
-    return conn.execute(  # type: ignore[return-value]
+    return conn.execute(
         """SELECT robot_id, signal_id, value FROM telemetry WHERE value IS NOT NULL
            ORDER BY robot_id, signal_id, time LIMIT %s""", (limit,)).fetchall()
 
@@ -116,7 +118,7 @@ def alarm_latencies(*, conn: psycopg.Connection, alarm_code: int,
                     kind: str) -> list[tuple[int, float, float | None, float | None]]:
     """Per robot whose ``alarm_code`` signal showed ``alarm_code``: (robot id, first such
     sample time, the engine's decision time, the anomaly row's creation time), Unix seconds."""
-    return conn.execute(  # type: ignore[return-value]
+    return conn.execute(
         """WITH first_alarm AS (
                SELECT t.robot_id, min(t.time) AS at
                  FROM telemetry t JOIN signals s ON s.id = t.signal_id

@@ -125,7 +125,8 @@ def upgrade(conninfo: str, dialect: Dialect | None = None) -> list[Migration]:
                 if m.version in done:
                     name, _, checksum = done[m.version]
                     if checksum != m.checksum:
-                        log.warning("migration %s (%s) changed since it was applied", m.version, name)
+                        log.warning("migration %s (%s) changed since it was applied",
+                                    m.version, name)
                     continue
                 log.info("applying migration %04d %s (%s)", m.version, m.name, chosen)
                 record = (

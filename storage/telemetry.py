@@ -177,7 +177,7 @@ def read_window(
     *, conn: psycopg.Connection, after: datetime, until: datetime
 ) -> list[tuple[datetime, int, int, float]]:
     """Good-quality points with ``after < time <= until``, oldest first."""
-    return conn.execute(  # type: ignore[return-value]
+    return conn.execute(
         """SELECT time, robot_id, signal_id, value FROM telemetry
            WHERE time > %s AND time <= %s AND quality = 0 AND value IS NOT NULL
            ORDER BY time""",

@@ -28,7 +28,7 @@ _counter = itertools.count()
 def _with_dbname(url: str, dbname: str) -> str:
     params = ci.conninfo_to_dict(url)
     params["dbname"] = dbname
-    return ci.make_conninfo(**params)
+    return ci.make_conninfo("", **params)
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ the clock is frozen at the pause instant, so nothing becomes overdue.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -112,7 +112,7 @@ def overdue(
     *,
     deadlines: Deadlines,
     now: datetime,
-    met: dict[str, datetime | None] | None = None,
+    met: Mapping[str, datetime | None] | None = None,
     paused_since: datetime | None = None,
 ) -> list[str]:
     """Names of the deadlines missed at ``now``, most urgent first.

@@ -10,7 +10,6 @@ app = typer.Typer(help="Benchmarks: speeds, sizes and detector accuracy, measure
 # Each benchmark lives in its own module and registers itself on ``app`` here.
 
 from robowatch.cli import bench_detection  # noqa: E402,F401  (registers skab, cmapss)
-
 from robowatch.cli.bench_simulate import bench_opcua_server, bench_simulate  # noqa: E402
 
 app.command("simulate")(bench_simulate)

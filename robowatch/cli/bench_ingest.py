@@ -142,7 +142,8 @@ def _scrape(port: int) -> dict[str, float]:
 def _quantile(metrics: dict[str, float], name: str, q: float) -> float | None:
     """histogram_quantile: linear interpolation inside the bucket holding the q-th sample."""
     buckets = sorted(
-        (float("inf") if k.split('le="')[1].rstrip('"}') == "+Inf" else float(k.split('le="')[1].rstrip('"}')), v)
+        (float("inf") if k.split('le="')[1].rstrip('"}') == "+Inf"
+         else float(k.split('le="')[1].rstrip('"}')), v)
         for k, v in metrics.items() if k.startswith(f"{name}_bucket{{"))
     if not buckets or buckets[-1][1] == 0:
         return None
@@ -391,7 +392,8 @@ def bench_ingest(
     robots: Annotated[int, typer.Option(help="Robots in the fleet.", min=1)] = 200,
     signals: Annotated[int, typer.Option(help="Signals per MQTT message.", min=1, max=56)] = 50,
     rate: Annotated[float, typer.Option(help="Samples per robot per second.", min=0.1)] = 10.0,
-    seconds: Annotated[float, typer.Option(help="How long the simulator publishes.", min=1.0)] = 60.0,
+    seconds: Annotated[float, typer.Option(
+        help="How long the simulator publishes.", min=1.0)] = 60.0,
     protocol: Annotated[str, typer.Option(help="mqtt or opcua.")] = "mqtt",
     collectors: Annotated[int, typer.Option(
         help="MQTT collector processes sharing one subscription ($share/bench/...).", min=1)] = 1,
@@ -409,7 +411,8 @@ def bench_ingest(
         shutil.rmtree(tmp, ignore_errors=True)
     if not as_json:
         typer.echo(f"{report['points_per_second']:,.0f} points/s sustained; raw COPY "
-                   f"{report['copy_limit_points_per_second']:,.0f} points/s (ratio {report['ratio']}); "
+                   f"{report['copy_limit_points_per_second']:,.0f} points/s "
+                   f"(ratio {report['ratio']}); "
                    f"lag p50 {report['ingest_lag_p50_s']} s, p99 {report['ingest_lag_p99_s']} s; "
                    f"lost {report['lost_points']}; CPU {report['cpu_share_of_one_core']}")
     typer.echo(json.dumps(report))

@@ -27,7 +27,7 @@ import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypedDict
 
 import numpy as np
 import psutil
@@ -74,7 +74,16 @@ def _simulate(url: str, robots: int, rate: float, seconds: float, warmup_s: floa
              "late_ticks": result.late_ticks})
 
 
-def _measure(url: str) -> list[dict[str, float]]:
+class _Fault(TypedDict):
+    """One robot's alarm, Unix seconds; the anomaly's times are None when none was made."""
+
+    robot_id: int
+    fault_at: float
+    detected_at: float | None
+    created_at: float | None
+
+
+def _measure(url: str) -> list[_Fault]:
     """Per robot with a collision anomaly or alarm: first alarm sample, detected_at, created_at."""
     with connect(url) as conn:
         rows = alarm_latencies(conn=conn, alarm_code=2001, kind=_FAULT_KIND)
@@ -166,9 +175,10 @@ def _run(robots: int, rate: float, seconds: float, policy: Path | None,
         faults = _measure(url)
         read_paths = _read_paths(url, 5.0)
     found = [f for f in faults if f["created_at"] is not None]
-    latency = [f["created_at"] - f["fault_at"] for f in found]
+    latency = [f["created_at"] - f["fault_at"] for f in faults if f["created_at"] is not None]
     engine = [f["detected_at"] - f["fault_at"] for f in found if f["detected_at"] is not None]
-    pipeline = [f["created_at"] - f["detected_at"] for f in found if f["detected_at"] is not None]
+    pipeline = [f["created_at"] - f["detected_at"] for f in faults
+                if f["created_at"] is not None and f["detected_at"] is not None]
     return {
         "benchmark": "latency", "robots": robots, "rate_hz": rate, "seconds": seconds,
         "faults_scheduled": len(sc.faults), "faults_seen_in_telemetry": len(faults),

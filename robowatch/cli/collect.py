@@ -26,7 +26,9 @@ SpoolDir = Annotated[Path | None, typer.Option(
 SpoolMax = Annotated[int, typer.Option(help="Spool size limit in MiB.", min=1)]
 
 
-def _writer(settings: Settings, spool_dir: Path | None, name: str, spool_max_mb: int) -> WriterConfig:
+def _writer(
+    settings: Settings, spool_dir: Path | None, name: str, spool_max_mb: int
+) -> WriterConfig:
     return WriterConfig(spool_dir=spool_dir or settings.home / "spool" / name,
                         spool_max_bytes=spool_max_mb << 20)
 
@@ -43,7 +45,8 @@ def mqtt(
     ctx: typer.Context,
     url: Annotated[str | None, typer.Option(help="Broker URL (default: settings).")] = None,
     share_group: Annotated[str | None, typer.Option(help="Shared subscription group.")] = None,
-    client_id: Annotated[str | None, typer.Option(help="MQTT client id (unique per process).")] = None,
+    client_id: Annotated[str | None, typer.Option(
+        help="MQTT client id (unique per process).")] = None,
     metrics_port: Annotated[int | None, typer.Option(help="Serve /metrics on this port.")] = None,
     protocol: Annotated[str, typer.Option(help="auto (5, else 3.1.1), 5 or 3.1.1.")] = "auto",
     ca_file: Annotated[str | None, typer.Option(
@@ -60,7 +63,8 @@ def mqtt(
     settings = settings_of(ctx)
     broker = url or settings.mqtt_url
     if not broker:
-        raise typer.BadParameter("no broker: give --url or set ROBOWATCH_MQTT_URL", param_hint="--url")
+        raise typer.BadParameter("no broker: give --url or set ROBOWATCH_MQTT_URL",
+                                 param_hint="--url")
     cid = client_id or settings.mqtt_client_id
     cfg = MqttConfig(url=broker, client_id=cid,
                      topic_prefix=settings.mqtt_topic_prefix, share_group=share_group,
@@ -68,8 +72,8 @@ def mqtt(
     wcfg = _writer(settings, spool_dir, f"mqtt-{cid}", spool_max_mb)
     with database(settings) as db_url:
         metrics = _metrics(metrics_port)
-        run_service(lambda stop: run_collectors(conninfo=db_url, stop=stop, mqtt=cfg, metrics=metrics,
-                                                writer_config=wcfg))
+        run_service(lambda stop: run_collectors(conninfo=db_url, stop=stop, mqtt=cfg,
+                                                metrics=metrics, writer_config=wcfg))
 
 
 @app.command()
@@ -89,7 +93,8 @@ def opcua(
     server_certificate: Annotated[str | None, typer.Option(
         help="Trusted server certificate; default: the one the endpoint presents.")] = None,
     application_uri: Annotated[str, typer.Option(
-        help="Our application URI: the URI in the client certificate.")] = "urn:robowatch:collector",
+        help="Our application URI: the URI in the client certificate.",
+    )] = "urn:robowatch:collector",
     publishing_interval_ms: Annotated[int, typer.Option(min=1)] = 100,
     sampling_interval_ms: Annotated[float, typer.Option(min=0)] = 0.0,
     queue_size: Annotated[int, typer.Option(min=1, help="Server-side queue per variable.")] = 10,
@@ -120,7 +125,7 @@ def opcua(
     wcfg = _writer(settings, spool_dir, f"opcua-{shard}-of-{shards}", spool_max_mb)
     with database(settings) as db_url:
         metrics = _metrics(metrics_port)
-        run_service(lambda stop: run_collectors(conninfo=db_url, stop=stop, opcua=mine, metrics=metrics,
-                                                writer_config=wcfg))
+        run_service(lambda stop: run_collectors(conninfo=db_url, stop=stop, opcua=mine,
+                                                metrics=metrics, writer_config=wcfg))
 
 

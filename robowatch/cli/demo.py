@@ -18,7 +18,8 @@ def demo(
     rate: Annotated[float, typer.Option(min=0.1, help="Samples per second per robot.")] = 2.0,
     speedup: Annotated[float, typer.Option(min=0.01, help="Scenario time per wall second.")] = 1.0,
     seed: Annotated[int, typer.Option(help="Simulation seed.")] = 0,
-    duration: Annotated[float | None, typer.Option(min=1, help="Stop after this many seconds.")] = None,
+    duration: Annotated[float | None, typer.Option(
+        min=1, help="Stop after this many seconds.")] = None,
 ) -> None:
     """Start database, broker, simulated robots, collectors, detection, ticketing and the API."""
     run_demo(settings_of(ctx), DemoOptions(scenario=scenario, rate_hz=rate, speedup=speedup,

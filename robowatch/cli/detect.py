@@ -40,7 +40,8 @@ def csv_command(
 @app.command("run")
 def run_command(
     ctx: typer.Context,
-    policy: Annotated[Path | None, typer.Option(help="Engine policy TOML (default: packaged).")] = None,
+    policy: Annotated[Path | None, typer.Option(
+        help="Engine policy TOML (default: packaged).")] = None,
     worker: Annotated[int, typer.Option(min=0, help="This worker's number.")] = 0,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes; robots split by id.")] = 1,
 ) -> None:

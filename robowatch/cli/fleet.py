@@ -22,8 +22,8 @@ app = typer.Typer(help="Fleet registry: customers, sites, lines, robots, enginee
 @app.command()
 def load(
     ctx: typer.Context,
-    scenario: Annotated[Path | None, typer.Option(exists=True, dir_okay=False,
-                                                  help="Fleet description (scenario TOML).")] = None,
+    scenario: Annotated[Path | None, typer.Option(
+        exists=True, dir_okay=False, help="Fleet description (scenario TOML).")] = None,
     packaged: Annotated[str | None, typer.Option(
         help="A scenario shipped with robowatch instead: demo or bench.")] = None,
     team: Annotated[Path | None, typer.Option(exists=True, dir_okay=False,
@@ -40,7 +40,8 @@ def load(
     # The packaged demo comes with its demo team, so its tickets can be dispatched.
     people = load_team(team) if team else (load_team() if packaged == "demo" else ())
     with database(settings_of(ctx)) as url, connect(url) as conn:
-        ids = register_fleet(conn=conn, fleet=FleetSpec(customers=fleet.customers, engineers=people))
+        ids = register_fleet(conn=conn,
+                             fleet=FleetSpec(customers=fleet.customers, engineers=people))
         conn.commit()
     typer.echo(f"registered {len(ids)} robots and {len(people)} engineers")
 
@@ -51,5 +52,6 @@ def list_(ctx: typer.Context, customer: Annotated[str | None, typer.Option()] = 
     with database(settings_of(ctx)) as url, connect(url) as conn:
         robots, total = list_robots(conn=conn, customer=customer, limit=10_000)
     for r in robots:
-        typer.echo(f"{r.code:12} {r.customer:12} {r.tier:10} {r.site}/{r.line}  {r.brand or ''} {r.model or ''}")
+        typer.echo(f"{r.code:12} {r.customer:12} {r.tier:10} {r.site}/{r.line}  "
+                   f"{r.brand or ''} {r.model or ''}")
     typer.echo(f"{total} robots")

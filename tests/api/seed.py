@@ -36,7 +36,9 @@ def seed_fleet(conn: psycopg.Connection) -> dict[str, int]:
 
 
 def customer_id(conn: psycopg.Connection, code: str) -> int:
-    return conn.execute("SELECT id FROM customers WHERE code = %s", (code,)).fetchone()[0]
+    row = conn.execute("SELECT id FROM customers WHERE code = %s", (code,)).fetchone()
+    assert row is not None, f"no customer {code!r}"
+    return int(row[0])
 
 
 def add_ticket(

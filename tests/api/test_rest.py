@@ -111,7 +111,7 @@ def test_tickets_filters_paging_and_order(client: httpx.Client, db: psycopg.Conn
     db.execute("UPDATE tickets SET state = 'closed', closed_at = %s WHERE id = %s", (NOW, old.id))
     db.commit()
 
-    def ids(**params: object) -> tuple[list[int], int]:
+    def ids(**params: str | int) -> tuple[list[int], int]:
         body = client.get("/api/v1/tickets", params=params).json()
         return [t["id"] for t in body["items"]], body["count"]
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import psycopg
 import pytest
 from websockets.exceptions import ConnectionClosed
-from websockets.sync.client import ClientConnection, connect
+from websockets.sync.client import connect
+from websockets.sync.connection import Connection  # type of ``with connect(...) as ws``
 
 from api import create_app
 from tests.api.seed import NOW, add_anomaly, add_ticket, seed_fleet
@@ -32,19 +34,20 @@ def _wait_listening(base_url: str, *, clients: int = 0, timeout: float = 10.0) -
     raise AssertionError(f"stream not listening with {clients} clients: {body}")
 
 
-def _next(ws: ClientConnection) -> dict:
-    return json.loads(ws.recv(timeout=5))
+def _next(ws: Connection) -> dict[str, Any]:
+    msg: dict[str, Any] = json.loads(ws.recv(timeout=5))
+    return msg
 
 
 @pytest.fixture
-def stream(base_url: str) -> Iterator[ClientConnection]:
+def stream(base_url: str) -> Iterator[Connection]:
     with connect(_ws_url(base_url)) as ws:
         _wait_listening(base_url, clients=1)
         yield ws
 
 
 def test_inserted_anomaly_arrives_as_full_object(
-    stream: ClientConnection, db: psycopg.Connection
+    stream: Connection, db: psycopg.Connection
 ) -> None:
     robots = seed_fleet(db)
     anomaly_id = add_anomaly(db, robots, robot="R-0002")
@@ -76,7 +79,7 @@ def test_new_ticket_reaches_every_client(base_url: str, db: psycopg.Connection) 
 
 
 def test_malformed_notification_is_skipped_and_stream_goes_on(
-    stream: ClientConnection, db: psycopg.Connection
+    stream: Connection, db: psycopg.Connection
 ) -> None:
     robots = seed_fleet(db)
     for junk in ("not json", '{"type": "robot", "op": "insert", "id": 1}',
@@ -105,15 +108,15 @@ def test_client_disconnect_is_clean_and_server_stops_with_clients(db_url: str) -
 
 
 def test_relay_reconnects_and_asks_clients_to_resync(
-    stream: ClientConnection, base_url: str, db: psycopg.Connection
+    stream: Connection, base_url: str, db: psycopg.Connection
 ) -> None:
     robots = seed_fleet(db)
-    killed = db.execute(
+    row = db.execute(
         """SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
            WHERE datname = current_database() AND query LIKE 'LISTEN%'"""
-    ).fetchone()[0]
+    ).fetchone()
     db.commit()
-    assert killed == 1
+    assert row is not None and row[0] == 1
     # Notifications sent while the relay was away are lost: clients are told to re-read.
     assert _next(stream) == {"type": "resync", "op": None, "data": None}
     _wait_listening(base_url, clients=1)

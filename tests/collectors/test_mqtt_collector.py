@@ -23,6 +23,7 @@ TOPIC = "robowatch/C1/S1/L1/{robot}/telemetry"
 
 def publisher(url: str) -> mqtt.Client:
     u = urlsplit(url)
+    assert u.hostname is not None and u.port is not None, url
     c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
     c.connect(u.hostname, u.port)
     c.loop_start()
@@ -31,7 +32,8 @@ def publisher(url: str) -> mqtt.Client:
 
 def good(robot: str, seq: int, **signals: float) -> bytes:
     return json.dumps({"v": 1, "robot": robot, "ts": time.time(), "seq": seq,
-                       "signals": signals or {"J1.current": 1.0 + seq, "J1.temperature": 40.0}}).encode()
+                       "signals": signals or {"J1.current": 1.0 + seq,
+                                              "J1.temperature": 40.0}}).encode()
 
 
 async def wait_for(pred, timeout=15.0):
@@ -45,15 +47,20 @@ async def wait_for(pred, timeout=15.0):
 
 def points(db_url: str) -> int:
     with connect(db_url) as conn:
-        return conn.execute("SELECT count(*) FROM telemetry").fetchone()[0]
+        row = conn.execute("SELECT count(*) FROM telemetry").fetchone()
+    assert row is not None
+    return int(row[0])
 
 
-async def test_bad_input_is_quarantined_and_good_messages_around_it_are_all_stored(db_url, mosquitto):
+async def test_bad_input_is_quarantined_and_good_messages_around_it_are_all_stored(
+    db_url, mosquitto
+):
     register_small_fleet(db_url)
     stop = asyncio.Event()
     metrics = CollectorMetrics()
     cfg = MqttConfig(url=mosquitto, client_id=f"test-{uuid.uuid4().hex[:8]}")
-    task = asyncio.create_task(run_collectors(conninfo=db_url, stop=stop, mqtt=cfg, metrics=metrics))
+    task = asyncio.create_task(
+        run_collectors(conninfo=db_url, stop=stop, mqtt=cfg, metrics=metrics))
     pub = publisher(mosquitto)
     try:
         # Wait until the collector's subscription is live (a probe message gets stored).
@@ -64,7 +71,9 @@ async def test_bad_input_is_quarantined_and_good_messages_around_it_are_all_stor
         bad = [
             (TOPIC.format(robot="R1"), b"{this is not json"),                    # malformed
             (TOPIC.format(robot="R9"), good("R9", 1)),                             # unknown robot
-            (TOPIC.format(robot="R1"), b'{"v":1,"robot":"R1","ts":%f,"signals":{"J1.current":NaN,"J2.current":2}}' % time.time()),
+            (TOPIC.format(robot="R1"),
+             b'{"v":1,"robot":"R1","ts":%f,"signals":{"J1.current":NaN,"J2.current":2}}'
+             % time.time()),
             (TOPIC.format(robot="R1"), json.dumps({"v": 1, "robot": "R1", "ts": time.time() + 86400,
                                                     "signals": {"a": 1}}).encode()),  # clock skew
             (TOPIC.format(robot="R1"), b"{" + b" " * 70_000 + b"}"),              # oversized

@@ -23,8 +23,11 @@ SIGNALS = [f"J{j}.{q}" for j in range(1, 7) for q in ("current", "temperature")]
 
 def count(db_url: str) -> tuple[int, int]:
     with connect(db_url) as conn:
-        return conn.execute(
-            "SELECT count(*), count(DISTINCT (robot_id, signal_id, time)) FROM telemetry").fetchone()
+        row = conn.execute(
+            "SELECT count(*), count(DISTINCT (robot_id, signal_id, time)) FROM telemetry"
+        ).fetchone()
+    assert row is not None
+    return row
 
 
 def wait_until(pred, timeout: float) -> bool:
@@ -38,6 +41,7 @@ def wait_until(pred, timeout: float) -> bool:
 
 def publish_all(url: str, done: threading.Event) -> None:
     u = urlsplit(url)
+    assert u.hostname is not None and u.port is not None, url
     c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
     c.connect(u.hostname, u.port)
     c.loop_start()
@@ -56,10 +60,13 @@ def publish_all(url: str, done: threading.Event) -> None:
     done.set()
 
 
-def test_kill_9_mid_stream_then_restart_stores_every_point_exactly_once(db_url, mosquitto, tmp_path):
+def test_kill_9_mid_stream_then_restart_stores_every_point_exactly_once(
+    db_url, mosquitto, tmp_path
+):
     register_small_fleet(db_url, robots=ROBOTS)
     client_id = f"crash-{uuid.uuid4().hex[:8]}"
-    args = ["mqtt", "--url", mosquitto, "--client-id", client_id, "--spool-dir", str(tmp_path / "spool")]
+    args = ["mqtt", "--url", mosquitto, "--client-id", client_id,
+            "--spool-dir", str(tmp_path / "spool")]
     log = tmp_path / "collector.log"
     first = start_collector(args, db_url=db_url, log=log)
     try:
@@ -72,7 +79,8 @@ def test_kill_9_mid_stream_then_restart_stores_every_point_exactly_once(db_url, 
 
         def probed() -> bool:
             probe.publish("robowatch/C1/S1/L1/R1/telemetry", json.dumps(
-                {"v": 1, "robot": "R1", "ts": probe_t, "seq": 0, "signals": {"cycle_count": 1}}), qos=1)
+                {"v": 1, "robot": "R1", "ts": probe_t, "seq": 0,
+                 "signals": {"cycle_count": 1}}), qos=1)
             return count(db_url)[0] > 0
         assert wait_until(probed, 60), log.read_text()
         probe.loop_stop()
@@ -98,7 +106,7 @@ def test_kill_9_mid_stream_then_restart_stores_every_point_exactly_once(db_url, 
             total, distinct = count(db_url)
             assert (total, distinct) == (expected, expected)
             with connect(db_url) as conn:
-                per_robot = dict(conn.execute(
+                per_robot: dict[str, int] = dict(conn.execute(
                     "SELECT r.code, count(*) FROM telemetry t JOIN robots r ON r.id = t.robot_id "
                     "WHERE t.time > to_timestamp(%s) GROUP BY r.code", (probe_t - 20,)).fetchall())
             assert per_robot["R2"] == MESSAGES * len(SIGNALS)

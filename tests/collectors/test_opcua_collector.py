@@ -25,7 +25,9 @@ pytestmark = [pytest.mark.opcua, pytest.mark.slow]
 
 def points(db_url: str) -> tuple[int, int]:
     with connect(db_url) as conn:
-        return conn.execute("SELECT count(*), count(DISTINCT signal_id) FROM telemetry").fetchone()
+        row = conn.execute("SELECT count(*), count(DISTINCT signal_id) FROM telemetry").fetchone()
+    assert row is not None
+    return row
 
 
 async def eventually(pred, timeout: float) -> bool:
@@ -90,8 +92,10 @@ async def test_server_restart_reconnects_resubscribes_and_records_the_gap(db_url
         assert gap.source == "opcua"
         assert 1.0 < (gap.ended_at - gap.started_at).total_seconds() < 30
         with connect(db_url) as conn:
-            inside = conn.execute("SELECT count(*) FROM telemetry WHERE time > %s AND time < %s",
-                                  (gap.started_at, gap.ended_at)).fetchone()[0]
+            row = conn.execute("SELECT count(*) FROM telemetry WHERE time > %s AND time < %s",
+                               (gap.started_at, gap.ended_at)).fetchone()
+        assert row is not None
+        inside = row[0]
         # Nothing was sampled while the server was down: the gap row says why it is empty.
         assert inside < 2 * n_signals * 2
     finally:
@@ -145,4 +149,5 @@ def test_security_needs_a_certificate_and_a_known_mode():
     with pytest.raises(CollectorConfigError):
         OpcUaConfig(url="opc.tcp://h:4840", security_mode="SignAndEncrypt")
     with pytest.raises(CollectorConfigError):
-        OpcUaConfig(url="opc.tcp://h:4840", security_mode="Encrypt", certificate="c", private_key="k")
+        OpcUaConfig(url="opc.tcp://h:4840", security_mode="Encrypt", certificate="c",
+                    private_key="k")

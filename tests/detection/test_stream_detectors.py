@@ -48,10 +48,13 @@ def test_rate_streaming_warms_up_then_scores_per_second():
     for i, v in enumerate(np.cumsum(rng.normal(0, 0.1, 100))):
         det.learn_one({"a": float(v)}, t=float(i))
     last = det._last["a"][0]
-    assert det.score_one({"a": last + 0.01}, t=100.0) < 1
-    assert det.score_one({"a": last + 5.0}, t=100.0) > 1
+    small = det.score_one({"a": last + 0.01}, t=100.0)
+    assert small is not None and small < 1
+    fast = det.score_one({"a": last + 5.0}, t=100.0)
+    assert fast is not None and fast > 1
     # the same move spread over 100 s is slow enough
-    assert det.score_one({"a": last + 5.0}, t=199.0) < 1
+    slow = det.score_one({"a": last + 5.0}, t=199.0)
+    assert slow is not None and slow < 1
     with pytest.raises(InvalidInputError):
         det.fit([[1.0], [2.0]], t=[5.0, 1.0])
 
@@ -80,10 +83,12 @@ def test_drift_streaming_matches_batch_and_warms_up():
         stream.learn_one({"a": row[0], "b": row[1]})
     np.testing.assert_allclose(stream.mean_, batch.mean_)
     expected = batch.score_samples(X[100:])
-    got = []
+    got: list[float] = []
     for row in X[100:]:
         x = {"a": float(row[0]), "b": float(row[1])}
-        got.append(stream.score_one(x))
+        score = stream.score_one(x)
+        assert score is not None  # warmed up
+        got.append(score)
         stream.learn_one(x)
     np.testing.assert_allclose(got, expected)
 

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -75,7 +76,9 @@ def stack(db_url: str, mosquitto: str, tmp_path: Path) -> Iterator[Stack]:
     finally:
         codes = s.stop()
         # Every service stops cleanly on SIGTERM.
-        assert all(c == 0 for c in codes.values()), {n: (c, s.tail(n)) for n, c in codes.items() if c}
+        assert all(c == 0 for c in codes.values()), {
+            n: (c, s.tail(n)) for n, c in codes.items() if c
+        }
 
 
 def test_a_scheduled_fault_becomes_a_graded_ticket_with_its_deadlines(stack: Stack, tmp_path: Path):
@@ -95,7 +98,7 @@ def test_a_scheduled_fault_becomes_a_graded_ticket_with_its_deadlines(stack: Sta
 
     api = f"http://127.0.0.1:{api_port}/api/v1"
     deadline = time.monotonic() + 120
-    tickets: list[dict] = []
+    tickets: list[dict[str, Any]] = []
     while time.monotonic() < deadline:
         stack.alive()
         try:

@@ -6,6 +6,8 @@ parameters and noise) and compares the faulted robot R0 with its healthy twin ru
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -68,7 +70,7 @@ def test_noise_is_coloured_not_white() -> None:
     assert resid.std() > 0
 
 
-def _pair(fault: dict, *, seconds: float, speedup: float = 10.0, rate: float = 10.0):
+def _pair(fault: dict[str, Any], *, seconds: float, speedup: float = 10.0, rate: float = 10.0):
     sc_f, sc_h = scenario([fault]), scenario([])
     m, s, vf, pf = trace(sc_f, seconds=seconds, speedup=speedup, rate=rate)
     _, _, vh, ph = trace(sc_h, seconds=seconds, speedup=speedup, rate=rate)
@@ -218,7 +220,7 @@ def test_stoppage_halts_everything() -> None:
     ({"kind": "gearbox_wear", "component": "J9"}, "component"),
     ({"robot": "nobody"}, "unknown robot"),
 ])
-def test_bad_faults_are_refused_with_a_clear_message(bad: dict, message: str) -> None:
+def test_bad_faults_are_refused_with_a_clear_message(bad: dict[str, Any], message: str) -> None:
     from simulators.scenario import ScenarioError
 
     fault = {"robot": "R0", "component": "J1", "kind": "gearbox_wear", "onset_s": 1,

@@ -6,6 +6,7 @@ import json
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -27,7 +28,12 @@ class Recorder:
         self.ready = threading.Event()
         self.lock = threading.Lock()
         c = self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"rec-{time.time()}")
-        c.on_connect = lambda cl, *_: (cl.subscribe(topic, qos=1), self.ready.set())
+
+        def on_connect(cl: mqtt.Client, *_: object) -> None:
+            cl.subscribe(topic, qos=1)
+            self.ready.set()
+
+        c.on_connect = on_connect
         c.on_message = self._on_message
         c.connect(t.host, t.port)
         c.loop_start()
@@ -63,7 +69,7 @@ async def test_publishes_valid_v1_payloads_and_status(mosquitto: str, tmp_path: 
 
     tele = [(t, json.loads(p)) for t, p, _ in msgs if t.endswith("/telemetry")]
     assert result.ticks >= 13
-    by_robot: dict[str, list[dict]] = {}
+    by_robot: dict[str, list[dict[str, Any]]] = {}
     for topic, p in tele:
         assert set(p) == {"v", "robot", "ts", "seq", "signals"}
         assert p["v"] == 1 and isinstance(p["seq"], int) and p["seq"] >= 0
@@ -98,6 +104,7 @@ async def test_publishes_valid_v1_payloads_and_status(mosquitto: str, tmp_path: 
     with psycopg.connect(db_url) as conn:
         rows = list_fault_labels(conn=conn, run_id=result.run_id)
     assert [(r.robot, r.kind) for r in rows] == [("R0", "comm_loss"), ("R1", "gearbox_wear")]
+    assert rows[1].failure_at is not None
     assert rows[1].failure_at.timestamp() == pytest.approx(gw.failure, abs=0.01)
 
 

@@ -38,6 +38,7 @@ async def test_browse_and_read_a_joint_temperature() -> None:
             assert joints == {f"J{j}" for j in range(1, 7)}
             temp = await robot.get_child([f"{idx}:Joints", f"{idx}:J3", f"{idx}:Temperature"])
             dv = await temp.read_data_value()
+            assert dv.Value is not None and dv.SourceTimestamp is not None
             expected = values[1, model.signal_names.index("J3.temperature")]
             assert dv.Value.Value == pytest.approx(expected)
             assert 20.0 < dv.Value.Value < 100.0
@@ -55,6 +56,6 @@ async def test_browse_and_read_a_joint_temperature() -> None:
             await server.update(ts + 1.0, later, silent)
             dv2 = await temp.read_data_value()
             assert dv2.SourceTimestamp == dv.SourceTimestamp
-            assert dv2.StatusCode == ua.StatusCode(ua.StatusCodes.Good)
+            assert dv2.StatusCode == ua.StatusCode(ua.UInt32(ua.StatusCodes.Good))
     finally:
         await server.stop()

@@ -40,7 +40,8 @@ async def test_sign_and_encrypt_with_password(tmp_path: Path) -> None:
                                   mode=ua.MessageSecurityMode.SignAndEncrypt)
         async with client:
             idx = await client.get_namespace_index(NAMESPACE_URI)
-            node = client.get_node(ua.NodeId("R0/Joints/J3/Temperature", idx))
+            node = client.get_node(ua.NodeId(ua.String("R0/Joints/J3/Temperature"),
+                                              ua.Int16(idx)))
             assert isinstance(await node.read_value(), float)
 
         anonymous = Client(url=server.url, timeout=5)

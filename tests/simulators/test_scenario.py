@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -87,7 +88,7 @@ def test_docs_list_every_signal_and_browse_name() -> None:
     ({"kind": "sensor_stuck", "signal": "J9.temperature"}, "unknown signal"),
     ({"severity": 0}, "severity"),
 ])
-def test_fault_typos_are_refused_not_ignored(fault: dict, message: str) -> None:
+def test_fault_typos_are_refused_not_ignored(fault: dict[str, Any], message: str) -> None:
     from tests.simulators.helpers import scenario
 
     base = {"robot": "R0", "component": "J1", "kind": "comm_loss", "onset_s": 1}

@@ -65,6 +65,7 @@ def test_pause_moves_only_deadlines_still_ahead():
     d = deadlines_for(clock=POLICY.clock_for(grade="II", tier="core"), accepted_at=T0)
     paused_at = T0 + 1 * H  # respond_by (30 min) already passed
     moved = shifted(d, by=3 * H, paused_at=paused_at)
+    assert d.onsite_by is not None and d.plan_by is not None  # grade II has both
     assert moved.respond_by == d.respond_by
     assert moved.onsite_by == d.onsite_by + 3 * H
     assert moved.plan_by == d.plan_by + 3 * H

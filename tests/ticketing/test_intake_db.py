@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import psycopg
 import pytest
@@ -29,12 +30,19 @@ def conn(db_url: str):
         yield c
 
 
+def _get(conn: store.Conn, ticket_id: int | None) -> store.TicketRow:
+    """The stored ticket ``ticket_id``; the test fails when there is none."""
+    assert ticket_id is not None
+    t = store.get_ticket(conn=conn, ticket_id=ticket_id)
+    assert t is not None
+    return t
+
+
 def test_anomaly_becomes_graded_ticket_with_deadlines(db_url, fleet, conn):
     aid = anomaly(db_url, fleet["R-C1"], impact="core-module")
     result = ticket_anomaly(conn=conn, anomaly_id=aid, policy=POLICY, now=NOW)
     assert result.created and result.ticket_number == "RW-20261121-0001"
-    t = store.get_ticket(conn=conn, ticket_id=result.ticket_id)
-    assert t is not None
+    t = _get(conn, result.ticket_id)
     assert (t.grade, t.tier, t.impact, t.state, t.channel) == ("II", "core", "core-module", "new",
                                                                  "monitoring")
     assert (t.robot, t.customer, t.component, t.kind) == ("R-C1", "CORE1", "J3", "overheating")
@@ -54,8 +62,7 @@ def test_anomaly_becomes_graded_ticket_with_deadlines(db_url, fleet, conn):
 
 def test_ordinary_minor_is_grade_iv_without_onsite(db_url, fleet, conn):
     aid = anomaly(db_url, fleet["R-O1"], impact="minor", kind="drift")
-    t = store.get_ticket(conn=conn, ticket_id=ticket_anomaly(
-        conn=conn, anomaly_id=aid, policy=POLICY, now=NOW).ticket_id)
+    t = _get(conn, ticket_anomaly(conn=conn, anomaly_id=aid, policy=POLICY, now=NOW).ticket_id)
     assert t.grade == "IV" and t.onsite_by is None and t.plan_by is None
     assert t.resolve_by == NOW + timedelta(hours=4) and t.update_every is None
 
@@ -69,7 +76,7 @@ def test_second_anomaly_same_kind_is_appended(db_url, fleet, conn):
     r3 = ticket_anomaly(conn=conn, anomaly_id=other_kind, policy=POLICY, now=NOW)
     assert r1.created and not r2.created and r3.created
     assert r2.ticket_id == r1.ticket_id != r3.ticket_id
-    t = store.get_ticket(conn=conn, ticket_id=r1.ticket_id)
+    t = _get(conn, r1.ticket_id)
     assert t.anomaly_ids == [first, second]
     assert t.resolve_by == NOW + timedelta(hours=48)  # joining does not restart the clocks
     assert [e.event for e in store.ticket_events(conn=conn, ticket_id=t.id)] == [
@@ -82,29 +89,29 @@ def test_second_anomaly_same_kind_is_appended(db_url, fleet, conn):
 def test_closed_ticket_does_not_absorb_new_anomalies(db_url, fleet, conn):
     first = anomaly(db_url, fleet["R-I1"], close=True)
     r1 = ticket_anomaly(conn=conn, anomaly_id=first, policy=POLICY, now=NOW)
+    assert r1.ticket_id is not None
     report = {"process": "remote session", "cause": "fan", "solution": "replaced fan",
               "parts_used": ["fan-24V"], "before_after": "92 C -> 61 C"}
-    steps = [("dispatch", {"assignee": "E-01"}), ("accept", {}), ("start", {}),
-             ("resolve", {"report": report}), ("sign_off", {})]
+    steps: list[tuple[str, dict[str, Any]]] = [
+        ("dispatch", {"assignee": "E-01"}), ("accept", {}), ("start", {}),
+        ("resolve", {"report": report}), ("sign_off", {})]
     for event, details in steps:
         apply_event(conn=conn, ticket_id=r1.ticket_id, event=event, actor="test", at=NOW,
                     policy=POLICY, **details)
-    closed = store.get_ticket(conn=conn, ticket_id=r1.ticket_id)
+    closed = _get(conn, r1.ticket_id)
     assert closed.state == "signed_off" and closed.closed_at == NOW
     second = anomaly(db_url, fleet["R-I1"])
     r2 = ticket_anomaly(conn=conn, anomaly_id=second, policy=POLICY, now=NOW)
     assert r2.created and r2.ticket_id != r1.ticket_id
     assert r2.ticket_number == "RW-20261121-0002"
-    assert store.get_ticket(conn=conn, ticket_id=r1.ticket_id).anomaly_ids == [first]
+    assert _get(conn, r1.ticket_id).anomaly_ids == [first]
 
 
 def test_same_kind_at_two_core_customers_escalates_to_grade_i(db_url, fleet, conn):
     a1 = anomaly(db_url, fleet["R-C1"], impact="non-core")
     a2 = anomaly(db_url, fleet["R-C2"], impact="non-core")
-    t1 = store.get_ticket(conn=conn, ticket_id=ticket_anomaly(
-        conn=conn, anomaly_id=a1, policy=POLICY, now=NOW).ticket_id)
-    t2 = store.get_ticket(conn=conn, ticket_id=ticket_anomaly(
-        conn=conn, anomaly_id=a2, policy=POLICY, now=NOW).ticket_id)
+    t1 = _get(conn, ticket_anomaly(conn=conn, anomaly_id=a1, policy=POLICY, now=NOW).ticket_id)
+    t2 = _get(conn, ticket_anomaly(conn=conn, anomaly_id=a2, policy=POLICY, now=NOW).ticket_id)
     # Both anomalies are in the table when the first is graded: both count.
     assert (t1.grade, t2.grade) == ("I", "I")
     assert t2.resolve_by == NOW + timedelta(hours=24)
@@ -116,8 +123,7 @@ def test_important_customer_is_not_escalated_by_core_rule(db_url, fleet, conn):
     anomaly(db_url, fleet["R-C1"], impact="non-core")
     anomaly(db_url, fleet["R-C2"], impact="non-core")
     a3 = anomaly(db_url, fleet["R-I1"], impact="non-core")
-    t = store.get_ticket(conn=conn, ticket_id=ticket_anomaly(
-        conn=conn, anomaly_id=a3, policy=POLICY, now=NOW).ticket_id)
+    t = _get(conn, ticket_anomaly(conn=conn, anomaly_id=a3, policy=POLICY, now=NOW).ticket_id)
     assert t.grade == "III"
 
 
@@ -138,10 +144,11 @@ def test_list_tickets_filters_and_counts(db_url, fleet, conn):
 def test_refused_event_changes_nothing(db_url, fleet, conn):
     aid = anomaly(db_url, fleet["R-C1"])
     tid = ticket_anomaly(conn=conn, anomaly_id=aid, policy=POLICY, now=NOW).ticket_id
+    assert tid is not None
     with pytest.raises(EventRefused):
         apply_event(conn=conn, ticket_id=tid, event="sign_off", actor="test", at=NOW,
                     policy=POLICY)
-    assert store.get_ticket(conn=conn, ticket_id=tid).state == "new"
+    assert _get(conn, tid).state == "new"
     assert len(store.ticket_events(conn=conn, ticket_id=tid)) == 2
 
 
@@ -155,11 +162,12 @@ def test_history_is_append_only(db_url, fleet, conn):
 def test_escalation_regrades_the_earlier_core_ticket(db_url, fleet, conn):
     a1 = anomaly(db_url, fleet["R-C1"], impact="minor", kind="encoder_drift")
     t1 = ticket_anomaly(conn=conn, anomaly_id=a1, policy=POLICY, now=NOW).ticket_id
-    assert store.get_ticket(conn=conn, ticket_id=t1).grade == "IV"
+    assert t1 is not None
+    assert _get(conn, t1).grade == "IV"
     a2 = anomaly(db_url, fleet["R-C2"], impact="minor", kind="encoder_drift")
     t2 = ticket_anomaly(conn=conn, anomaly_id=a2, policy=POLICY,
                         now=NOW + timedelta(hours=3)).ticket_id
-    first, second = (store.get_ticket(conn=conn, ticket_id=t) for t in (t1, t2))
+    first, second = (_get(conn, t) for t in (t1, t2))
     assert (first.grade, second.grade) == ("I", "I")
     assert first.resolve_by == NOW + timedelta(hours=24)  # from its own acceptance
     assert first.update_every == timedelta(hours=2)

@@ -33,7 +33,16 @@ def fleet(db_url: str) -> dict[str, int]:
 
 def _ticket(db_url, conn, robot_id, impact="core-module") -> int:
     aid = anomaly(db_url, robot_id, impact=impact)
-    return ticket_anomaly(conn=conn, anomaly_id=aid, policy=POLICY, now=T0).ticket_id
+    tid = ticket_anomaly(conn=conn, anomaly_id=aid, policy=POLICY, now=T0).ticket_id
+    assert tid is not None
+    return tid
+
+
+def _get(conn: store.Conn, ticket_id: int) -> store.TicketRow:
+    """The stored ticket ``ticket_id``; the test fails when there is none."""
+    t = store.get_ticket(conn=conn, ticket_id=ticket_id)
+    assert t is not None
+    return t
 
 
 def _do(conn, tid, event, at, **details):
@@ -43,7 +52,7 @@ def _do(conn, tid, event, at, **details):
 
 def test_full_life_with_refusal_pause_dispute_and_history(db_url, fleet, conn):
     tid = _ticket(db_url, conn, fleet["R-C1"])  # grade II core: resolve 48 h
-    before = store.get_ticket(conn=conn, ticket_id=tid)
+    before = _get(conn, tid)
     _do(conn, tid, "dispatch", T0, assignee="E-02")
     refused = _do(conn, tid, "refuse", T0 + timedelta(minutes=5), reason="outside my city")
     assert refused.state == "new" and refused.assignee is None
@@ -55,6 +64,7 @@ def test_full_life_with_refusal_pause_dispute_and_history(db_url, fleet, conn):
     resumed = _do(conn, tid, "resume", T0 + 5 * H)
     # Paused 2 h: deadlines still ahead at the pause move; respond_by had passed and stays.
     assert resumed.respond_by == before.respond_by
+    assert before.plan_by is not None  # grade II has a plan deadline
     assert resumed.plan_by == before.plan_by + 2 * H
     assert resumed.resolve_by == before.resolve_by + 2 * H
     assert resumed.onsite_by == before.onsite_by  # 2 h: already due when the pause began
@@ -94,7 +104,7 @@ def test_refused_detail_leaves_no_trace(db_url, fleet, conn):
         _do(conn, tid, "resolve", T0, report=REPORT)
     with pytest.raises(TicketNotFound):
         _do(conn, 4242, "accept", T0)
-    assert store.get_ticket(conn=conn, ticket_id=tid).state == "new"
+    assert _get(conn, tid).state == "new"
     assert [e.event for e in store.ticket_events(conn=conn, ticket_id=tid)] == [
         "created", "anomaly_appended"]
 
@@ -106,7 +116,7 @@ def test_grade_iv_extension_counts_pauses(db_url, fleet, conn):
                                ("wait_customer", T0 + H, {"reason": "no access"}),
                                ("resume", T0 + 2 * H, {})):
         _do(conn, tid, event, at, **details)
-    assert store.get_ticket(conn=conn, ticket_id=tid).resolve_by == T0 + 5 * H
+    assert _get(conn, tid).resolve_by == T0 + 5 * H
     with pytest.raises(MissingDetail, match="reason"):
         _do(conn, tid, "extend_resolve", T0 + 3 * H)
     t = _do(conn, tid, "extend_resolve", T0 + 3 * H, reason="encoder on order, told customer")
@@ -118,11 +128,12 @@ def test_auto_dispatch_routes_by_grade_skills_and_city(db_url, fleet, conn):
     assert auto_dispatch(conn=conn, ticket_id=grade_ii, policy=POLICY, now=T0) == "M-01"
     aid = anomaly(db_url, fleet["R-I1"], impact="minor", kind="vibration")
     grade_iv = ticket_anomaly(conn=conn, anomaly_id=aid, policy=POLICY, now=T0).ticket_id
+    assert grade_iv is not None
     # E-01 knows ABB and is in Suzhou like the robot; E-02 has no open ticket but neither.
     assert auto_dispatch(conn=conn, ticket_id=grade_iv, policy=POLICY, now=T0) == "E-01"
     _do(conn, grade_iv, "refuse", T0, reason="on another job")
     assert auto_dispatch(conn=conn, ticket_id=grade_iv, policy=POLICY, now=T0) == "E-02"
     _do(conn, grade_iv, "refuse", T0, reason="sick")
     assert auto_dispatch(conn=conn, ticket_id=grade_iv, policy=POLICY, now=T0) is None
-    assert store.get_ticket(conn=conn, ticket_id=grade_iv).state == "new"
+    assert _get(conn, grade_iv).state == "new"
     assert auto_dispatch(conn=conn, ticket_id=grade_ii, policy=POLICY, now=T0) is None  # not new
