@@ -30,7 +30,7 @@ from numpy.typing import NDArray
 from detection.engine_baseline import RobotBaseline, Training
 from detection.engine_config import EnginePolicy, component_of, quantity_of
 from detection.engine_context import asof, group_starts, last_per_group
-from detection.engine_health import HealthTracker, HealthUpdate
+from detection.engine_health import HealthTracker, HealthUpdate, QuantityLevel
 from detection.engine_tables import COMPONENTS, FleetTables
 
 __all__ = ["AnomalyOpened", "AnomalyClosed", "BaselineLearned", "HealthUpdate", "EngineEvent",
@@ -524,7 +524,7 @@ class DetectionEngine(FleetTables):
                     t: NDArray[np.float64], score: NDArray[np.float64],
                     v: NDArray[np.float64], base: NDArray[np.float64]) -> None:
         """Degradation indicators of each watched component, this batch: its largest score,
-        and per quantity the mean magnitude of its signals over their healthy baseline."""
+        and per quantity the mean magnitude of its signals and of their healthy baseline."""
         watched = self.health.watched()
         if not watched or t.size == 0:
             return
@@ -538,16 +538,24 @@ class DetectionEngine(FleetTables):
         size = len(self._by_slot) * c
         num = np.bincount(key[ok], np.abs(v[ok]), minlength=size)
         den = np.bincount(key[ok], np.abs(base[ok]), minlength=size)
+        cnt = np.bincount(key[ok], minlength=size)
         tmax = float(t.max())
         for rid, component in watched:
             robot = self._robots[rid]
             value = float(ind[robot.slot, _COMPONENTS.index(component)])
-            ratios = {}
+            # Sums per quantity over the component's signals (a joint has one signal of each
+            # quantity today; summing keeps a component with several honest).
+            sums: dict[str, list[float]] = {}
             for cc in np.flatnonzero(self._comp == _COMPONENTS.index(component)):
                 k = robot.slot * c + cc
                 if den[k] > 0:
-                    ratios[quantity_of(self._columns[cc])] = float(num[k] / den[k])
-            self.health.add(rid, component, tmax, value, ratios)
+                    acc = sums.setdefault(quantity_of(self._columns[cc]), [0.0, 0.0, 0.0])
+                    acc[0] += float(num[k])
+                    acc[1] += float(den[k])
+                    acc[2] += float(cnt[k])
+            levels = {q: QuantityLevel(value=a / n, healthy=b / n)
+                      for q, (a, b, n) in sums.items()}
+            self.health.add(rid, component, tmax, value, levels)
 
     def _admit(self, line_id: int, now: float) -> bool:
         cfg = self.policy.engine

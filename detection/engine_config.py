@@ -78,25 +78,31 @@ class ContextConfig(BaseModel):
 
 
 class RulFailure(BaseModel):
-    """How one anomaly kind's component degrades to failure, in units of its healthy baseline.
+    """How one anomaly kind's component degrades to failure.
 
-    The indicator is the mean magnitude of the component's ``quantity`` signals over their
-    learnt healthy baseline (1 = as new). Components of one kind fail anywhere between
-    ``low`` and ``high`` (fault severity varies); ``level`` is the policy's expected value.
+    The indicator is the mean magnitude of the component's ``quantity`` signals, either over
+    their learnt healthy baseline (``scale = "ratio"``: 1 = as new; for wear whose symptom
+    multiplies the healthy level, e.g. vibration) or in the signal's own unit
+    (``scale = "absolute"``: for failures that happen at a physical value whatever the
+    healthy level, e.g. a winding temperature or a position offset). Components of one kind
+    fail anywhere between ``low`` and ``high`` (units differ); ``level`` is the expected value.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     quantity: str
+    scale: Literal["ratio", "absolute"] = "ratio"
     model: Literal["linear", "quadratic", "exponential"] = "linear"
-    level: float = Field(gt=1)
-    low: float = Field(gt=1)
-    high: float = Field(gt=1)
+    level: float = Field(gt=0)
+    low: float = Field(gt=0)
+    high: float = Field(gt=0)
 
     @model_validator(mode="after")
     def _ordered(self) -> RulFailure:
         if not self.low <= self.level <= self.high:
             raise ValueError(f"need low <= level <= high, got {self.low}, {self.level}, "
                              f"{self.high}")
+        if self.scale == "ratio" and self.low <= 1.0:
+            raise ValueError(f"a ratio failure level must exceed 1 (as new), got {self.low}")
         return self
 
 

@@ -183,5 +183,8 @@ class TrendRul(_Params):
         alpha = (1 - self.confidence) / 2
         # inf sorts last, so a partly non-degrading bootstrap widens the upper end only.
         low, high = np.quantile(ruls, [alpha, 1 - alpha], method="lower")
-        return RulEstimate(rul=self._rul(self.slope_, self.intercept_), low=float(low),
-                           high=float(high), confidence=self.confidence)
+        rul = self._rul(self.slope_, self.intercept_)
+        # With a skewed failure range the quantiles can exclude the central estimate; a
+        # band that does not contain its own estimate would only confuse the planner.
+        return RulEstimate(rul=rul, low=float(min(low, rul)), high=float(max(high, rul)),
+                           confidence=self.confidence)

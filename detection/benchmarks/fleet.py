@@ -54,10 +54,12 @@ class RulSample:
 
     kind: str
     life_fraction: float
+    life: float  # onset to failure
     true_rul: float
     rul: float | None  # None: no estimate (not detected yet, or no trend)
     low: float | None
     high: float | None
+    tracked: str | None = None  # anomaly kind whose indicator gave the estimate
 
 
 @dataclass(slots=True)
@@ -122,18 +124,27 @@ class FleetScore:
 
 
 def _rul_summary(samples: Sequence[RulSample]) -> dict[str, Any]:
+    out = _rul_errors(samples)
+    out["per_kind"] = {kind: _rul_errors([s for s in samples if s.kind == kind])
+                       for kind in sorted({s.kind for s in samples})}
+    return out
+
+
+def _rul_errors(samples: Sequence[RulSample]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for frac in sorted({s.life_fraction for s in samples}):
         at = [s for s in samples if s.life_fraction == frac]
         est = [s for s in at if s.rul is not None]
         err = [abs(s.rul - s.true_rul) for s in est if s.rul is not None]
         rel = [e / s.true_rul for e, s in zip(err, est, strict=True) if s.true_rul > 0]
+        of_life = [e / s.life for e, s in zip(err, est, strict=True) if s.life > 0]
         inside = [s for s in est if s.low is not None and s.high is not None
                   and s.low <= s.true_rul <= s.high]
         out[f"{round(100 * frac)}%"] = {
             "faults": len(at), "estimated": len(est),
             "median_abs_error_s": round(float(np.median(err)), 1) if err else None,
             "median_rel_error": round(float(np.median(rel)), 3) if rel else None,
+            "median_error_of_life": round(float(np.median(of_life)), 3) if of_life else None,
             "band_coverage": round(len(inside) / len(est), 3) if est else None,
         }
     return out

@@ -17,6 +17,8 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -25,7 +27,8 @@ import typer
 
 from detection.benchmarks.fleet import Detection, FaultTruth, RulSample, score_fleet
 from detection.engine import AnomalyOpened, Batch, DetectionEngine
-from detection.engine_config import load_engine_policy
+from detection.engine_config import EnginePolicy, load_engine_policy
+from detection.rul_levels import FailureObservation, failure_levels_toml, learn_failure_levels
 from simulators.labels import labels_for
 from simulators.model import FleetModel
 from simulators.scenario import (
@@ -94,23 +97,68 @@ def bench_fleet(
     warmup: Annotated[float, typer.Option(help="No fault before this (s): baselines.")] = 180.0,
     batch: Annotated[float, typer.Option(min=0.05, help="Seconds of data per engine call.")] = 1.0,
     policy: Annotated[Path | None, typer.Option(help="Engine policy TOML.")] = None,
+    learn_levels: Annotated[Path | None, typer.Option(
+        help="Write [rul.failure.*] levels learnt from the runs' failures (TOML).")] = None,
+    runs: Annotated[int, typer.Option(
+        min=1, help="With --learn-levels: pool this many runs (seeds seed, seed+1, ...).")] = 1,
     json_out: Annotated[bool, typer.Option("--json", help="Print only the JSON line.")] = False,
 ) -> None:
     """Precision, recall and delay per fault kind, RUL error, engine points/s (offline)."""
+    if runs > 1 and learn_levels is None:
+        raise typer.BadParameter("only with --learn-levels", param_hint="--runs")
+    pol = load_engine_policy(policy)
+    seen: list[FailureObservation] = []
+    for run_seed in range(seed, seed + runs):
+        sc = _scenario(scenario, robots=robots, schedule=schedule, per_kind=faults_per_kind,
+                       duration=duration, warmup=warmup, speedup=speedup, seed=run_seed)
+        result, observed = run_fleet(sc, pol, seed=run_seed, duration=duration, rate=rate,
+                                     speedup=speedup, batch=batch)
+        result["schedule"] = schedule
+        seen += observed
+        if not json_out:
+            for kind, k in result["per_kind"].items():
+                typer.echo(f"{kind:18} faults {k['faults']:2}  recall {k['recall']}  "
+                           f"precision {k['precision']}  median delay {k['median_delay_s']} s")
+        if learn_levels is None or run_seed == seed + runs - 1:
+            if learn_levels is not None:
+                result["learnt_failure_levels"] = _write_levels(
+                    learn_levels, seen, pol, command=(
+                        f"robowatch bench fleet --seed {seed} --runs {runs} --robots {robots}"
+                        f" --faults-per-kind {faults_per_kind}"))
+            typer.echo(json.dumps(result))
+
+
+def _scenario(scenario: str, *, robots: int, schedule: str, per_kind: int, duration: float,
+              warmup: float, speedup: float, seed: int) -> Scenario:
     try:
         path = Path(scenario) if scenario.endswith(".toml") else packaged_scenario_path(scenario)
         sc = Scenario.load(path).scaled(robots)
         if schedule == "generated":
-            from dataclasses import replace
-
-            sc = replace(sc, faults=generated_faults(
-                sc, per_kind=faults_per_kind, duration_s=duration, warmup_s=warmup,
+            return replace(sc, faults=generated_faults(
+                sc, per_kind=per_kind, duration_s=duration, warmup_s=warmup,
                 speedup=speedup, seed=seed))
-        elif schedule != "scenario":
+        if schedule != "scenario":
             raise typer.BadParameter("generated or scenario", param_hint="--schedule")
+        return sc
     except ScenarioError as exc:
         raise typer.BadParameter(str(exc), param_hint="--scenario") from exc
-    pol = load_engine_policy(policy)
+
+
+def _write_levels(path: Path, seen: list[FailureObservation], pol: EnginePolicy, *,
+                  command: str) -> dict[str, Any]:
+    learnt = learn_failure_levels(seen, pol.rul.failure)
+    counts = Counter(ob.kind for ob in seen)
+    path.write_text(f"# Failure levels learnt by `{command}`\n\n"
+                    + failure_levels_toml(learnt, counts), encoding="utf-8")
+    log.info("failure levels of %d observed failures written to %s", len(seen), path)
+    return {"file": str(path), "failures_observed": dict(sorted(counts.items())),
+            "levels": {k: [f.low, f.level, f.high] for k, f in sorted(learnt.items())}}
+
+
+def run_fleet(sc: Scenario, pol: EnginePolicy, *, seed: int, duration: float, rate: float,
+              speedup: float, batch: float) -> tuple[dict[str, Any], list[FailureObservation]]:
+    """One offline run of the engine over ``sc``: the result table and, per component that
+    failed while watched, the indicator it read just before failing."""
     start = 1_800_000_000.0
     model = FleetModel(sc, seed=seed, speedup=speedup, start_time=start)
     names = model.signal_names
@@ -130,6 +178,11 @@ def bench_fleet(
         (f.onset + frac * (f.failure - f.onset), frac, i) for i, f in enumerate(truths)
         if f.gradual and f.failure is not None for frac in _RUL_FRACTIONS)
     rul: list[RulSample] = []
+    # What each failing component's indicator read just before its failure (the controller's
+    # protective stop changes every signal from then on).
+    at_failure = sorted((f.failure - 2.0, i) for i, f in enumerate(truths)
+                        if f.gradual and f.failure is not None)
+    seen_at_failure: list[FailureObservation] = []
 
     n = model.n_robots
     sig_ids = np.arange(1, len(names) + 1, dtype=np.int64)
@@ -179,10 +232,17 @@ def bench_fleet(
             f = truths[i]
             est = engine.health.latest.get((f.robot_id, f.component))
             rul.append(RulSample(kind=f.kind, life_fraction=frac,
+                                 life=float(f.failure - f.onset) if f.failure else 0.0,
                                  true_rul=float(f.failure - now) if f.failure else 0.0,
                                  rul=None if est is None else est.rul_s,
                                  low=None if est is None else est.rul_low_s,
-                                 high=None if est is None else est.rul_high_s))
+                                 high=None if est is None else est.rul_high_s,
+                                 tracked=None if est is None else est.kind))
+        while at_failure and at_failure[0][0] <= now:
+            f = truths[at_failure.pop(0)[1]]
+            got = engine.health.recent(f.robot_id, f.component)
+            if got is not None:
+                seen_at_failure.append(FailureObservation(kind=got[0], indicator=got[1]))
     score = score_fleet(truths, detections, run_end=float(ticks[-1]), rul=rul)
     code_of = {v: k for k, v in rid_of.items()}
     missed = score.as_json()["missed"]
@@ -192,7 +252,7 @@ def bench_fleet(
     bt = np.array(batch_times)
     result = {
         "benchmark": "fleet", "mode": "offline (model -> engine, no broker/DB)",
-        "scenario": sc.name, "schedule": schedule, "robots": n, "duration_s": duration,
+        "scenario": sc.name, "robots": n, "duration_s": duration,
         "rate_hz": rate, "speedup": speedup, "seed": seed, "faults": len(truths),
         **score.as_json(), "missed": missed,
         "engine": {"points": points, "points_scored": engine.points_scored,
@@ -209,8 +269,4 @@ def bench_fleet(
                                               if latencies else None)},
         "model_seconds": round(model_s, 2),
     }
-    if not json_out:
-        for kind, k in result["per_kind"].items():
-            typer.echo(f"{kind:18} faults {k['faults']:2}  recall {k['recall']}  precision "
-                       f"{k['precision']}  median delay {k['median_delay_s']} s")
-    typer.echo(json.dumps(result))
+    return result, seen_at_failure
