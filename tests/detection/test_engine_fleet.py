@@ -4,6 +4,7 @@ controller alarms, stuck sensors, intermittent faults, baseline state and the be
 from __future__ import annotations
 
 import json
+import tomllib
 from dataclasses import replace
 
 import numpy as np
@@ -210,3 +211,27 @@ def test_bench_fleet_command_prints_its_figures_as_json():
     assert out["engine"]["points"] > out["engine"]["points_scored"] > 0  # counters: unscored
     assert out["per_kind"]["stoppage"]["recall"] == 1.0  # alarm 9001: found at once
     assert {"50%", "90%"} <= set(out["rul"])
+
+
+def test_bench_fleet_learns_failure_levels_from_the_runs_failures(tmp_path):
+    from typer.testing import CliRunner
+
+    from detection.engine_config import RulConfig
+    from robowatch.cli.bench import app
+
+    out_file = tmp_path / "levels.toml"
+    args = ["fleet", "--robots", "24", "--duration", "300", "--rate", "2", "--warmup", "40",
+            "--faults-per-kind", "1", "--json"]
+    res = CliRunner().invoke(app, [*args, "--runs", "2"])
+    assert res.exit_code != 0 and "--learn-levels" in res.output
+    res = CliRunner().invoke(app, [*args, "--runs", "2", "--learn-levels", str(out_file)])
+    assert res.exit_code == 0, res.output
+    lines = res.output.strip().splitlines()
+    out = json.loads(lines[-1])
+    learnt = out["learnt_failure_levels"]
+    assert learnt["file"] == str(out_file) and sum(learnt["failures_observed"].values()) > 0
+    tables = tomllib.loads(out_file.read_text())["rul"]["failure"]
+    rul = RulConfig.model_validate({"failure": tables})
+    for kind, (low, level, high) in learnt["levels"].items():
+        f = rul.failure[kind]
+        assert (f.low, f.level, f.high) == (low, level, high)
