@@ -40,7 +40,7 @@ test: $(STAMP) system-test-deps
 check: $(STAMP)
 	$(BIN)/python -m pip install --quiet ruff mypy
 	$(BIN)/ruff check .
-	$(BIN)/mypy collectors detection ticketing api simulators storage robowatch
+	$(BIN)/mypy collectors detection ticketing api simulators storage robowatch tests
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -59,7 +59,7 @@ class _Series:
     kind: str
     t: deque[float] = field(default_factory=deque)
     y: deque[float] = field(default_factory=deque)
-    healthy: deque[float] = field(default_factory=deque)  # absolute scale: healthy level
+    healthy: deque[float] = field(default_factory=deque)  # healthy level per point (or NaN)
     last_fit: float = float("-inf")
 
 
@@ -108,12 +108,10 @@ class HealthTracker:
             return
         s.t.append(t)
         s.y.append(indicator)
-        if np.isfinite(healthy):
-            s.healthy.append(healthy)
+        s.healthy.append(healthy)
         while s.t and s.t[0] < t - self.cfg.window_s:
             s.t.popleft()
             s.y.popleft()
-        while len(s.healthy) > len(s.t):
             s.healthy.popleft()
 
     def recent(self, robot_id: int, component: str, n: int = 10) -> tuple[str, float] | None:
@@ -142,8 +140,6 @@ class HealthTracker:
             else:
                 # The healthy level is the floor the wear grows from: 1 as a ratio, the
                 # baseline's own magnitude in absolute units.
-                if fail.scale == "absolute" and not s.healthy:
-                    continue
                 floor = 1.0 if fail.scale == "ratio" else float(np.median(s.healthy))
                 if not fail.low > floor:
                     continue  # already past the lowest failure level when healthy: no trend

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Self
+from typing import Any, Protocol, Self
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -17,6 +17,15 @@ __all__ = ["CalibratedEnsemble"]
 FloatArray = NDArray[np.float64]
 
 
+class Member(Protocol):
+    """What the ensemble needs of a member: any batch detector, or a streaming one that
+    also fits and scores matrices (e.g. :class:`~detection.limits.RobustLimits`)."""
+
+    def fit(self, X: ArrayLike) -> Any: ...
+
+    def score_samples(self, X: ArrayLike) -> FloatArray: ...
+
+
 class CalibratedEnsemble(BatchDetector):
     """Fits each member on healthy rows, calibrates one limit per member on healthy scores,
     and scores a row by its members' scores divided by their limits.
@@ -27,7 +36,7 @@ class CalibratedEnsemble(BatchDetector):
 
     Parameters
     ----------
-    members : sequence of (str, BatchDetector)
+    members : sequence of (str, detector with ``fit`` and ``score_samples``)
         Named, unfitted detectors; they are fitted by :meth:`fit` (in place).
     q : float, default=0.99
         Quantile of each member's healthy scores used as its limit.
@@ -63,7 +72,7 @@ class CalibratedEnsemble(BatchDetector):
     (['iforest', 'pca'], True, [False, True])
     """
 
-    def __init__(self, *, members: Sequence[tuple[str, BatchDetector]], q: float = 0.99,
+    def __init__(self, *, members: Sequence[tuple[str, Member]], q: float = 0.99,
                  factor: float = 1.0, combine: str = "max",
                  calibration_fraction: float = 0.3) -> None:
         self.members = members

@@ -59,7 +59,6 @@ class RulSample:
     rul: float | None  # None: no estimate (not detected yet, or no trend)
     low: float | None
     high: float | None
-    tracked: str | None = None  # anomaly kind whose indicator gave the estimate
 
 
 @dataclass(slots=True)

@@ -119,13 +119,12 @@ def bench_fleet(
             for kind, k in result["per_kind"].items():
                 typer.echo(f"{kind:18} faults {k['faults']:2}  recall {k['recall']}  "
                            f"precision {k['precision']}  median delay {k['median_delay_s']} s")
-        if learn_levels is None or run_seed == seed + runs - 1:
-            if learn_levels is not None:
-                result["learnt_failure_levels"] = _write_levels(
-                    learn_levels, seen, pol, command=(
-                        f"robowatch bench fleet --seed {seed} --runs {runs} --robots {robots}"
-                        f" --faults-per-kind {faults_per_kind}"))
-            typer.echo(json.dumps(result))
+    # Learning pools the failures of every run; the table printed is the last run's.
+    if learn_levels is not None:
+        result["learnt_failure_levels"] = _write_levels(learn_levels, seen, pol, command=(
+            f"robowatch bench fleet --seed {seed} --runs {runs} --robots {robots}"
+            f" --faults-per-kind {faults_per_kind}"))
+    typer.echo(json.dumps(result))
 
 
 def _scenario(scenario: str, *, robots: int, schedule: str, per_kind: int, duration: float,
@@ -236,8 +235,7 @@ def run_fleet(sc: Scenario, pol: EnginePolicy, *, seed: int, duration: float, ra
                                  true_rul=float(f.failure - now) if f.failure else 0.0,
                                  rul=None if est is None else est.rul_s,
                                  low=None if est is None else est.rul_low_s,
-                                 high=None if est is None else est.rul_high_s,
-                                 tracked=None if est is None else est.kind))
+                                 high=None if est is None else est.rul_high_s))
         while at_failure and at_failure[0][0] <= now:
             f = truths[at_failure.pop(0)[1]]
             got = engine.health.recent(f.robot_id, f.component)

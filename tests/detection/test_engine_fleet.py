@@ -11,7 +11,14 @@ import numpy as np
 import pytest
 
 from detection.benchmarks.fleet import Detection, FaultTruth, score_fleet
-from detection.engine import AnomalyClosed, AnomalyOpened, BaselineLearned, Batch, DetectionEngine
+from detection.engine import (
+    AnomalyClosed,
+    AnomalyOpened,
+    BaselineLearned,
+    Batch,
+    DetectionEngine,
+    EngineEvent,
+)
 from detection.engine_baseline import RobotBaseline
 from detection.engine_config import load_engine_policy
 from detection.errors import StateError
@@ -51,9 +58,9 @@ class Feed:
         self.t = START
 
     def run(self, seconds: float, source: FleetModel | None = None,
-            rows_for: list[int] | None = None) -> list:
+            rows_for: list[int] | None = None) -> list[EngineEvent]:
         model = source or self.model
-        events = []
+        events: list[EngineEvent] = []
         sig = np.arange(1, len(self.names) + 1)
         for _ in range(int(seconds)):
             ts, rs, vs = [], [], []
@@ -78,13 +85,19 @@ def opened(events) -> list[AnomalyOpened]:
     return [e for e in events if isinstance(e, AnomalyOpened)]
 
 
+def _baseline(feed: Feed, robot_id: int) -> RobotBaseline:
+    base = feed.engine.baseline_of(robot_id)
+    assert base is not None, f"robot {robot_id} has no baseline"
+    return base
+
+
 def test_healthy_fleet_learns_cycle_baselines_and_stays_quiet():
     feed = Feed(fleet(6))
     events = feed.run(300)
     learned = [e for e in events if isinstance(e, BaselineLearned)]
     assert {e.robot_id for e in learned} == set(range(1, 7))
-    assert all(feed.engine.baseline_of(r).cycle_learnt for r in range(1, 7))
-    cyc = feed.engine.baseline_of(1)
+    assert all(_baseline(feed, r).cycle_learnt for r in range(1, 7))
+    cyc = _baseline(feed, 1)
     j1 = cyc.columns.index("J1.current")
     assert np.isfinite(cyc.cycle_median[j1]).all()  # every phase bin of J1.current learnt
     assert opened(events) == []
@@ -107,7 +120,7 @@ def test_brake_fault_is_seen_in_the_current_of_its_phase_and_nowhere_else():
 def test_program_change_relearns_instead_of_alarming():
     feed = Feed(fleet(2))
     first = feed.run(130)
-    assert feed.engine.baseline_of(1).cycle_learnt
+    assert _baseline(feed, 1).cycle_learnt
     other = FleetModel(fleet(2, programs={0: "machine-tending", 1: "machine-tending"}), seed=3,
                        start_time=START)
     other.step(feed.t - 1.0)
@@ -115,7 +128,7 @@ def test_program_change_relearns_instead_of_alarming():
     assert opened(first + events) == []
     relearnt = [e for e in events if isinstance(e, BaselineLearned) and e.robot_id == 1]
     assert relearnt, "a changed program must start a new baseline"
-    base = feed.engine.baseline_of(1)
+    base = _baseline(feed, 1)
     assert base.cycle_time == pytest.approx(30.0, rel=0.05)  # machine-tending's cycle
 
 
@@ -138,7 +151,8 @@ def test_stuck_sensor_opens_a_flatline_anomaly():
     events = feed.run(45)
     got = [(e.robot_id, e.component, e.kind, e.detector) for e in opened(events)]
     assert got == [(2, "J4", "temperature_flatline", "flat_line")]
-    assert opened(events)[0].detected_at - (START + 20.0) < 15.0
+    detected_at = opened(events)[0].detected_at
+    assert detected_at is not None and detected_at - (START + 20.0) < 15.0
 
 
 def test_comm_loss_is_reported_once():
@@ -173,7 +187,7 @@ def test_baseline_state_round_trips_through_json_and_rejects_garbage():
     learned = [e for e in feed.run(125) if isinstance(e, BaselineLearned)][-1]
     state = json.loads(json.dumps(learned.state))  # what jsonb gives back
     base = RobotBaseline.from_state(state)
-    ref = feed.engine.baseline_of(1)
+    ref = _baseline(feed, 1)
     np.testing.assert_allclose(base.cycle_high, ref.cycle_high)
     assert base.columns == ref.columns and base.cycle_learnt
     with pytest.raises(StateError):

@@ -82,11 +82,11 @@ def test_tracker_uses_the_kinds_quantity_ratio_and_falls_back_to_the_score():
         tr.add(1, "J3", ti, 2.0 + (ti - 500) / 100,
                {"temperature": QuantityLevel(value=60.0, healthy=50.0)})
     by_comp = {u.component: u for u in tr.estimate(800.0)}
-    vib, temp = by_comp["J2"], by_comp["J3"]
-    assert vib.rul_s is not None and abs(vib.rul_s - 201.0) < 40.0
-    assert vib.rul_low_s is not None and vib.rul_high_s is not None
-    assert vib.rul_low_s <= 201.0 <= vib.rul_high_s
-    assert 0.0 < vib.health < 0.5 and 3.5 < vib.indicator < 5.0
+    gear, temp = by_comp["J2"], by_comp["J3"]
+    assert gear.rul_s is not None and abs(gear.rul_s - 201.0) < 40.0
+    assert gear.rul_low_s is not None and gear.rul_high_s is not None
+    assert gear.rul_low_s <= 201.0 <= gear.rul_high_s
+    assert 0.0 < gear.health < 0.5 and 3.5 < gear.indicator < 5.0
     # fallback kind: score 5 at t = 800 rising 0.01/s reaches 8 in 300 s
     assert temp.rul_s is not None and abs(temp.rul_s - 300.0) < 5.0
 
@@ -132,7 +132,8 @@ def test_absolute_scale_extrapolates_the_value_in_its_unit_from_the_healthy_floo
     assert upd.rul_low_s < 200.0 < upd.rul_high_s   # 1.6..2.4 deg spans the truth
     # health: 1 at the 0.1 deg floor, 0 at 2 deg; ~1.1 deg now is about half way
     assert 0.4 < upd.health < 0.6
-    assert tr.recent(7, "J4") is not None and tr.recent(7, "J4")[0] == "following_error_low"
+    recent = tr.recent(7, "J4")
+    assert recent is not None and recent[0] == "following_error_low"
 
 
 def test_absolute_level_below_the_healthy_floor_gives_no_estimate():
