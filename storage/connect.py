@@ -1,39 +1,113 @@
-"""Connections: a bounded wait for the database, sync and async pools."""
+"""Connections: the only way into the database for every other package.
+
+Other packages never import the driver. They get a connection (``connect``, ``connect_async``,
+``open_pool``), pass it as ``conn=`` to the query functions of ``storage``, and catch the two
+errors named here:
+
+    DatabaseError            anything the database refused or failed to do
+     └── DatabaseUnavailable  the connection is gone or cannot be made (retry later)
+
+``PoolTimeout`` is raised when no pooled connection could be lent in time; treat it as
+``DatabaseUnavailable``.
+
+The waits and reconnects use tenacity: capped exponential backoff with jitter.
+"""
 
 from __future__ import annotations
 
 import logging
-import time
+from typing import Any, TypeAlias
 
 import psycopg
+import psycopg_pool
+from tenacity import (
+    Retrying,
+    retry_if_exception_type,
+    stop_after_delay,
+    wait_exponential_jitter,
+)
 
-__all__ = ["wait_for_database", "connect", "ping"]
+__all__ = [
+    "Conn", "AsyncConn", "Pool", "DatabaseError", "DatabaseUnavailable", "PoolTimeout",
+    "connect", "connect_async", "open_pool", "usable", "ping", "wait_for_database",
+    "first_line",
+]
 
 log = logging.getLogger(__name__)
+
+Conn: TypeAlias = psycopg.Connection[Any]
+AsyncConn: TypeAlias = psycopg.AsyncConnection[Any]
+Pool: TypeAlias = psycopg_pool.ConnectionPool
+DatabaseError = psycopg.Error
+DatabaseUnavailable = psycopg.OperationalError
+PoolTimeout = psycopg_pool.PoolTimeout
+
+# Long enough for a server under load to accept, short enough that a dead host is noticed
+# before a supervisor's health check gives up on us.
+CONNECT_TIMEOUT_S = 10
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an error, for one-line log messages (driver errors span several)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def connect(conninfo: str, *, autocommit: bool = False) -> Conn:
+    """A plain connection. With ``autocommit=False`` a ``with`` block is one transaction;
+    with ``autocommit=True`` only ``conn.transaction()`` blocks group statements."""
+    return psycopg.connect(conninfo, autocommit=autocommit, connect_timeout=CONNECT_TIMEOUT_S)
+
+
+async def connect_async(conninfo: str, *, autocommit: bool = True) -> AsyncConn:
+    """An asyncio connection (LISTEN, services that never block the event loop)."""
+    return await psycopg.AsyncConnection.connect(
+        conninfo, autocommit=autocommit, connect_timeout=CONNECT_TIMEOUT_S)
+
+
+def open_pool(
+    conninfo: str, *, name: str, min_size: int, max_size: int, timeout: float,
+    wait: bool = False,
+) -> Pool:
+    """A connection pool, opened. Without ``wait`` it opens even while the database is down
+    and keeps connecting in the background, so a service can start and report 503."""
+    pool = psycopg_pool.ConnectionPool(
+        conninfo, min_size=min_size, max_size=max_size, timeout=timeout, open=False, name=name,
+        kwargs={"connect_timeout": CONNECT_TIMEOUT_S},
+    )
+    pool.open(wait=wait)
+    return pool
+
+
+def usable(conn: Conn | None) -> bool:
+    """False once the connection is closed or lost: the caller should open a new one."""
+    return conn is not None and not (conn.closed or conn.broken)
+
+
+def ping(*, conn: Conn) -> None:
+    """One round trip; raises :data:`DatabaseUnavailable` when the database is gone."""
+    conn.execute("SELECT 1").fetchone()
 
 
 def wait_for_database(conninfo: str, *, timeout: float = 60.0) -> None:
     """Return once the database answers; raise ``TimeoutError`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    delay = 0.1
-    while True:
-        try:
-            with psycopg.connect(conninfo, connect_timeout=5) as conn:
-                conn.execute("SELECT 1")
-                return
-        except psycopg.OperationalError as exc:
-            if time.monotonic() + delay > deadline:
-                raise TimeoutError(f"database not reachable after {timeout:.0f}s: {exc}") from exc
-            log.info("waiting for database: %s", str(exc).strip().splitlines()[0])
-            time.sleep(delay)
-            delay = min(delay * 2, 2.0)
 
+    def attempt() -> None:
+        with connect(conninfo) as conn:
+            ping(conn=conn)
 
-def ping(*, conn: psycopg.Connection) -> None:
-    """One round trip; raises ``psycopg.OperationalError`` when the database is gone."""
-    conn.execute("SELECT 1").fetchone()
+    def note(state: Any) -> None:
+        log.info("waiting for database: %s", first_line(state.outcome.exception()))
 
-
-def connect(conninfo: str, *, autocommit: bool = False) -> psycopg.Connection:
-    """A plain connection: query functions in storage/ read rows as tuples."""
-    return psycopg.connect(conninfo, autocommit=autocommit)
+    retrying = Retrying(
+        retry=retry_if_exception_type(DatabaseUnavailable),
+        wait=wait_exponential_jitter(initial=0.1, max=2.0),
+        stop=stop_after_delay(timeout),
+        before_sleep=note,
+        reraise=True,
+    )
+    try:
+        retrying(attempt)
+    except DatabaseUnavailable as exc:
+        raise TimeoutError(
+            f"database not reachable after {timeout:.0f}s: {first_line(exc)}") from exc

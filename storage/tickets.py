@@ -19,10 +19,10 @@ from psycopg.types.json import Jsonb
 
 __all__ = [
     "Conn", "UnticketedAnomaly", "NewTicket", "TicketRow",
-    "TicketEventRow", "EngineerLoad", "atomic", "open_connection",
+    "TicketEventRow", "EngineerLoad", "atomic",
     "unticketed_anomalies", "claim_anomaly", "find_open_ticket", "same_kind_customers",
     "create_ticket", "attach_anomaly", "transition", "list_tickets", "get_ticket",
-    "ticket_events", "engineers_for_dispatch", "engineer_id", "connection_usable",
+    "ticket_events", "engineers_for_dispatch", "engineer_id",
     "open_tickets_of_kind",
     "TICKET_COLUMNS_SET_BY_TRANSITION",
 ]
@@ -146,12 +146,6 @@ def _one(conn: Conn, sql: str, params: _Params = ()) -> dict[str, Any] | None:
 def atomic(*, conn: Conn) -> contextlib.AbstractContextManager[Any]:
     """One transaction (a savepoint inside an open one): all of it is committed or none."""
     return conn.transaction()
-
-
-def open_connection(conninfo: str) -> Conn:
-    """A connection for a ticketing worker: autocommit, so ``atomic`` blocks are real
-    transactions and nothing stays open between them."""
-    return psycopg.connect(conninfo, autocommit=True, connect_timeout=10)
 
 
 _ANOMALY_SELECT = """
@@ -375,11 +369,6 @@ def engineers_for_dispatch(*, conn: Conn, role: str) -> list[EngineerLoad]:
 def engineer_id(*, conn: Conn, code: str) -> int | None:
     r = _one(conn, "SELECT id FROM engineers WHERE code = %s", (code,))
     return int(r["id"]) if r else None
-
-
-def connection_usable(conn: Conn) -> bool:
-    """False once the connection is closed or lost: the caller should open a new one."""
-    return not (conn.closed or conn.broken)
 
 
 def open_tickets_of_kind(

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 
 from storage import events as events_channel
 from storage import tickets as store
+from storage.connect import connect, usable
 from ticketing.dispatch import auto_dispatch
 from ticketing.intake import ticket_anomaly
 from ticketing.policy import Policy
@@ -58,10 +59,10 @@ class _Worker:
     conn: store.Conn | None = None
 
     def _connection(self) -> store.Conn:
-        if self.conn is None or not store.connection_usable(self.conn):
+        if self.conn is None or not usable(self.conn):
             if self.conn is not None:
                 self.conn.close()
-            self.conn = store.open_connection(self.conninfo)
+            self.conn = connect(self.conninfo, autocommit=True)
         return self.conn
 
     def sweep(self) -> SweepStats:
@@ -91,7 +92,7 @@ class _Worker:
                 assignee = auto_dispatch(conn=conn, ticket_id=t.id, policy=self.policy,
                                          now=self.clock())
             except Exception:
-                if not store.connection_usable(conn):
+                if not usable(conn):
                     raise
                 log.exception("ticket %s left undispatched", t.number)
                 continue
@@ -104,7 +105,7 @@ class _Worker:
             result = ticket_anomaly(conn=conn, anomaly_id=a.id, policy=self.policy,
                                     now=self.clock())
         except Exception:
-            if not store.connection_usable(conn):
+            if not usable(conn):
                 raise  # the database went away: the sweep is retried on a new connection
             # One bad anomaly must not stop the others; it is retried at the next start.
             self.failed.add(a.id)

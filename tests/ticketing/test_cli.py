@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from robowatch.cli.main import app
 from storage import tickets as store
+from storage.connect import connect
 from tests.ticketing.fleet import anomaly, register
 
 POLICIES = Path(__file__).parents[2] / "ticketing" / "policies"
@@ -59,7 +60,7 @@ def test_run_tickets_anomalies_and_stops_on_sigterm(db_url, tmp_path):
         deadline = time.monotonic() + 20
         rows: list[store.TicketRow] = []
         while time.monotonic() < deadline and not rows:
-            with store.open_connection(db_url) as conn:
+            with connect(db_url, autocommit=True) as conn:
                 rows, _ = store.list_tickets(conn=conn)
             time.sleep(0.2)
         assert rows and rows[0].anomaly_ids == [aid]

@@ -9,6 +9,7 @@ import psycopg
 import pytest
 
 from storage import tickets as store
+from storage.connect import connect
 from tests.ticketing.fleet import T0, anomaly, register
 from ticketing.errors import EventRefused
 from ticketing.intake import ticket_anomaly
@@ -26,7 +27,7 @@ def fleet(db_url: str) -> dict[str, int]:
 
 @pytest.fixture
 def conn(db_url: str):
-    with store.open_connection(db_url) as c:
+    with connect(db_url, autocommit=True) as c:
         yield c
 
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 
 from storage import tickets as store
+from storage.connect import connect
 from tests.ticketing.fleet import T0, anomaly, register
 from ticketing.dispatch import auto_dispatch
 from ticketing.errors import EventRefused, MissingDetail, TicketNotFound
@@ -22,7 +23,7 @@ REPORT = {"process": "on site", "cause": "fan failure", "solution": "fan replace
 
 @pytest.fixture
 def conn(db_url: str):
-    with store.open_connection(db_url) as c:
+    with connect(db_url, autocommit=True) as c:
         yield c
 
 

@@ -9,6 +9,7 @@ import psycopg
 import pytest
 
 from storage import tickets as store
+from storage.connect import connect
 from tests.ticketing.fleet import anomaly, register
 from ticketing.policy import builtin_policy
 from ticketing.service import run_ticketing
@@ -19,7 +20,7 @@ POLICY = builtin_policy("default")
 async def _until(db_url: str, predicate, timeout: float = 10.0):
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
-        with store.open_connection(db_url) as conn:
+        with connect(db_url, autocommit=True) as conn:
             rows, _ = store.list_tickets(conn=conn, limit=1000)
         if predicate(rows):
             return rows
@@ -75,7 +76,7 @@ async def test_bad_anomaly_is_logged_and_skipped(db_url, caplog):
     await asyncio.wait_for(task, timeout=5)
     skipped = [r for r in caplog.records if "skipped" in r.getMessage()]
     assert len(skipped) == 1 and f"anomaly {bad} " in skipped[0].getMessage()
-    with store.open_connection(db_url) as conn:
+    with connect(db_url, autocommit=True) as conn:
         assert [a.id for a in store.unticketed_anomalies(conn=conn, limit=10)] == [bad]
 
 
