@@ -12,15 +12,16 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
-from api.sla import sla_status
 from storage.anomalies import AnomalyRow
 from storage.fleet import RobotRow
 from storage.tickets import TicketEventRow, TicketRow
+from ticketing.clocks import MILESTONES, Deadlines
+from ticketing.sla import sla_state
 
 __all__ = [
     "CODE_PATTERN", "STATE_PATTERN", "Grade", "UtcDatetime",
     "RobotPublic", "RobotsPublic", "AnomalyPublic", "AnomaliesPublic",
-    "TicketPublic", "TicketsPublic", "TicketEventPublic", "TicketDetail",
+    "ClockPublic", "TicketPublic", "TicketsPublic", "TicketEventPublic", "TicketDetail",
     "StreamMessage", "Health",
 ]
 
@@ -100,6 +101,14 @@ class AnomaliesPublic(_Public):
     count: int
 
 
+class ClockPublic(_Public):
+    name: str
+    due: UtcDatetime
+    met_at: UtcDatetime | None
+    overdue: bool
+    remaining_s: float | None
+
+
 class TicketPublic(_Public):
     id: int
     number: str
@@ -131,13 +140,19 @@ class TicketPublic(_Public):
     resolve_overdue: bool
     respond_remaining_s: float | None
     resolve_remaining_s: float | None
+    # Every clock the ticket has (respond, on site, plan, resolve), from ticketing.sla.
+    clocks: list[ClockPublic]
+    paused: bool
 
     @classmethod
     def of(cls, row: TicketRow, *, now: datetime) -> TicketPublic:
-        sla = sla_status(
-            now=now, respond_by=row.respond_by, resolve_by=row.resolve_by,
-            responded_at=row.responded_at, resolved_at=row.resolved_at, closed_at=row.closed_at,
+        sla = sla_state(
+            deadlines=Deadlines(respond_by=row.respond_by, onsite_by=row.onsite_by,
+                                plan_by=row.plan_by, resolve_by=row.resolve_by,
+                                update_every=row.update_every),
+            met=_milestones(row), now=now, paused_since=row.paused_since,
         )
+        respond, resolve = sla.clock("respond_by"), sla.clock("resolve_by")
         return cls(
             id=row.id, number=row.number, robot_id=row.robot, customer_id=row.customer,
             tier=row.tier, impact=row.impact, grade=row.grade,  # type: ignore[arg-type]
@@ -148,10 +163,20 @@ class TicketPublic(_Public):
             responded_at=row.responded_at, resolved_at=row.resolved_at,
             closed_at=row.closed_at, updated_at=row.updated_at,
             anomaly_ids=list(row.anomaly_ids), open=row.closed_at is None,
-            respond_overdue=sla.respond_overdue, resolve_overdue=sla.resolve_overdue,
-            respond_remaining_s=sla.respond_remaining_s,
-            resolve_remaining_s=sla.resolve_remaining_s,
+            respond_overdue=bool(respond and respond.overdue),
+            resolve_overdue=bool(resolve and resolve.overdue),
+            respond_remaining_s=respond.remaining_s if respond else None,
+            resolve_remaining_s=resolve.remaining_s if resolve else None,
+            clocks=[ClockPublic(name=c.name, due=c.due, met_at=c.met_at, overdue=c.overdue,
+                                remaining_s=c.remaining_s) for c in sla.clocks],
+            paused=sla.paused,
         )
+
+
+def _milestones(row: TicketRow) -> dict[str, datetime | None]:
+    # A ticket closed without a resolution (cancelled, merged) has stopped its resolve clock.
+    return {m: getattr(row, m, None) for m in MILESTONES.values()} | {
+        "resolved_at": row.resolved_at or row.closed_at}
 
 
 class TicketsPublic(_Public):

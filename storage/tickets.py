@@ -104,6 +104,8 @@ class TicketRow:
     closed_at: datetime | None
     updated_at: datetime
     anomaly_ids: list[int] = field(default_factory=list)
+    # When the current wait for the customer began; None unless waiting_customer.
+    paused_since: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -183,7 +185,12 @@ _TICKET_SELECT = """
            t.resolve_by, t.update_every, t.responded_at, t.resolved_at, t.closed_at,
            t.updated_at,
            COALESCE((SELECT array_agg(a.id ORDER BY a.id) FROM anomalies a
-                     WHERE a.ticket_id = t.id), '{}') AS anomaly_ids
+                     WHERE a.ticket_id = t.id), '{}') AS anomaly_ids,
+           CASE WHEN t.state = 'waiting_customer' THEN
+               (SELECT max(ev.at) FROM ticket_events ev
+                WHERE ev.ticket_id = t.id AND ev.to_state = 'waiting_customer'
+                  AND ev.from_state IS DISTINCT FROM 'waiting_customer')
+           END AS paused_since
     FROM tickets t
     JOIN robots r ON r.id = t.robot_id
     JOIN customers c ON c.id = t.customer_id

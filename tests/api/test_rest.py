@@ -12,6 +12,8 @@ from robowatch.brokers import free_port
 from storage.tickets import transition
 from tests.api.seed import NOW, add_anomaly, add_ticket, seed_fleet
 from tests.api.server import serve_in_thread
+from ticketing.lifecycle import apply_event
+from ticketing.policy import builtin_policy
 
 
 def test_robots_list_detail_and_paging(client: httpx.Client, db: psycopg.Connection) -> None:
@@ -99,6 +101,32 @@ def test_ticket_detail_has_events_and_anomaly_ids(
         ("created", None, "new"), ("respond", "new", "responded")]
     # The response clock has stopped in time: not overdue, nothing left to count down.
     assert got["respond_overdue"] is False and got["respond_remaining_s"] is None
+
+
+def test_ticket_waiting_for_customer_is_not_overdue(
+    client: httpx.Client, db: psycopg.Connection
+) -> None:
+    # Worked through the real lifecycle: dispatched, accepted, started, then waiting for the
+    # customer 7 h before NOW. Its 2 h response was met; resolve (8 h) would have passed at
+    # NOW - 1 h, but the rules stop the clocks while the customer is awaited.
+    robots = seed_fleet(db)
+    db.execute("INSERT INTO engineers (code, name, role) VALUES ('E-1', 'Engineer', 'engineer')")
+    db.commit()
+    t = add_ticket(db, robots, grade="I", created_at=NOW - timedelta(hours=9),
+                   respond_in=timedelta(hours=2), resolve_in=timedelta(hours=8))
+    policy = builtin_policy()
+    steps = [("dispatch", {"assignee": "E-1"}, 9), ("accept", {}, 8.5), ("start", {}, 8),
+             ("wait_customer", {"reason": "customer must stop the line first"}, 7)]
+    for event, details, hours_before in steps:
+        apply_event(conn=db, ticket_id=t.id, event=event, actor="E-1", policy=policy,
+                    at=NOW - timedelta(hours=hours_before), **details)
+    db.commit()
+    got = client.get(f"/api/v1/tickets/{t.id}").json()
+    assert got["state"] == "waiting_customer" and got["paused"] is True
+    assert got["respond_overdue"] is False and got["resolve_overdue"] is False
+    assert [c["name"] for c in got["clocks"] if c["overdue"]] == []
+    # Frozen at the pause: 8 h allowed, 2 h used before the wait.
+    assert got["resolve_remaining_s"] == 6 * 3600
 
 
 def test_tickets_filters_paging_and_order(client: httpx.Client, db: psycopg.Connection) -> None:
