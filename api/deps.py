@@ -12,14 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 
-import psycopg
 from fastapi import Depends
-from psycopg_pool import ConnectionPool
 from starlette.requests import HTTPConnection
 
 from api.config import ApiConfig
 from api.hub import Hub
 from api.relay import Relay
+from storage.connect import Conn, Pool
 
 __all__ = ["User", "ConnDep", "CurrentUser", "HubDep", "RelayDep", "NowDep", "PoolDep",
            "ConfigDep", "get_current_user"]
@@ -35,12 +34,12 @@ async def get_current_user(connection: HTTPConnection) -> User:
     return User(name="anonymous")
 
 
-def _pool(connection: HTTPConnection) -> ConnectionPool:
-    pool: ConnectionPool = connection.app.state.pool
+def _pool(connection: HTTPConnection) -> Pool:
+    pool: Pool = connection.app.state.pool
     return pool
 
 
-def _conn(pool: Annotated[ConnectionPool, Depends(_pool)]) -> Iterator[psycopg.Connection]:
+def _conn(pool: Annotated[Pool, Depends(_pool)]) -> Iterator[Conn]:
     # A sync generator: FastAPI runs it in a worker thread, so waiting for a pooled
     # connection never blocks the event loop.
     with pool.connection() as conn:
@@ -67,9 +66,9 @@ def _now(config: Annotated[ApiConfig, Depends(_config)]) -> datetime:
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
-PoolDep = Annotated[ConnectionPool, Depends(_pool)]
+PoolDep = Annotated[Pool, Depends(_pool)]
 # scope="function": the connection goes back to the pool before the response is sent.
-ConnDep = Annotated[psycopg.Connection, Depends(_conn, scope="function")]
+ConnDep = Annotated[Conn, Depends(_conn, scope="function")]
 HubDep = Annotated[Hub, Depends(_hub)]
 RelayDep = Annotated[Relay, Depends(_relay)]
 NowDep = Annotated[datetime, Depends(_now)]

@@ -14,17 +14,16 @@ from datetime import datetime
 from typing import Any
 
 import anyio.to_thread
-import psycopg
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
-from psycopg_pool import ConnectionPool, PoolTimeout
 
 from api.config import ApiConfig
 from api.hub import Hub
 from api.relay import Relay
 from api.routers import anomalies, console, health, robots, stream, tickets
+from storage.connect import DatabaseUnavailable, PoolTimeout, first_line, open_pool
 
 __all__ = ["create_app"]
 
@@ -40,7 +39,7 @@ def _operation_id(route: APIRoute) -> str:
 
 async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
     log.warning("%s %s: database unavailable: %s", request.method, request.url.path,
-                str(exc).strip().splitlines()[0] if str(exc) else type(exc).__name__)
+                first_line(exc))
     return JSONResponse(status_code=503, content={"detail": "database unavailable"})
 
 
@@ -57,13 +56,10 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool = ConnectionPool(
-            config.database_url, min_size=config.pool_min_size, max_size=config.pool_max_size,
-            timeout=config.pool_timeout, open=False, name="api",
-        )
         # Without waiting: the app starts (and /healthz reports 503) while the database is
         # down, and the pool keeps reconnecting in the background.
-        pool.open(wait=False)
+        pool = open_pool(config.database_url, name="api", min_size=config.pool_min_size,
+                         max_size=config.pool_max_size, timeout=config.pool_timeout)
         hub = Hub(queue_size=config.stream_queue_size)
         relay = Relay(conninfo=config.database_url, pool=pool, hub=hub, clock=config.clock,
                       heartbeat=config.stream_heartbeat, backoff_max=config.stream_backoff_max)
@@ -92,6 +88,6 @@ def create_app(
     app.include_router(health.router)
     app.include_router(console.router)
     app.mount("/console", StaticFiles(directory=console.CONSOLE_DIR), name="console-static")
-    app.add_exception_handler(psycopg.OperationalError, _database_unavailable)
+    app.add_exception_handler(DatabaseUnavailable, _database_unavailable)
     app.add_exception_handler(PoolTimeout, _database_unavailable)
     return app

@@ -8,20 +8,19 @@ clients get ``{"type": "resync"}`` because notifications sent meanwhile are gone
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import logging
-import random
 from collections.abc import Callable
 from datetime import datetime
 from typing import Literal
 
 import anyio.to_thread
-import psycopg
-from psycopg_pool import ConnectionPool
+from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
 
 from api.hub import Hub
 from api.schemas import AnomalyPublic, StreamMessage, TicketPublic
 from storage.anomalies import get_anomaly
+from storage.connect import DatabaseUnavailable, Pool, first_line, log_retry
 from storage.events import Event, listen_events
 from storage.tickets import get_ticket
 
@@ -32,17 +31,12 @@ log = logging.getLogger(__name__)
 RelayState = Literal["connecting", "listening", "stopped"]
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 class Relay:
     def __init__(
         self,
         *,
         conninfo: str,
-        pool: ConnectionPool,
+        pool: Pool,
         hub: Hub,
         clock: Callable[[], datetime],
         heartbeat: float = 30.0,
@@ -56,33 +50,39 @@ class Relay:
         self._backoff_max = backoff_max
         self.state: RelayState = "connecting"
 
+    def _reconnects(self) -> AsyncRetrying:
+        # A fresh policy per connection: backoff restarts after a healthy session.
+        return AsyncRetrying(
+            retry=retry_if_exception_type(Exception),
+            wait=wait_exponential_jitter(initial=0.5, max=self._backoff_max),
+            before_sleep=log_retry(log, "live stream: cannot listen"),
+            reraise=True,
+        )
+
     async def run(self) -> None:
         """Listen until cancelled; never returns otherwise and never raises a DB error."""
-        delay = 0.5
         connected_before = False
         try:
             while True:
-                try:
-                    async with listen_events(conninfo=self._conninfo,
-                                             heartbeat=self._heartbeat) as events:
-                        self.state = "listening"
-                        delay = 0.5
-                        if connected_before:
-                            self._hub.publish(StreamMessage(type="resync").model_dump_json())
-                        connected_before = True
-                        log.info("live stream listening for database events")
+                async with contextlib.AsyncExitStack() as stack:
+                    async for attempt in self._reconnects():
+                        with attempt:
+                            events = await stack.enter_async_context(listen_events(
+                                conninfo=self._conninfo, heartbeat=self._heartbeat))
+                    self.state = "listening"
+                    if connected_before:
+                        self._hub.publish(StreamMessage(type="resync").model_dump_json())
+                    connected_before = True
+                    log.info("live stream listening for database events")
+                    try:
                         async for event in events:
                             await self._relay(event)
-                except Exception as exc:  # noqa: BLE001 - the stream must outlive any failure
+                    except DatabaseUnavailable as exc:
+                        log.warning("live stream: database connection lost (%s); reconnecting",
+                                    first_line(exc))
+                    except Exception:  # noqa: BLE001 - the stream must outlive any failure
+                        log.exception("live stream failed; reconnecting")
                     self.state = "connecting"
-                    wait = random.uniform(delay / 2, delay)
-                    if isinstance(exc, psycopg.OperationalError):
-                        log.warning("live stream: database connection lost (%s); retry in %.1fs",
-                                    _first_line(exc), wait)
-                    else:
-                        log.exception("live stream failed; retry in %.1fs", wait)
-                    await asyncio.sleep(wait)
-                    delay = min(delay * 2, self._backoff_max)
         finally:
             self.state = "stopped"
 

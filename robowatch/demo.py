@@ -3,9 +3,11 @@
 The demo process owns the database (embedded PostgreSQL unless a URL is configured) and
 the broker (an in-process amqtt broker unless ``ROBOWATCH_MQTT_URL`` is set), registers the
 scenario's fleet and the service team, then runs each service as a child process
-(``robowatch simulate|collect|detect|ticketing|api``), restarting one that crashes. On
-Ctrl-C or SIGTERM the children are stopped first (SIGTERM, then SIGKILL after a grace
-period), then the broker, then the database: no orphans, data kept for the next run.
+(``robowatch simulate|collect|detect|ticketing|api``) in dependency order (the simulator's
+OPC UA port must be open before the collectors start), restarting one that crashes with
+backoff. On Ctrl-C or SIGTERM the children are stopped in reverse order (SIGTERM, then
+SIGKILL after a grace period), then the broker, then the database: no orphans, data kept for
+the next run.
 """
 
 from __future__ import annotations
@@ -18,8 +20,15 @@ import signal
 import sys
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
 
 from robowatch.brokers import free_port
 from robowatch.settings import Settings
@@ -36,6 +45,13 @@ __all__ = ["DemoOptions", "run_demo"]
 log = logging.getLogger(__name__)
 
 GRACE_S = 10.0
+# A child that ran this long before exiting was healthy: its restart backoff starts afresh.
+HEALTHY_RUN_S = 60.0
+# Quick exits in a row (each sooner than HEALTHY_RUN_S after its start) before the demo gives
+# up: a child that cannot start is broken, not unlucky.
+MAX_QUICK_EXITS = 6
+# The simulator opens its OPC UA port within a second or two; allow a slow first start.
+READY_TIMEOUT_S = 30.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -54,7 +70,6 @@ class _Child:
     name: str
     argv: list[str]
     proc: asyncio.subprocess.Process | None = None
-    restarts: list[float] = field(default_factory=list)
 
 
 @contextlib.asynccontextmanager
@@ -88,54 +103,104 @@ def _prepare_database(url: str, fleet: FleetSpec) -> None:
         conn.commit()
 
 
+class _Exited(Exception):
+    """A supervised child ended by itself."""
+
+
+class _ExitedAfterHealthyRun(Exception):
+    """A child ended after running long enough to count as healthy: restart its backoff."""
+
+
 async def _spawn(child: _Child, env: dict[str, str]) -> None:
-    # Children share the demo's process group: a terminal's Ctrl-C reaches them too, and
-    # each shuts down by itself; the demo then only waits (and kills what lingers).
-    child.proc = await asyncio.create_subprocess_exec(*child.argv, env=env)
+    # Each child in its own session: a terminal's Ctrl-C reaches only the demo, which then
+    # stops the children in reverse dependency order (consumers before their sources).
+    child.proc = await asyncio.create_subprocess_exec(*child.argv, env=env,
+                                                      start_new_session=True)
     log.info("started %s (pid %d)", child.name, child.proc.pid)
 
 
-async def _supervise(children: list[_Child], env: dict[str, str], stop: asyncio.Event) -> None:
-    for c in children:
-        await _spawn(c, env)
-    while not stop.is_set():
-        waits = {asyncio.create_task(c.proc.wait()): c for c in children if c.proc is not None}
-        stopper = asyncio.create_task(stop.wait())
-        done, _ = await asyncio.wait({*waits, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        for t in (*waits, stopper):
-            if t not in done:
-                t.cancel()
-        if stop.is_set():
+async def _run_once(child: _Child, env: dict[str, str]) -> None:
+    await _spawn(child, env)
+    started = time.monotonic()
+    code = await child.proc.wait()  # type: ignore[union-attr]
+    log.error("%s exited with code %s", child.name, code)
+    if time.monotonic() - started > HEALTHY_RUN_S:
+        raise _ExitedAfterHealthyRun(child.name)
+    raise _Exited(child.name)
+
+
+async def _keep_running(child: _Child, env: dict[str, str], stop: asyncio.Event) -> None:
+    """Restart ``child`` whenever it exits, backing off; after ``MAX_QUICK_EXITS`` exits in a
+    row that each came soon after a start, stop the demo."""
+    while True:
+        try:
+            async for attempt in AsyncRetrying(
+                retry=retry_if_exception_type(_Exited),
+                wait=wait_exponential_jitter(initial=1.0, max=10.0),
+                stop=stop_after_attempt(MAX_QUICK_EXITS), reraise=True,
+            ):
+                with attempt:
+                    await _run_once(child, env)
+        except _ExitedAfterHealthyRun:
+            continue
+        except _Exited:
+            log.error("%s keeps failing (%d quick exits in a row); stopping the demo",
+                      child.name, MAX_QUICK_EXITS)
+            stop.set()
             return
-        for t in done:
-            exited = waits.get(t)
-            if exited is None:
-                continue
-            c = exited
-            log.error("%s exited with code %s", c.name, t.result())
-            now = time.monotonic()
-            c.restarts = [r for r in c.restarts if now - r < 60] + [now]
-            if len(c.restarts) > 5:
-                log.error("%s keeps failing (6 exits in a minute); stopping the demo", c.name)
-                stop.set()
-                return
-            await asyncio.sleep(min(2 ** len(c.restarts), 10))
-            await _spawn(c, env)
+
+
+async def _port_open(host: str, port: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            _, writer = await asyncio.open_connection(host, port)
+        except OSError:
+            await asyncio.sleep(0.2)
+            continue
+        writer.close()
+        await writer.wait_closed()
+        return True
+    return False
+
+
+async def _supervise(
+    children: list[_Child], env: dict[str, str], stop: asyncio.Event, *,
+    ready: dict[str, tuple[str, int]],
+) -> None:
+    """Start ``children`` in order; a child named in ``ready`` must open its port before the
+    next one starts, so no consumer starts before its source and logs refusals."""
+    tasks = []
+    try:
+        for c in children:
+            tasks.append(asyncio.create_task(_keep_running(c, env, stop), name=f"keep-{c.name}"))
+            if c.name in ready:
+                host, port = ready[c.name]
+                if not await _port_open(host, port, READY_TIMEOUT_S):
+                    log.warning("%s did not open %s:%d within %.0f s; starting the rest anyway",
+                                c.name, host, port, READY_TIMEOUT_S)
+        await stop.wait()
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def _stop_children(children: list[_Child]) -> None:
-    running = [c for c in children if c.proc is not None and c.proc.returncode is None]
-    for c in running:
+    """Stop in reverse start order: consumers (API, ticketing, detection, collectors) before
+    the sources they read, so a clean stop logs no lost connection."""
+    for c in reversed(children):
+        if c.proc is None or c.proc.returncode is not None:
+            continue
         with contextlib.suppress(ProcessLookupError):
-            c.proc.send_signal(signal.SIGTERM)  # type: ignore[union-attr]
-    for c in running:
+            c.proc.send_signal(signal.SIGTERM)
         try:
-            await asyncio.wait_for(c.proc.wait(), GRACE_S)  # type: ignore[union-attr]
+            await asyncio.wait_for(c.proc.wait(), GRACE_S)
         except TimeoutError:
             log.warning("%s did not stop in %.0f s; killing it", c.name, GRACE_S)
             with contextlib.suppress(ProcessLookupError):
-                c.proc.kill()  # type: ignore[union-attr]
-            await c.proc.wait()  # type: ignore[union-attr]
+                c.proc.kill()
+            await c.proc.wait()
 
 
 async def _demo(settings: Settings, options: DemoOptions, db_url: str, stop: asyncio.Event) -> None:
@@ -154,15 +219,16 @@ async def _demo(settings: Settings, options: DemoOptions, db_url: str, stop: asy
                "--rate", str(options.rate_hz), "--speedup", str(options.speedup),
                "--seed", str(options.seed), "--mqtt-url", mqtt_url,
                "--opcua-port", str(opcua_port), "--labels", str(home / "labels.jsonl")]
+        # Dependency order: the simulated robots first, then what reads them.
         children = [
-            _Child("api", [*exe, "api"]),
-            _Child("ticketing", [*exe, "ticketing", "run"]),
-            _Child("detection", [*exe, "detect", "run"]),
+            _Child("simulator", sim),
             _Child("collector-mqtt", [*exe, "collect", "mqtt", "--client-id", "robowatch-demo-mqtt",
                                       "--protocol", mqtt_protocol]),
             _Child("collector-opcua", [*exe, "collect", "opcua", "--endpoint",
                                        f"opc.tcp://127.0.0.1:{opcua_port}/robowatch/simulator"]),
-            _Child("simulator", sim),
+            _Child("detection", [*exe, "detect", "run"]),
+            _Child("ticketing", [*exe, "ticketing", "run"]),
+            _Child("api", [*exe, "api"]),
         ]
         url = f"http://{settings.api.host}:{settings.api.port}/"
         print(f"\nrobowatch demo: console at {url}  (API {url}api/v1/tickets)\n"
@@ -170,7 +236,8 @@ async def _demo(settings: Settings, options: DemoOptions, db_url: str, stop: asy
         if options.duration_s is not None:
             asyncio.get_running_loop().call_later(options.duration_s, stop.set)
         try:
-            await _supervise(children, env, stop)
+            await _supervise(children, env, stop,
+                             ready={"simulator": ("127.0.0.1", opcua_port)})
         finally:
             await _stop_children(children)
 

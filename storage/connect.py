@@ -16,11 +16,13 @@ The waits and reconnects use tenacity: capped exponential backoff with jitter.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any, TypeAlias
 
 import psycopg
 import psycopg_pool
 from tenacity import (
+    RetryCallState,
     Retrying,
     retry_if_exception_type,
     stop_after_delay,
@@ -30,7 +32,7 @@ from tenacity import (
 __all__ = [
     "Conn", "AsyncConn", "Pool", "DatabaseError", "DatabaseUnavailable", "PoolTimeout",
     "connect", "connect_async", "open_pool", "usable", "ping", "wait_for_database",
-    "first_line",
+    "first_line", "log_retry",
 ]
 
 log = logging.getLogger(__name__)
@@ -51,6 +53,20 @@ def first_line(exc: BaseException) -> str:
     """The first line of an error, for one-line log messages (driver errors span several)."""
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def log_retry(
+    logger: logging.Logger, what: str, *, level: int = logging.WARNING
+) -> Callable[[RetryCallState], None]:
+    """A tenacity ``before_sleep`` hook: one line with the error and the wait before the next
+    attempt (never a traceback: the error is expected and will be retried)."""
+
+    def hook(state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome is not None else None
+        logger.log(level, "%s: %s; retry in %.1fs", what,
+                   first_line(exc) if exc is not None else "failed", state.upcoming_sleep)
+
+    return hook
 
 
 def connect(conninfo: str, *, autocommit: bool = False) -> Conn:
@@ -96,14 +112,11 @@ def wait_for_database(conninfo: str, *, timeout: float = 60.0) -> None:
         with connect(conninfo) as conn:
             ping(conn=conn)
 
-    def note(state: Any) -> None:
-        log.info("waiting for database: %s", first_line(state.outcome.exception()))
-
     retrying = Retrying(
         retry=retry_if_exception_type(DatabaseUnavailable),
         wait=wait_exponential_jitter(initial=0.1, max=2.0),
         stop=stop_after_delay(timeout),
-        before_sleep=note,
+        before_sleep=log_retry(log, "waiting for database", level=logging.INFO),
         reraise=True,
     )
     try:

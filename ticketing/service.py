@@ -9,16 +9,18 @@ transaction per anomaly; the event loop only waits.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-import random
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
+
 from storage import events as events_channel
 from storage import tickets as store
-from storage.connect import connect, usable
+from storage.connect import connect, first_line, log_retry, usable
 from ticketing.dispatch import auto_dispatch
 from ticketing.intake import ticket_anomaly
 from ticketing.policy import Policy
@@ -131,22 +133,25 @@ class _Worker:
 
 async def _listen(conninfo: str, wake: asyncio.Event) -> None:
     """Set ``wake`` on every new anomaly; reconnect forever with capped, jittered backoff."""
-    delay = _RETRY_FIRST_S
     while True:
-        try:
-            async with events_channel.listen_events(conninfo=conninfo) as events:
-                log.info("listening on %s", events_channel.CHANNEL)
-                delay = _RETRY_FIRST_S
-                wake.set()  # anything inserted while we were not listening
+        async with contextlib.AsyncExitStack() as stack:
+            # A fresh retry policy per connection: backoff restarts after a healthy session.
+            async for attempt in AsyncRetrying(
+                retry=retry_if_exception_type(Exception),
+                wait=wait_exponential_jitter(initial=_RETRY_FIRST_S, max=_RETRY_CAP_S),
+                before_sleep=log_retry(log, "event listener cannot connect"), reraise=True,
+            ):
+                with attempt:
+                    events = await stack.enter_async_context(
+                        events_channel.listen_events(conninfo=conninfo))
+            log.info("listening on %s", events_channel.CHANNEL)
+            wake.set()  # anything inserted while we were not listening
+            try:
                 async for ev in events:
                     if ev.type == "anomaly" and ev.op == "insert":
                         wake.set()
-        except Exception as exc:  # noqa: BLE001 - any failure means: reconnect later
-            log.warning("event listener lost (%s); retrying in %.1fs",
-                        str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc),
-                        delay)
-        await asyncio.sleep(delay * random.uniform(0.8, 1.2))
-        delay = min(delay * 2, _RETRY_CAP_S)
+            except Exception as exc:  # noqa: BLE001 - any failure means: reconnect
+                log.warning("event listener lost (%s); reconnecting", first_line(exc))
 
 
 async def _wait(stop: asyncio.Event, wake: asyncio.Event, timeout: float) -> None:
@@ -188,8 +193,7 @@ async def run_ticketing(
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - the loop outlives a lost database
-                log.error("sweep failed: %s", str(exc).strip().splitlines()[0] if str(exc).strip()
-                          else type(exc).__name__)
+                log.error("sweep failed: %s", first_line(exc))
                 await asyncio.to_thread(worker.close)
             else:
                 if stats.created or stats.appended or stats.failed:

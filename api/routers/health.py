@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import logging
 
-import psycopg
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from psycopg_pool import PoolTimeout
 
 from api.deps import ConfigDep, HubDep, PoolDep, RelayDep
 from api.schemas import Health
-from storage.connect import ping
+from storage.connect import DatabaseUnavailable, PoolTimeout, first_line, ping
 
 router = APIRouter(tags=["health"])
 
@@ -34,8 +32,8 @@ def healthz(
         with pool.connection(timeout=config.health_timeout) as conn:
             ping(conn=conn)
         database = "ok"
-    except (psycopg.OperationalError, PoolTimeout) as exc:
-        database = f"unreachable: {str(exc).strip().splitlines()[0] if str(exc) else exc!r}"
+    except (DatabaseUnavailable, PoolTimeout) as exc:
+        database = f"unreachable: {first_line(exc)}"
         log.warning("health check: database %s", database)
     health = Health(status="ok" if database == "ok" else "unavailable", database=database,
                     stream=relay.state, stream_clients=hub.clients)

@@ -12,6 +12,7 @@ import typer
 from detection.csvscore import score_csv
 from detection.errors import DetectionError
 from detection.monitor import load_policy
+from robowatch.cli.context import writable_file
 
 app = typer.Typer(help="Anomaly detection: offline scoring (csv) and the streaming engine.",
                   no_args_is_help=True)
@@ -21,17 +22,13 @@ log = logging.getLogger(__name__)
 @app.command("csv")
 def csv_command(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Input CSV (, or ;).")],
-    out: Annotated[Path, typer.Option("--out", help="Output CSV timestamp,score,is_anomaly.")],
+    out: Annotated[Path, typer.Option("--out", help="Output CSV timestamp,score,is_anomaly.",
+                                      callback=writable_file)],
     policy: Annotated[Path | None, typer.Option(help="Policy TOML (default: packaged).")] = None,
     timestamp_column: Annotated[str | None, typer.Option(help="Default: first column.")] = None,
 ) -> None:
     """Score FILE causally (row t uses rows <= t); the first train_rows rows are healthy."""
-    try:
-        summary = score_csv(file, out, load_policy(policy), timestamp_column=timestamp_column)
-    except DetectionError as exc:
-        log.error("detect csv: %s", exc)
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+    summary = score_csv(file, out, load_policy(policy), timestamp_column=timestamp_column)
     typer.echo(json.dumps({"rows": summary.rows, "features": summary.features,
                            "anomalies": summary.anomalies, "limit": round(summary.limit, 4),
                            "out": str(out)}))
@@ -54,11 +51,7 @@ def run_command(
 
     if worker >= workers:
         raise typer.BadParameter(f"worker must be < workers ({workers})", param_hint="--worker")
-    try:
-        engine_policy = load_engine_policy(policy)
-    except DetectionError as exc:
-        log.error("%s", exc)
-        raise typer.Exit(2) from exc
+    engine_policy = load_engine_policy(policy)
     with database(settings_of(ctx)) as url:
         run_service(lambda stop: run_detection(conninfo=url, policy=engine_policy, stop=stop,
                                                shard=Shard(worker=worker, workers=workers)))
@@ -87,12 +80,11 @@ def retrain_command(
     from storage.connect import connect
     from storage.fleet import robot_lines
 
+    engine_policy = load_engine_policy(policy)
     try:
-        engine_policy = load_engine_policy(policy)
         end = datetime.fromisoformat(until) if until else datetime.now(UTC)
-    except (DetectionError, ValueError) as exc:
-        log.error("%s", exc)
-        raise typer.Exit(2) from exc
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--until") from exc
     if end.tzinfo is None:
         end = end.replace(tzinfo=UTC)
     failed = 0
@@ -107,7 +99,6 @@ def retrain_command(
                                   after=end - timedelta(seconds=last), until=end)
             except DetectionError as exc:
                 failed += 1
-                log.error("retrain %s: %s", code, exc)
                 typer.echo(json.dumps({"robot": code, "error": str(exc)}))
                 continue
             typer.echo(json.dumps({"robot": code, "version": v}))

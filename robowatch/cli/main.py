@@ -6,6 +6,8 @@ from typing import Annotated
 
 import typer
 
+from collectors.errors import CollectorError
+from detection.errors import DetectionError
 from robowatch import __version__
 from robowatch.cli import bench, collect, db, detect, fleet, simulate
 from robowatch.cli import ticketing as ticketing_cli
@@ -13,6 +15,9 @@ from robowatch.cli.api import api as api_command
 from robowatch.cli.demo import demo as demo_command
 from robowatch.logs import setup_logging
 from robowatch.settings import Settings
+from robowatch.team import TeamError
+from storage.connect import DatabaseError
+from ticketing.errors import TicketingError
 
 app = typer.Typer(
     help="robowatch: remote robot monitoring and predictive maintenance.",
@@ -51,5 +56,17 @@ def root(
     ctx.obj = settings
 
 
+# Errors a user can act on: one line on stderr, exit code 2, no traceback. Anything else is a
+# bug and keeps its traceback.
+_USER_ERRORS: tuple[type[Exception], ...] = (
+    DetectionError, TicketingError, CollectorError, DatabaseError, TeamError, TimeoutError,
+    OSError,
+)
+
+
 def main() -> None:
-    app()
+    try:
+        app()
+    except _USER_ERRORS as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise SystemExit(2) from exc

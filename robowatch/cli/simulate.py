@@ -79,7 +79,7 @@ def simulate(
     try:
         result = asyncio.run(_main(sc, config, ready))
     except (ValueError, ConnectionError, TimeoutError, OSError) as exc:
-        log.error("simulator failed: %s", exc)
+        typer.echo(f"error: simulator failed: {exc}", err=True)
         raise typer.Exit(1) from exc
     if result is not None:
         typer.echo(f"stopped after {result.ticks} ticks ({result.skipped_ticks} skipped)")

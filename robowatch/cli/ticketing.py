@@ -12,7 +12,6 @@ import typer
 
 from robowatch.cli.context import settings_of
 from robowatch.database import database
-from ticketing.errors import PolicyError
 from ticketing.policy import GRADES, IMPACTS, TIERS, Policy, format_duration, load_policy
 from ticketing.service import run_ticketing
 
@@ -27,11 +26,8 @@ PolicyOpt = Annotated[
 
 
 def _policy(path: Path | None) -> Policy:
-    try:
-        return load_policy(path)
-    except PolicyError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+    # A PolicyError reaches the CLI's one error line (robowatch.cli.main).
+    return load_policy(path)
 
 
 def render_policy(policy: Policy) -> str:
