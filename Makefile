@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+DEV    := $(VENV)/.dev-$(shell sha1sum pyproject.toml | cut -c1-12)
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test check system-test-deps clean help
@@ -12,15 +13,21 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 help:
 	@echo "make demo   - install into .venv and run the whole stack with simulated robots"
 	@echo "make test   - install what the tests need (Mosquitto via apt-get) and run the suite"
-	@echo "make check  - ruff and mypy"
+	@echo "make check  - ruff, mypy and the import contracts (lint-imports)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -e ".[test,bench]"
 	rm -f $(VENV)/.installed-*
+	touch $@
+
+# The checkers at the versions pyproject's dev extra names.
+$(DEV): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	rm -f $(VENV)/.dev-*
 	touch $@
 
 demo: $(STAMP)
@@ -37,10 +44,10 @@ system-test-deps:
 test: $(STAMP) system-test-deps
 	$(BIN)/python -m pytest
 
-check: $(STAMP)
-	$(BIN)/python -m pip install --quiet ruff mypy
+check: $(DEV)
 	$(BIN)/ruff check .
-	$(BIN)/mypy collectors detection ticketing api simulators storage robowatch tests
+	$(BIN)/mypy collectors detection ticketing api simulators storage robowatch benchmarks tests
+	$(BIN)/lint-imports
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

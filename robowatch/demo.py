@@ -30,9 +30,9 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from robowatch.brokers import free_port
 from robowatch.settings import Settings
 from robowatch.team import load_team
+from simulators.brokers import free_port
 from simulators.registry import fleet_spec
 from simulators.scenario import Scenario, default_scenario_path
 from storage.connect import connect

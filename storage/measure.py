@@ -1,18 +1,17 @@
-"""SQL the benchmarks measure with: scratch databases, the raw COPY limit, write-path costs,
-on-disk sizes of the telemetry layouts, and detection latency. Not used by the services.
+"""SQL the benchmarks measure with (the timing is theirs, in ``benchmarks/``): scratch
+databases, exporting and reloading the stored telemetry, on-disk sizes of the telemetry layouts,
+and detection latency. Not used by the services.
 """
 
 from __future__ import annotations
 
-import time
-
 import psycopg
 from psycopg import conninfo as ci
 
-from storage.telemetry import copy_encoded, insert_new, table_bytes
+from storage.telemetry import table_bytes
 
-__all__ = ["create_scratch_database", "drop_database", "count_telemetry", "raw_copy_limit",
-           "write_path_costs", "layout_bytes", "series_values_sample", "alarm_latencies"]
+__all__ = ["create_scratch_database", "drop_database", "count_telemetry", "export_telemetry",
+           "empty_telemetry", "layout_bytes", "series_values_sample", "alarm_latencies"]
 
 _EXPORT = ("COPY (SELECT time, robot_id, signal_id, value, quality FROM telemetry{limit})"
            " TO STDOUT (FORMAT BINARY)")
@@ -34,7 +33,8 @@ def count_telemetry(*, conn: psycopg.Connection) -> int:
     return int(conn.execute("SELECT count(*) FROM telemetry").fetchone()[0])  # type: ignore[index]
 
 
-def _export(conn: psycopg.Connection, limit: int | None = None) -> bytes:
+def export_telemetry(*, conn: psycopg.Connection, limit: int | None = None) -> bytes:
+    """The stored rows (the first ``limit``) as one binary COPY stream, ready to load again."""
     buf = bytearray()
     sql = _EXPORT.format(limit=" LIMIT %s" if limit is not None else "")
     params = (limit,) if limit is not None else None
@@ -44,45 +44,13 @@ def _export(conn: psycopg.Connection, limit: int | None = None) -> bytes:
     return bytes(buf)
 
 
-def raw_copy_limit(*, conn: psycopg.Connection) -> tuple[int, float]:
-    """Export the stored rows, empty the table, load them again with one binary COPY and no
-    collector: (rows, seconds). The table ends up with the same rows."""
-    data = _export(conn)
-    n = count_telemetry(conn=conn)
+def empty_telemetry(*, conn: psycopg.Connection, checkpoint: bool = False) -> None:
+    """Remove every stored point and commit; with ``checkpoint``, also flush the server's
+    dirty pages so a following load is not charged for earlier writes."""
     conn.execute("TRUNCATE telemetry")
     conn.commit()
-    conn.execute("CHECKPOINT")
-    t0 = time.perf_counter()
-    with conn.cursor() as cur, cur.copy(
-            "COPY telemetry (time, robot_id, signal_id, value, quality) FROM STDIN "
-            "(FORMAT BINARY)") as copy:
-        view = memoryview(data)
-        for i in range(0, len(view), 1 << 20):
-            copy.write(view[i:i + (1 << 20)])
-    conn.commit()
-    return n, time.perf_counter() - t0
-
-
-def write_path_costs(*, conn: psycopg.Connection, limit: int = 1_000_000) -> dict[str, float]:
-    """Points/s of the three ways a batch can go in, on the same rows into an empty table:
-    plain COPY (the normal path), staging + ON CONFLICT with nothing to skip, and the same
-    again when every point is already stored (a replay)."""
-    data = _export(conn, limit)
-    n = int(conn.execute("SELECT count(*) FROM (SELECT 1 FROM telemetry LIMIT %s) s",
-                         (limit,)).fetchone()[0])  # type: ignore[index]
-    out: dict[str, float] = {"dedup_sample_points": n}
-    for name in ("copy", "staged_new", "staged_replay"):
-        if name != "staged_replay":
-            conn.execute("TRUNCATE telemetry")
-            conn.commit()
-        t0 = time.perf_counter()
-        if name == "copy":
-            copy_encoded(conn=conn, data=data)
-        else:
-            insert_new(conn=conn, data=data)
-        conn.commit()
-        out[f"{name}_points_per_second"] = round(n / (time.perf_counter() - t0), 1)
-    return out
+    if checkpoint:
+        conn.execute("CHECKPOINT")
 
 
 def layout_bytes(*, conn: psycopg.Connection) -> tuple[int, int, int]:

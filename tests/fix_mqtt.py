@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from robowatch.brokers import local_broker, mosquitto_path
+from simulators.brokers import local_broker, mosquitto_path
 
 __all__ = ["mosquitto"]
 

@@ -1,28 +1,264 @@
-"""``robowatch bench``: benchmark commands; each prints a JSON object as its last line."""
+"""``robowatch bench``: benchmark commands; each prints a JSON object as its last line.
+
+The commands only parse options, take the database and broker from the settings, and print;
+what is measured and how lives in the ``benchmarks`` package, apart from the runtime code.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+
+from robowatch.cli.context import settings_of, writable_file
+from simulators.scenario import ScenarioError
 
 app = typer.Typer(help="Benchmarks: speeds, sizes and detector accuracy, measured here.",
                   no_args_is_help=True)
 
-# Each benchmark lives in its own module and registers itself on ``app`` here.
+JsonOpt = Annotated[bool, typer.Option("--json", help="Only the JSON line on stdout.")]
+DataOpt = Annotated[Path, typer.Option("--data", help="Data directory.")]
 
-from robowatch.cli import bench_detection  # noqa: E402,F401  (registers skab, cmapss)
-from robowatch.cli.bench_simulate import bench_opcua_server, bench_simulate  # noqa: E402
 
-app.command("simulate")(bench_simulate)
-app.command("opcua-server")(bench_opcua_server)
+def _skip_without(exc: FileNotFoundError, what: str) -> typer.Exit:
+    typer.echo(f"skipped: {what} data not found ({exc})", err=True)
+    return typer.Exit(3)
 
-from robowatch.cli.bench_ingest import bench_ingest  # noqa: E402
 
-app.command("ingest")(bench_ingest)
+@app.command("skab")
+def skab(
+    data: DataOpt = Path("../shared/data/skab"),
+    json_out: Annotated[bool, typer.Option("--json", help="Last line: one JSON object.")] = False,
+    policy: Annotated[Path | None, typer.Option(help="Outlier policy TOML.")] = None,
+    changepoint_policy: Annotated[
+        Path | None, typer.Option(help="Changepoint policy TOML.")] = None,
+) -> None:
+    """SKAB outlier and changepoint scores beside the published tables."""
+    from benchmarks.detection import run_skab
 
-from robowatch.cli.bench_fleet import bench_fleet  # noqa: E402
+    try:
+        report = run_skab(data, policy=policy, changepoint_policy=changepoint_policy)
+    except FileNotFoundError as exc:
+        raise _skip_without(exc, "SKAB") from exc
+    typer.echo("\n".join(report.table))
+    if json_out:
+        typer.echo(json.dumps(report.json))
 
-app.command("fleet")(bench_fleet)
 
-from robowatch.cli.bench_latency import bench_latency  # noqa: E402
+@app.command("cmapss")
+def cmapss(
+    data: DataOpt = Path("../shared/data/cmapss"),
+    json_out: Annotated[bool, typer.Option("--json", help="Last line: one JSON object.")] = False,
+    out: Annotated[Path, typer.Option("--out", help="unit,rul CSV of test engines.",
+                                      callback=writable_file)] = Path("rul_FD001.csv"),
+) -> None:
+    """C-MAPSS FD001 RUL: grouped CV on training engines, predictions for the test set."""
+    from benchmarks.detection import run_cmapss
 
-app.command("latency")(bench_latency)
+    try:
+        report = run_cmapss(data, out=out)
+    except FileNotFoundError as exc:
+        raise _skip_without(exc, "C-MAPSS") from exc
+    typer.echo("\n".join(report.table))
+    if json_out:
+        typer.echo(json.dumps(report.json))
+
+
+@app.command("simulate")
+def bench_simulate(
+    ctx: typer.Context,
+    robots: Annotated[int, typer.Option(help="Robots in the fleet.", min=1)] = 200,
+    signals: Annotated[int, typer.Option(help="Signals per message.", min=1, max=56)] = 50,
+    rate: Annotated[float, typer.Option(help="Messages per robot per second.", min=0.1)] = 10.0,
+    seconds: Annotated[float, typer.Option(help="How long to publish.", min=1.0)] = 30.0,
+    qos: Annotated[int, typer.Option(help="MQTT QoS.", min=0, max=2)] = 1,
+    broker: Annotated[str, typer.Option(
+        help="auto, mosquitto or amqtt: which local broker to start when no URL is set.")] = "auto",
+    as_json: JsonOpt = False,
+) -> None:
+    """Publish a simulated fleet to a real broker; report requested vs achieved points/s."""
+    from benchmarks.simulate import measure_publish
+    from simulators.brokers import local_broker
+
+    settings = settings_of(ctx)
+
+    def measure(url: str) -> dict[str, Any]:
+        return measure_publish(url=url, robots=robots, signals=signals, rate=rate,
+                               seconds=seconds, qos=qos)
+
+    if settings.mqtt_url:
+        report = measure(settings.mqtt_url) | {"broker": "external"}
+    else:
+        with local_broker(broker) as (url, which):
+            report = measure(url) | {"broker": which}
+    if not as_json:
+        typer.echo(f"requested {report['requested_points_per_second']:,.0f} points/s, achieved "
+                   f"{report['achieved_points_per_second']:,.0f} points/s "
+                   f"({report['broker']} broker, {report['cpu_s']} s CPU)")
+    typer.echo(json.dumps(report))
+
+
+@app.command("opcua-server")
+def bench_opcua_server(
+    rate: Annotated[float, typer.Option(help="Samples per robot per second.", min=0.1)] = 10.0,
+    seconds: Annotated[float, typer.Option(help="Measured window of each trial.", min=2.0)] = 10.0,
+    start: Annotated[int, typer.Option(help="First fleet size tried (then doubled).",
+                                       min=1)] = 25,
+    max_robots: Annotated[int, typer.Option(help="Largest fleet size tried.", min=1)] = 1000,
+    resolution: Annotated[int, typer.Option(help="Bisect until within this many robots.",
+                                            min=1)] = 10,
+    sample_robots: Annotated[int, typer.Option(
+        help="Robots whose variables the client subscribes to.", min=1)] = 10,
+    min_received: Annotated[float, typer.Option(
+        help="Pass: fraction of sampled values the client must receive.")] = 0.99,
+    max_late: Annotated[float, typer.Option(
+        help="Pass: fraction of ticks allowed to end after the next was due.")] = 0.01,
+    max_latency: Annotated[float, typer.Option(
+        help="Pass: 99th-percentile notification latency, seconds.")] = 1.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Find how many robots one asyncua server process serves at --rate without falling behind."""
+    from benchmarks.opcua_capacity import Criteria, capacity_report, find_capacity
+    from simulators.scenario import Scenario, packaged_scenario_path
+    from simulators.signals import catalogue
+
+    sc = Scenario.load(packaged_scenario_path("bench"))
+    criteria = Criteria(min_received=min_received, max_late=max_late, max_latency_s=max_latency)
+    result = asyncio.run(find_capacity(
+        sc, rate_hz=rate, seconds=seconds, start=start, max_robots=max_robots,
+        resolution=resolution, sample_robots=sample_robots, criteria=criteria))
+    report = {"benchmark": "opcua-server", "rate_hz": rate, "seconds": seconds,
+              "signals_per_robot": len(catalogue()),
+              "criteria": {"min_received": min_received, "max_late": max_late,
+                           "max_latency_s": max_latency}} | capacity_report(result)
+    if not as_json:
+        for t in result.trials:
+            typer.echo(f"{t.robots:5d} robots: {'pass' if t.passed else 'FAIL'}  "
+                       f"late {t.ticks_late}/{t.ticks}, received {t.received_ratio:.4f}, "
+                       f"p99 {t.latency_p99_s} s, {t.values_per_second:,.0f} values/s  "
+                       f"({t.reason})")
+        typer.echo(f"one asyncua server process serves {result.capacity_robots} robots "
+                   f"at {rate:g} Hz")
+    typer.echo(json.dumps(report))
+
+
+@app.command("ingest")
+def bench_ingest(
+    ctx: typer.Context,
+    robots: Annotated[int, typer.Option(help="Robots in the fleet.", min=1)] = 200,
+    signals: Annotated[int, typer.Option(help="Signals per MQTT message.", min=1, max=56)] = 50,
+    rate: Annotated[float, typer.Option(help="Samples per robot per second.", min=0.1)] = 10.0,
+    seconds: Annotated[float, typer.Option(
+        help="How long the simulator publishes.", min=1.0)] = 60.0,
+    protocol: Annotated[str, typer.Option(help="mqtt or opcua.")] = "mqtt",
+    collectors: Annotated[int, typer.Option(
+        help="MQTT collector processes sharing one subscription ($share/bench/...).", min=1)] = 1,
+    as_json: JsonOpt = False,
+) -> None:
+    """Measure sustained ingest through a real collector against the raw COPY limit."""
+    from benchmarks.ingest import run_ingest
+
+    if protocol not in ("mqtt", "opcua"):
+        raise typer.BadParameter("must be mqtt or opcua", param_hint="--protocol")
+    settings = settings_of(ctx)
+    tmp = Path(tempfile.mkdtemp(prefix="rw-bench-ingest-"))
+    try:
+        report = run_ingest(protocol, robots, signals, rate, seconds, settings.database_url,
+                            settings.mqtt_url, tmp, collectors)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if not as_json:
+        typer.echo(f"{report['points_per_second']:,.0f} points/s sustained; raw COPY "
+                   f"{report['copy_limit_points_per_second']:,.0f} points/s "
+                   f"(ratio {report['ratio']}); "
+                   f"lag p50 {report['ingest_lag_p50_s']} s, p99 {report['ingest_lag_p99_s']} s; "
+                   f"lost {report['lost_points']}; CPU {report['cpu_share_of_one_core']}")
+    typer.echo(json.dumps(report))
+
+
+@app.command("fleet")
+def bench_fleet(
+    scenario: Annotated[str, typer.Option(
+        help="Packaged scenario name (bench, demo) or a scenario TOML path.")] = "bench",
+    robots: Annotated[int, typer.Option(min=1, help="Fleet size (clones of the scenario).")] = 48,
+    duration: Annotated[float, typer.Option(min=10, help="Simulated seconds.")] = 1200.0,
+    rate: Annotated[float, typer.Option(min=0.1, help="Samples per second per robot.")] = 10.0,
+    speedup: Annotated[float, typer.Option(min=0.01, help="Scenario s per wall s.")] = 1.0,
+    seed: Annotated[int, typer.Option(help="Fleet, noise and schedule seed.")] = 0,
+    schedule: Annotated[str, typer.Option(help="generated | scenario")] = "generated",
+    faults_per_kind: Annotated[int, typer.Option(min=1)] = 3,
+    warmup: Annotated[float, typer.Option(help="No fault before this (s): baselines.")] = 180.0,
+    batch: Annotated[float, typer.Option(min=0.05, help="Seconds of data per engine call.")] = 1.0,
+    policy: Annotated[Path | None, typer.Option(help="Engine policy TOML.")] = None,
+    learn_levels: Annotated[Path | None, typer.Option(
+        help="Write [rul.failure.*] levels learnt from the runs' failures (TOML).",
+        callback=writable_file)] = None,
+    runs: Annotated[int, typer.Option(
+        min=1, help="With --learn-levels: pool this many runs (seeds seed, seed+1, ...).")] = 1,
+    json_out: Annotated[bool, typer.Option("--json", help="Print only the JSON line.")] = False,
+) -> None:
+    """Precision, recall and delay per fault kind, RUL error, engine points/s (offline)."""
+    from benchmarks.fleet import fleet_scenario, run_fleet, write_levels
+    from detection.engine_config import load_engine_policy
+    from detection.rul_levels import FailureObservation
+
+    if runs > 1 and learn_levels is None:
+        raise typer.BadParameter("only with --learn-levels", param_hint="--runs")
+    pol = load_engine_policy(policy)
+    seen: list[FailureObservation] = []
+    for run_seed in range(seed, seed + runs):
+        try:
+            sc = fleet_scenario(scenario, robots=robots, schedule=schedule,
+                                per_kind=faults_per_kind, duration=duration, warmup=warmup,
+                                speedup=speedup, seed=run_seed)
+        except ScenarioError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--scenario/--schedule") from exc
+        result, observed = run_fleet(sc, pol, seed=run_seed, duration=duration, rate=rate,
+                                     speedup=speedup, batch=batch)
+        result["schedule"] = schedule
+        seen += observed
+        if not json_out:
+            for kind, k in result["per_kind"].items():
+                typer.echo(f"{kind:18} faults {k['faults']:2}  recall {k['recall']}  "
+                           f"precision {k['precision']}  median delay {k['median_delay_s']} s")
+    # Learning pools the failures of every run; the table printed is the last run's.
+    if learn_levels is not None:
+        result["learnt_failure_levels"] = write_levels(learn_levels, seen, pol, command=(
+            f"robowatch bench fleet --seed {seed} --runs {runs} --robots {robots}"
+            f" --faults-per-kind {faults_per_kind}"))
+    typer.echo(json.dumps(result))
+
+
+@app.command("latency")
+def bench_latency(
+    ctx: typer.Context,
+    robots: Annotated[int, typer.Option(
+        help="Robots in the fleet (one collision each).", min=1)] = 48,
+    rate: Annotated[float, typer.Option(help="Samples per robot per second.", min=0.1)] = 10.0,
+    seconds: Annotated[float, typer.Option(
+        help="How long the simulator publishes.", min=30.0)] = 120.0,
+    policy: Annotated[Path | None, typer.Option(
+        help="Engine policy TOML for detect run (default: packaged).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Measure sample-to-anomaly latency: simulator -> broker -> collector -> database -> detect."""
+    from benchmarks.latency import run_latency
+
+    settings = settings_of(ctx)
+    tmp = Path(tempfile.mkdtemp(prefix="rw-bench-latency-"))
+    try:
+        report = run_latency(robots, rate, seconds, policy, settings.database_url,
+                             settings.mqtt_url, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if not as_json:
+        typer.echo(f"{report['anomalies_found']}/{report['faults_scheduled']} faults found; "
+                   f"latency p50 {report['latency_p50_s']} s, p99 {report['latency_p99_s']} s "
+                   f"(engine p99 {report['engine_decision_p99_s']} s); detect CPU "
+                   f"{report['detect_cpu_share_of_one_core']} of a core")
+    typer.echo(json.dumps(report))

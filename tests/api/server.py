@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import uvicorn
 from fastapi import FastAPI
 
-from robowatch.brokers import free_port
+from simulators.brokers import free_port
 
 
 class _Server(uvicorn.Server):

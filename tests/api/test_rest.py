@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import psycopg
 
 from api import create_app
-from robowatch.brokers import free_port
+from simulators.brokers import free_port
 from storage.tickets import transition
 from tests.api.seed import NOW, add_anomaly, add_ticket, seed_fleet
 from tests.api.server import serve_in_thread
@@ -115,8 +116,9 @@ def test_ticket_waiting_for_customer_is_not_overdue(
     t = add_ticket(db, robots, grade="I", created_at=NOW - timedelta(hours=9),
                    respond_in=timedelta(hours=2), resolve_in=timedelta(hours=8))
     policy = builtin_policy()
-    steps = [("dispatch", {"assignee": "E-1"}, 9), ("accept", {}, 8.5), ("start", {}, 8),
-             ("wait_customer", {"reason": "customer must stop the line first"}, 7)]
+    steps: list[tuple[str, dict[str, Any], float]] = [
+        ("dispatch", {"assignee": "E-1"}, 9), ("accept", {}, 8.5), ("start", {}, 8),
+        ("wait_customer", {"reason": "customer must stop the line first"}, 7)]
     for event, details, hours_before in steps:
         apply_event(conn=db, ticket_id=t.id, event=event, actor="E-1", policy=policy,
                     at=NOW - timedelta(hours=hours_before), **details)

@@ -27,7 +27,7 @@ def count(db_url: str) -> tuple[int, int]:
             "SELECT count(*), count(DISTINCT (robot_id, signal_id, time)) FROM telemetry"
         ).fetchone()
     assert row is not None
-    return row
+    return int(row[0]), int(row[1])
 
 
 def wait_until(pred, timeout: float) -> bool:

@@ -9,7 +9,7 @@ import pytest
 from collectors.metrics import CollectorMetrics
 from collectors.opcua import OpcUaConfig
 from collectors.service import run_collectors
-from robowatch.brokers import free_port
+from simulators.brokers import free_port
 from simulators.model import FleetModel
 from simulators.opcua import OpcUaConfig as ServerConfig
 from simulators.opcua import OpcUaFleetServer
@@ -27,7 +27,7 @@ def points(db_url: str) -> tuple[int, int]:
     with connect(db_url) as conn:
         row = conn.execute("SELECT count(*), count(DISTINCT signal_id) FROM telemetry").fetchone()
     assert row is not None
-    return row
+    return int(row[0]), int(row[1])
 
 
 async def eventually(pred, timeout: float) -> bool:

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from robowatch.brokers import free_port
+from simulators.brokers import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.mqtt, pytest.mark.opcua]
 

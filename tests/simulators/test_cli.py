@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from asyncua import Client
 
-from robowatch.brokers import free_port
+from simulators.brokers import free_port
 from simulators.opcua import NAMESPACE_URI
 from tests.simulators.test_mqtt import Recorder
 

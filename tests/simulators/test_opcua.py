@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from asyncua import Client, ua
 
-from robowatch.brokers import free_port
+from simulators.brokers import free_port
 from simulators.model import FleetModel
 from simulators.opcua import NAMESPACE_URI, OpcUaConfig, OpcUaFleetServer
 from simulators.runner import split_by_protocol

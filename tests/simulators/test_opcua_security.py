@@ -10,7 +10,7 @@ from asyncua.crypto.cert_gen import setup_self_signed_certificate
 from asyncua.crypto.security_policies import SecurityPolicyBasic256Sha256
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from robowatch.brokers import free_port
+from simulators.brokers import free_port
 from simulators.model import FleetModel
 from simulators.opcua import NAMESPACE_URI, OpcUaConfig, OpcUaFleetServer
 from simulators.runner import split_by_protocol

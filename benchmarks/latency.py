@@ -1,4 +1,4 @@
-"""``robowatch bench latency``: sample-to-anomaly latency through the whole real path.
+"""``bench latency``: sample-to-anomaly latency through the whole real path.
 
 Simulator (MQTT) -> Mosquitto -> collector -> PostgreSQL -> ``robowatch detect run``, each an
 OS process as in ``bench ingest``. Every robot gets one collision at a known scenario second,
@@ -16,26 +16,21 @@ broker, collector batch, commit, poll, persist). The last line printed is one JS
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import multiprocessing as mp
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any, TypedDict
+from typing import Any, TypedDict
 
 import numpy as np
 import psutil
-import typer
 
-from robowatch.brokers import free_port, local_broker
-from robowatch.cli.bench_ingest import _cpu, _stop_process, _wait_metrics, prepared_database
-from robowatch.cli.context import settings_of
+from benchmarks.ingest import _cpu, _stop_process, _wait_metrics, prepared_database
+from simulators.brokers import free_port, local_broker
 from storage.connect import connect
 from storage.measure import alarm_latencies
 
@@ -133,7 +128,7 @@ def _pct(values: list[float], q: float) -> float | None:
     return round(float(np.percentile(values, q)), 3) if values else None
 
 
-def _run(robots: int, rate: float, seconds: float, policy: Path | None,
+def run_latency(robots: int, rate: float, seconds: float, policy: Path | None,
          settings_url: str | None, broker: str | None, tmp: Path) -> dict[str, Any]:
     from simulators.registry import fleet_spec
 
@@ -192,29 +187,3 @@ def _run(robots: int, rate: float, seconds: float, policy: Path | None,
         "policy": str(policy) if policy else "packaged",
         "simulator": sim_report,
     }
-
-
-def bench_latency(
-    ctx: typer.Context,
-    robots: Annotated[int, typer.Option(
-        help="Robots in the fleet (one collision each).", min=1)] = 48,
-    rate: Annotated[float, typer.Option(help="Samples per robot per second.", min=0.1)] = 10.0,
-    seconds: Annotated[float, typer.Option(
-        help="How long the simulator publishes.", min=30.0)] = 120.0,
-    policy: Annotated[Path | None, typer.Option(
-        help="Engine policy TOML for detect run (default: packaged).")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Only the JSON line on stdout.")] = False,
-) -> None:
-    """Measure sample-to-anomaly latency: simulator -> broker -> collector -> database -> detect."""
-    settings = settings_of(ctx)
-    tmp = Path(tempfile.mkdtemp(prefix="rw-bench-latency-"))
-    try:
-        report = _run(robots, rate, seconds, policy, settings.database_url, settings.mqtt_url, tmp)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    if not as_json:
-        typer.echo(f"{report['anomalies_found']}/{report['faults_scheduled']} faults found; "
-                   f"latency p50 {report['latency_p50_s']} s, p99 {report['latency_p99_s']} s "
-                   f"(engine p99 {report['engine_decision_p99_s']} s); detect CPU "
-                   f"{report['detect_cpu_share_of_one_core']} of a core")
-    typer.echo(json.dumps(report))

@@ -1,4 +1,4 @@
-"""``robowatch bench ingest``: simulator -> broker (or OPC UA) -> collector -> database, measured.
+"""``bench ingest``: simulator -> broker (or OPC UA) -> collector -> database, measured.
 
 Every part runs as its own OS process so each one's CPU is reported: the simulator (a spawned
 Python process), Mosquitto (started here on a free port; its configuration is in
@@ -18,25 +18,20 @@ one JSON object.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import multiprocessing as mp
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import psutil
-import typer
 
-from robowatch.brokers import free_port, local_broker
-from robowatch.cli.context import settings_of
+from simulators.brokers import free_port, local_broker
 from storage.connect import connect
 from storage.embedded import EmbeddedPostgres
 from storage.fleet import FleetSpec, register_fleet
@@ -44,12 +39,13 @@ from storage.measure import (
     count_telemetry,
     create_scratch_database,
     drop_database,
+    empty_telemetry,
+    export_telemetry,
     layout_bytes,
-    raw_copy_limit,
     series_values_sample,
-    write_path_costs,
 )
 from storage.migrate import upgrade
+from storage.telemetry import copy_encoded, insert_new
 
 log = logging.getLogger(__name__)
 
@@ -164,13 +160,37 @@ def _stored(url: str) -> int:
 
 
 def _raw_copy_limit(url: str) -> tuple[int, float]:
+    """Export the stored rows, empty the table, load them again with one binary COPY and no
+    collector: (rows, seconds). The table ends up with the same rows."""
     with connect(url) as conn:
-        return raw_copy_limit(conn=conn)
+        data = export_telemetry(conn=conn)
+        n = count_telemetry(conn=conn)
+        empty_telemetry(conn=conn, checkpoint=True)
+        t0 = time.perf_counter()
+        copy_encoded(conn=conn, data=data)
+        conn.commit()
+        return n, time.perf_counter() - t0
 
 
-def _dedup_costs(url: str) -> dict[str, float]:
+def _dedup_costs(url: str, limit: int = 1_000_000) -> dict[str, float]:
+    """Points/s of the three ways a batch can go in, on the same rows into an empty table:
+    plain COPY (the normal path), staging + ON CONFLICT with nothing to skip, and the same
+    again when every point is already stored (a replay)."""
     with connect(url) as conn:
-        return write_path_costs(conn=conn)
+        data = export_telemetry(conn=conn, limit=limit)
+        n = min(limit, count_telemetry(conn=conn))
+        out: dict[str, float] = {"dedup_sample_points": n}
+        for name in ("copy", "staged_new", "staged_replay"):
+            if name != "staged_replay":
+                empty_telemetry(conn=conn)
+            t0 = time.perf_counter()
+            if name == "copy":
+                copy_encoded(conn=conn, data=data)
+            else:
+                insert_new(conn=conn, data=data)
+            conn.commit()
+            out[f"{name}_points_per_second"] = round(n / (time.perf_counter() - t0), 1)
+        return out
 
 
 def _compressed_estimate(url: str, sample: int = 300_000) -> float:
@@ -238,7 +258,7 @@ def _stop_process(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
 
 
-def _run(kind: str, robots: int, signals: int, rate: float, seconds: float,
+def run_ingest(kind: str, robots: int, signals: int, rate: float, seconds: float,
          settings_url: str | None, broker: str | None, tmp: Path,
          n_collectors: int) -> dict[str, Any]:
     from simulators.model import FleetModel
@@ -385,34 +405,3 @@ def _run(kind: str, robots: int, signals: int, rate: float, seconds: float,
 
 def _round(v: float | None) -> float | None:
     return None if v is None else round(v, 4)
-
-
-def bench_ingest(
-    ctx: typer.Context,
-    robots: Annotated[int, typer.Option(help="Robots in the fleet.", min=1)] = 200,
-    signals: Annotated[int, typer.Option(help="Signals per MQTT message.", min=1, max=56)] = 50,
-    rate: Annotated[float, typer.Option(help="Samples per robot per second.", min=0.1)] = 10.0,
-    seconds: Annotated[float, typer.Option(
-        help="How long the simulator publishes.", min=1.0)] = 60.0,
-    protocol: Annotated[str, typer.Option(help="mqtt or opcua.")] = "mqtt",
-    collectors: Annotated[int, typer.Option(
-        help="MQTT collector processes sharing one subscription ($share/bench/...).", min=1)] = 1,
-    as_json: Annotated[bool, typer.Option("--json", help="Only the JSON line on stdout.")] = False,
-) -> None:
-    """Measure sustained ingest through a real collector against the raw COPY limit."""
-    if protocol not in ("mqtt", "opcua"):
-        raise typer.BadParameter("must be mqtt or opcua", param_hint="--protocol")
-    settings = settings_of(ctx)
-    tmp = Path(tempfile.mkdtemp(prefix="rw-bench-ingest-"))
-    try:
-        report = _run(protocol, robots, signals, rate, seconds, settings.database_url,
-                      settings.mqtt_url, tmp, collectors)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    if not as_json:
-        typer.echo(f"{report['points_per_second']:,.0f} points/s sustained; raw COPY "
-                   f"{report['copy_limit_points_per_second']:,.0f} points/s "
-                   f"(ratio {report['ratio']}); "
-                   f"lag p50 {report['ingest_lag_p50_s']} s, p99 {report['ingest_lag_p99_s']} s; "
-                   f"lost {report['lost_points']}; CPU {report['cpu_share_of_one_core']}")
-    typer.echo(json.dumps(report))

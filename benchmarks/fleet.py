@@ -1,4 +1,4 @@
-"""``robowatch bench fleet``: the streaming engine against a simulated fleet's ground truth.
+"""``bench fleet``: the streaming engine against a simulated fleet's ground truth.
 
 Offline: the simulator's fleet model (``simulators.model.FleetModel``) is stepped in
 simulated time, faster than real time, and its values are fed straight to the detection
@@ -14,20 +14,18 @@ One engine policy (``--policy``, default the packaged one) serves the whole run.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import numpy as np
-import typer
 
 from detection.benchmarks.fleet import Detection, FaultTruth, RulSample, score_fleet
 from detection.engine import AnomalyOpened, Batch, DetectionEngine
-from detection.engine_config import EnginePolicy, load_engine_policy
+from detection.engine_config import EnginePolicy
 from detection.rul_levels import FailureObservation, failure_levels_toml, learn_failure_levels
 from simulators.labels import labels_for
 from simulators.model import FleetModel
@@ -84,66 +82,24 @@ def generated_faults(scenario: Scenario, *, per_kind: int, duration_s: float, wa
     return tuple(faults)
 
 
-def bench_fleet(
-    scenario: Annotated[str, typer.Option(
-        help="Packaged scenario name (bench, demo) or a scenario TOML path.")] = "bench",
-    robots: Annotated[int, typer.Option(min=1, help="Fleet size (clones of the scenario).")] = 48,
-    duration: Annotated[float, typer.Option(min=10, help="Simulated seconds.")] = 1200.0,
-    rate: Annotated[float, typer.Option(min=0.1, help="Samples per second per robot.")] = 10.0,
-    speedup: Annotated[float, typer.Option(min=0.01, help="Scenario s per wall s.")] = 1.0,
-    seed: Annotated[int, typer.Option(help="Fleet, noise and schedule seed.")] = 0,
-    schedule: Annotated[str, typer.Option(help="generated | scenario")] = "generated",
-    faults_per_kind: Annotated[int, typer.Option(min=1)] = 3,
-    warmup: Annotated[float, typer.Option(help="No fault before this (s): baselines.")] = 180.0,
-    batch: Annotated[float, typer.Option(min=0.05, help="Seconds of data per engine call.")] = 1.0,
-    policy: Annotated[Path | None, typer.Option(help="Engine policy TOML.")] = None,
-    learn_levels: Annotated[Path | None, typer.Option(
-        help="Write [rul.failure.*] levels learnt from the runs' failures (TOML).")] = None,
-    runs: Annotated[int, typer.Option(
-        min=1, help="With --learn-levels: pool this many runs (seeds seed, seed+1, ...).")] = 1,
-    json_out: Annotated[bool, typer.Option("--json", help="Print only the JSON line.")] = False,
-) -> None:
-    """Precision, recall and delay per fault kind, RUL error, engine points/s (offline)."""
-    if runs > 1 and learn_levels is None:
-        raise typer.BadParameter("only with --learn-levels", param_hint="--runs")
-    pol = load_engine_policy(policy)
-    seen: list[FailureObservation] = []
-    for run_seed in range(seed, seed + runs):
-        sc = _scenario(scenario, robots=robots, schedule=schedule, per_kind=faults_per_kind,
-                       duration=duration, warmup=warmup, speedup=speedup, seed=run_seed)
-        result, observed = run_fleet(sc, pol, seed=run_seed, duration=duration, rate=rate,
-                                     speedup=speedup, batch=batch)
-        result["schedule"] = schedule
-        seen += observed
-        if not json_out:
-            for kind, k in result["per_kind"].items():
-                typer.echo(f"{kind:18} faults {k['faults']:2}  recall {k['recall']}  "
-                           f"precision {k['precision']}  median delay {k['median_delay_s']} s")
-    # Learning pools the failures of every run; the table printed is the last run's.
-    if learn_levels is not None:
-        result["learnt_failure_levels"] = _write_levels(learn_levels, seen, pol, command=(
-            f"robowatch bench fleet --seed {seed} --runs {runs} --robots {robots}"
-            f" --faults-per-kind {faults_per_kind}"))
-    typer.echo(json.dumps(result))
 
 
-def _scenario(scenario: str, *, robots: int, schedule: str, per_kind: int, duration: float,
-              warmup: float, speedup: float, seed: int) -> Scenario:
-    try:
-        path = Path(scenario) if scenario.endswith(".toml") else packaged_scenario_path(scenario)
-        sc = Scenario.load(path).scaled(robots)
-        if schedule == "generated":
-            return replace(sc, faults=generated_faults(
-                sc, per_kind=per_kind, duration_s=duration, warmup_s=warmup,
-                speedup=speedup, seed=seed))
-        if schedule != "scenario":
-            raise typer.BadParameter("generated or scenario", param_hint="--schedule")
-        return sc
-    except ScenarioError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--scenario") from exc
+def fleet_scenario(scenario: str, *, robots: int, schedule: str, per_kind: int,
+                   duration: float, warmup: float, speedup: float, seed: int) -> Scenario:
+    """The packaged scenario ``scenario`` (or a TOML path) scaled to ``robots``, with its own
+    fault schedule or a generated one; ``ScenarioError`` names what is wrong."""
+    if schedule not in ("generated", "scenario"):
+        raise ScenarioError(f"schedule must be generated or scenario, not {schedule!r}")
+    path = Path(scenario) if scenario.endswith(".toml") else packaged_scenario_path(scenario)
+    sc = Scenario.load(path).scaled(robots)
+    if schedule == "generated":
+        return replace(sc, faults=generated_faults(
+            sc, per_kind=per_kind, duration_s=duration, warmup_s=warmup,
+            speedup=speedup, seed=seed))
+    return sc
 
 
-def _write_levels(path: Path, seen: list[FailureObservation], pol: EnginePolicy, *,
+def write_levels(path: Path, seen: list[FailureObservation], pol: EnginePolicy, *,
                   command: str) -> dict[str, Any]:
     learnt = learn_failure_levels(seen, pol.rul.failure)
     counts = Counter(ob.kind for ob in seen)

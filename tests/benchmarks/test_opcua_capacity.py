@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from simulators.opcua_capacity import _sample_node_ids, trial
+from benchmarks.opcua_capacity import _sample_node_ids, trial
 from simulators.scenario import Scenario, packaged_scenario_path
 
 

@@ -16,7 +16,7 @@ trial measures a window of ``seconds``. It passes when:
 last pass and the first failure. Each trial builds a fresh server holding exactly N robots;
 the build time is not part of the measurement.
 
-``python -m simulators.opcua_capacity URL NODE_ID...`` is the client side: it prints
+``python -m benchmarks.opcua_capacity URL NODE_ID...`` is the client side: it prints
 ``ready`` once subscribed, reads ``<window start> <window end>`` (Unix seconds) on stdin and
 prints one JSON object with what it received.
 """
@@ -138,7 +138,7 @@ async def trial(scenario: Scenario, *, rate_hz: float, seconds: float, sample_ro
         node_ids = _sample_node_ids([p.robot.code for p in scenario.robots()], sample_robots,
                                     sample_signals)
         client = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "simulators.opcua_capacity", endpoint.url, *node_ids,
+            sys.executable, "-m", "benchmarks.opcua_capacity", endpoint.url, *node_ids,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
         if client.stdout is None or client.stdin is None:
             raise RuntimeError("capacity client started without pipes")
