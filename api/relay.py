@@ -54,7 +54,7 @@ class Relay:
         # A fresh policy per connection: backoff restarts after a healthy session.
         return AsyncRetrying(
             retry=retry_if_exception_type(Exception),
-            wait=wait_exponential_jitter(initial=0.5, max=self._backoff_max),
+            wait=wait_exponential_jitter(multiplier=0.5, jitter=0.5, max=self._backoff_max),
             before_sleep=log_retry(log, "live stream: cannot listen"),
             reraise=True,
         )

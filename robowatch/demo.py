@@ -136,7 +136,7 @@ async def _keep_running(child: _Child, env: dict[str, str], stop: asyncio.Event)
         try:
             async for attempt in AsyncRetrying(
                 retry=retry_if_exception_type(_Exited),
-                wait=wait_exponential_jitter(initial=1.0, max=10.0),
+                wait=wait_exponential_jitter(multiplier=1.0, jitter=1.0, max=10.0),
                 stop=stop_after_attempt(MAX_QUICK_EXITS), reraise=True,
             ):
                 with attempt:

@@ -114,7 +114,7 @@ def wait_for_database(conninfo: str, *, timeout: float = 60.0) -> None:
 
     retrying = Retrying(
         retry=retry_if_exception_type(DatabaseUnavailable),
-        wait=wait_exponential_jitter(initial=0.1, max=2.0),
+        wait=wait_exponential_jitter(multiplier=0.1, jitter=0.1, max=2.0),
         stop=stop_after_delay(timeout),
         before_sleep=log_retry(log, "waiting for database", level=logging.INFO),
         reraise=True,

@@ -52,6 +52,7 @@ class UnticketedAnomaly:
     customer_id: int
     customer: str
     tier: str
+    evidence: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -152,7 +153,8 @@ def atomic(*, conn: Conn) -> contextlib.AbstractContextManager[Any]:
 
 _ANOMALY_SELECT = """
     SELECT a.id, a.robot_id, r.code AS robot, a.component, a.kind, a.impact, a.detector,
-           a.score, a.started_at, a.created_at, c.id AS customer_id, c.code AS customer, c.tier
+           a.score, a.started_at, a.created_at, c.id AS customer_id, c.code AS customer, c.tier,
+           a.evidence
     FROM anomalies a
     JOIN robots r ON r.id = a.robot_id
     JOIN lines l ON l.id = r.line_id
@@ -267,10 +269,10 @@ def create_ticket(
 
 def attach_anomaly(
     *, conn: Conn, ticket_id: int, anomaly_id: int, actor: str = "ticketing",
-    at: datetime | None = None,
+    at: datetime | None = None, data: dict[str, Any] | None = None,
 ) -> bool:
-    """Link an unticketed anomaly to a ticket and record ``anomaly_appended``; False when the
-    anomaly is unknown or already belongs to a ticket."""
+    """Link an unticketed anomaly to a ticket and record ``anomaly_appended`` (with ``data``,
+    e.g. why it belongs there); False when the anomaly is unknown or already ticketed."""
     with conn.transaction():
         linked = _one(conn, """UPDATE anomalies SET ticket_id = %s
                                WHERE id = %s AND ticket_id IS NULL RETURNING id, kind, component""",
@@ -283,7 +285,7 @@ def attach_anomaly(
             raise ValueError(f"no ticket {ticket_id}")
         _insert_event(conn, ticket_id=ticket_id, at=t["updated_at"], event="anomaly_appended",
                       actor=actor, from_state=t["state"], to_state=t["state"],
-                      data={"anomaly_id": anomaly_id})
+                      data={"anomaly_id": anomaly_id, **(data or {})})
     return True
 
 

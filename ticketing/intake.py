@@ -1,6 +1,7 @@
 """Intake from monitoring: one anomaly becomes a graded ticket with its clocks, or joins the
-open ticket of the same robot + component + fault kind. Synchronous; the service runs it in a
-worker thread, one transaction per anomaly.
+open ticket of its incident (``ticketing.incidents``: same part, or a controller anomaly that
+names or follows it), raising that ticket's grade when the new anomaly's impact is worse.
+Synchronous; the service runs it in a worker thread, one transaction per anomaly.
 """
 
 from __future__ import annotations
@@ -8,9 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from storage import incidents as incidents_store
 from storage import tickets as store
 from ticketing.clocks import deadlines_for
 from ticketing.grading import grade_of, more_severe
+from ticketing.incidents import OpenIncident, match_incident
 from ticketing.policy import Policy
 
 __all__ = ["IntakeResult", "ticket_anomaly", "ACTOR"]
@@ -30,6 +33,24 @@ def _title(a: store.UnticketedAnomaly) -> str:
     return f"{a.kind} on {a.robot} {a.component} ({a.impact})"
 
 
+def _regrade(
+    *, conn: store.Conn, policy: Policy, ticket: store.TicketRow, grade: str, now: datetime,
+    reason: str,
+) -> None:
+    """Raise ``ticket`` to ``grade`` with an audited ``regrade`` event; its clocks become the
+    new grade's, counted from its own acceptance."""
+    dl = deadlines_for(clock=policy.clock_for(grade=grade, tier=ticket.tier),
+                       accepted_at=ticket.created_at)
+    store.transition(
+        conn=conn, ticket_id=ticket.id, from_state=ticket.state, to_state=ticket.state,
+        event="regrade", actor=ACTOR, at=now,
+        data={"from_grade": ticket.grade, "to_grade": grade, "reason": reason},
+        changes={"grade": grade, "respond_by": dl.respond_by, "onsite_by": dl.onsite_by,
+                 "plan_by": dl.plan_by, "resolve_by": dl.resolve_by,
+                 "update_every": dl.update_every},
+    )
+
+
 def _escalate_peers(
     *, conn: store.Conn, policy: Policy, kind: str, now: datetime, reason: str
 ) -> None:
@@ -41,18 +62,39 @@ def _escalate_peers(
         return
     for t in store.open_tickets_of_kind(conn=conn, kind=kind, tiers=rule.tiers,
                                         since=now - rule.window):
-        if more_severe(t.grade, rule.grade) == t.grade:
-            continue
-        dl = deadlines_for(clock=policy.clock_for(grade=rule.grade, tier=t.tier),
-                           accepted_at=t.created_at)
-        store.transition(
-            conn=conn, ticket_id=t.id, from_state=t.state, to_state=t.state, event="regrade",
-            actor=ACTOR, at=now, data={"from_grade": t.grade, "to_grade": rule.grade,
-                                       "reason": reason},
-            changes={"grade": rule.grade, "respond_by": dl.respond_by, "onsite_by": dl.onsite_by,
-                     "plan_by": dl.plan_by, "resolve_by": dl.resolve_by,
-                     "update_every": dl.update_every},
-        )
+        if more_severe(t.grade, rule.grade) != t.grade:
+            _regrade(conn=conn, policy=policy, ticket=t, grade=rule.grade, now=now,
+                     reason=reason)
+
+
+def _join_incident(
+    *, conn: store.Conn, policy: Policy, anomaly: store.UnticketedAnomaly, now: datetime,
+) -> IntakeResult | None:
+    """Attach ``anomaly`` to the open ticket of its incident, if it has one, and raise that
+    ticket's grade to the worst impact among its anomalies."""
+    open_ = [OpenIncident(ticket_id=t.ticket_id, component=t.component,
+                          components=frozenset(t.anomaly_components),
+                          kinds=frozenset(t.anomaly_kinds) | {t.kind},
+                          last_anomaly_at=t.last_anomaly_at)
+             for t in incidents_store.open_ticket_anomalies(conn=conn, robot_id=anomaly.robot_id)]
+    match = match_incident(component=anomaly.component, kind=anomaly.kind,
+                           started_at=anomaly.started_at, evidence=anomaly.evidence,
+                           open_incidents=open_, rules=policy.incidents)
+    if match is None:
+        return None
+    ticket = store.get_ticket(conn=conn, ticket_id=match.ticket_id)
+    if ticket is None:
+        return None
+    store.attach_anomaly(conn=conn, ticket_id=ticket.id, anomaly_id=anomaly.id, actor=ACTOR,
+                         at=now, data={"incident": match.reason,
+                                       "attributed_to": match.attributed_to})
+    grade = grade_of(policy=policy, tier=ticket.tier, impact=anomaly.impact).grade
+    if more_severe(ticket.grade, grade) != ticket.grade:
+        _regrade(conn=conn, policy=policy, ticket=ticket, grade=grade, now=now,
+                 reason=f"anomaly {anomaly.id} ({anomaly.kind} on {anomaly.component}, impact "
+                        f"{anomaly.impact}) joined: {match.reason}")
+    return IntakeResult(anomaly_id=anomaly.id, ticket_id=ticket.id,
+                        ticket_number=ticket.number, created=False)
 
 
 def ticket_anomaly(
@@ -66,13 +108,10 @@ def ticket_anomaly(
         if anomaly is None:
             return IntakeResult(anomaly_id=anomaly_id, ticket_id=None, ticket_number=None,
                                 created=False)
-        open_ticket = store.find_open_ticket(conn=conn, robot_id=anomaly.robot_id,
-                                             component=anomaly.component, kind=anomaly.kind)
-        if open_ticket is not None:
-            store.attach_anomaly(conn=conn, ticket_id=open_ticket.id, anomaly_id=anomaly.id,
-                                 actor=ACTOR, at=now)
-            return IntakeResult(anomaly_id=anomaly.id, ticket_id=open_ticket.id,
-                                ticket_number=open_ticket.number, created=False)
+        incidents_store.lock_robot_intake(conn=conn, robot_id=anomaly.robot_id)
+        joined = _join_incident(conn=conn, policy=policy, anomaly=anomaly, now=now)
+        if joined is not None:
+            return joined
         rule = policy.grading.multi_core
         same_kind = 1
         if rule is not None and anomaly.tier in rule.tiers:

@@ -20,7 +20,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from ticketing.errors import PolicyError
 
 __all__ = ["TIERS", "IMPACTS", "GRADES", "Tier", "Impact", "Grade", "ClockRow", "MultiCoreRule",
-           "ProcessClocks", "Routing", "Policy", "load_policy", "builtin_policy",
+           "ProcessClocks", "Routing", "IncidentRules", "Policy", "load_policy", "builtin_policy",
            "builtin_policy_names", "parse_duration", "format_duration"]
 
 # These three vocabularies are schema contracts (CHECK constraints in storage), not policy.
@@ -145,12 +145,31 @@ class PolicyHeader(_Model):
     source: str = ""
 
 
+class IncidentRules(_Model):
+    """Which anomalies of one robot are one incident, and so one ticket (docs/service-policy.md,
+    "One incident, one ticket")."""
+
+    window: Duration = Field(description="how long after a part's last anomaly a system-level "
+                                         "anomaly that follows from it still joins its ticket")
+    system_components: tuple[str, ...] = Field(
+        default=("controller",), description="components that are not a part of the arm: "
+                                             "their anomalies follow a part's or join by kind")
+    follows: dict[str, tuple[str, ...]] = Field(
+        default_factory=dict, description="system-level anomaly kind -> the part anomaly "
+                                          "kinds it is a consequence of")
+    axis_keys: tuple[str, ...] = Field(
+        default=("joint", "axis"), description="evidence keys that name the joint an alarm "
+                                               "concerns (\"J3\" or 3)")
+
+
 class Policy(_Model):
     policy: PolicyHeader
     grading: Grading
     clocks: tuple[ClockRow, ...]
     process: ProcessClocks
     routing: Routing = Routing()
+    # Absent: anomalies join a ticket only with the same robot, component and kind.
+    incidents: IncidentRules | None = None
 
     @model_validator(mode="after")
     def _every_grade_and_tier_has_one_clock(self) -> Policy:

@@ -138,7 +138,8 @@ async def _listen(conninfo: str, wake: asyncio.Event) -> None:
             # A fresh retry policy per connection: backoff restarts after a healthy session.
             async for attempt in AsyncRetrying(
                 retry=retry_if_exception_type(Exception),
-                wait=wait_exponential_jitter(initial=_RETRY_FIRST_S, max=_RETRY_CAP_S),
+                wait=wait_exponential_jitter(multiplier=_RETRY_FIRST_S, jitter=_RETRY_FIRST_S,
+                                            max=_RETRY_CAP_S),
                 before_sleep=log_retry(log, "event listener cannot connect"), reraise=True,
             ):
                 with attempt:
@@ -186,6 +187,12 @@ async def run_ticketing(
     sweep: asyncio.Future[SweepStats] | None = None
     try:
         while not stop.is_set():
+            if listener.done():
+                # _listen never returns by itself: a bug, not a lost connection. Show it in
+                # full and listen again; the periodic sweep has covered the gap.
+                log.error("event listener died; restarting it", exc_info=listener.exception())
+                listener = asyncio.create_task(_listen(conninfo, wake),
+                                               name="ticketing-listener")
             wake.clear()
             sweep = asyncio.ensure_future(asyncio.to_thread(worker.sweep))
             try:

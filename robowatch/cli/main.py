@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from collectors.errors import CollectorError
 from detection.errors import DetectionError
@@ -19,7 +20,28 @@ from robowatch.team import TeamError
 from storage.connect import DatabaseError
 from ticketing.errors import TicketingError
 
+# Errors a user can act on: one line on stderr, exit code 2, no traceback. Anything else is a
+# bug and keeps its traceback.
+_USER_ERRORS: tuple[type[Exception], ...] = (
+    DetectionError, TicketingError, CollectorError, DatabaseError, TeamError, TimeoutError,
+    OSError,
+)
+
+
+class _Commands(TyperGroup):
+    """The root command group: a user error from any sub-command becomes one line."""
+
+    # Any: the Context type is the one typer vendors (typer._click), not public.
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except _USER_ERRORS as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from exc
+
+
 app = typer.Typer(
+    cls=_Commands,
     help="robowatch: remote robot monitoring and predictive maintenance.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -56,17 +78,7 @@ def root(
     ctx.obj = settings
 
 
-# Errors a user can act on: one line on stderr, exit code 2, no traceback. Anything else is a
-# bug and keeps its traceback.
-_USER_ERRORS: tuple[type[Exception], ...] = (
-    DetectionError, TicketingError, CollectorError, DatabaseError, TeamError, TimeoutError,
-    OSError,
-)
 
 
 def main() -> None:
-    try:
-        app()
-    except _USER_ERRORS as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise SystemExit(2) from exc
+    app()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import psycopg
 
@@ -53,14 +54,16 @@ def register(db_url: str) -> dict[str, int]:
 
 def anomaly(
     db_url: str, robot_id: int, *, kind: str = "overheating", component: str = "J3",
-    impact: str = "core-module", close: bool = False,
+    impact: str = "core-module", close: bool = False, started_at: datetime = T0,
+    evidence: dict[str, Any] | None = None,
 ) -> int:
     """Insert an open anomaly (and close it right away when ``close``, so another of the same
     key can follow, as detection's hysteresis would)."""
     with psycopg.connect(db_url, autocommit=True) as conn:
         aid = open_anomaly(conn=conn, anomaly=NewAnomaly(
             robot_id=robot_id, component=component, kind=kind, detector="threshold",
-            impact=impact, started_at=T0, score=3.5, signals=(f"{component}.temperature",)))
+            impact=impact, started_at=started_at, score=3.5,
+            signals=(f"{component}.temperature",), evidence=evidence or {}))
         assert aid is not None
         if close:
             conn.execute("UPDATE anomalies SET ended_at = %s WHERE id = %s", (T0, aid))

@@ -71,10 +71,10 @@ def test_ordinary_minor_is_grade_iv_without_onsite(db_url, fleet, conn):
 def test_second_anomaly_same_kind_is_appended(db_url, fleet, conn):
     first = anomaly(db_url, fleet["R-C1"], close=True)
     second = anomaly(db_url, fleet["R-C1"])
-    other_kind = anomaly(db_url, fleet["R-C1"], kind="vibration")
+    other_part = anomaly(db_url, fleet["R-C1"], kind="vibration", component="J5")
     r1 = ticket_anomaly(conn=conn, anomaly_id=first, policy=POLICY, now=NOW)
     r2 = ticket_anomaly(conn=conn, anomaly_id=second, policy=POLICY, now=NOW + timedelta(hours=1))
-    r3 = ticket_anomaly(conn=conn, anomaly_id=other_kind, policy=POLICY, now=NOW)
+    r3 = ticket_anomaly(conn=conn, anomaly_id=other_part, policy=POLICY, now=NOW)
     assert r1.created and not r2.created and r3.created
     assert r2.ticket_id == r1.ticket_id != r3.ticket_id
     t = _get(conn, r1.ticket_id)
@@ -175,3 +175,50 @@ def test_escalation_regrades_the_earlier_core_ticket(db_url, fleet, conn):
     regrade = store.ticket_events(conn=conn, ticket_id=t1)[-1]
     assert (regrade.event, regrade.from_state, regrade.to_state) == ("regrade", "new", "new")
     assert regrade.data["from_grade"] == "IV" and "escalated to I" in regrade.data["reason"]
+
+
+def test_demo_faults_make_one_ticket_each_with_the_worst_grade(db_url, fleet, conn):
+    # What the demo's two faults raise, in the order detection stores them: J3 overheating on
+    # R-C1 (the winding, then the cabinet, then the motor trips), and gear wear on J2 of
+    # another robot of the same customer (vibration, then the controller's gearbox alarm).
+    # A dispatcher must see two tickets, not five.
+    m = timedelta(minutes=1)
+    steps = [
+        (fleet["R-C1"], "J3", "temperature_high", "core-module", 0, None),
+        (fleet["R-C1"], "controller", "cabinet_temperature_high", "non-core", 2, None),
+        (fleet["R-C2"], "J2", "vibration_high", "non-core", 3, None),
+        (fleet["R-C1"], "controller", "motor_overtemperature", "stoppage", 6, {"alarm_code": 1021}),
+        (fleet["R-C2"], "controller", "gearbox_failure", "stoppage", 9, {"alarm_code": 1202}),
+    ]
+    results = []
+    for robot, component, kind, impact, minute, evidence in steps:
+        aid = anomaly(db_url, robot, component=component, kind=kind, impact=impact,
+                      started_at=T0 + minute * m, evidence=evidence)
+        results.append(ticket_anomaly(conn=conn, anomaly_id=aid, policy=POLICY,
+                                      now=T0 + (minute + 0.5) * m))
+    tickets = {r.ticket_id for r in results}
+    assert len(tickets) == 2
+    assert [r.created for r in results] == [True, False, True, False, False]
+    hot, gear = _get(conn, results[0].ticket_id), _get(conn, results[2].ticket_id)
+    assert (hot.component, len(hot.anomaly_ids)) == ("J3", 3)
+    assert (gear.component, len(gear.anomaly_ids)) == ("J2", 2)
+    # Core customer: a core-module fault is grade II, a stoppage grade I; the ticket rises to the
+    # worst impact with an audited regrade whose clocks count from the ticket's acceptance.
+    assert hot.grade == "I" and gear.grade == "I"
+    assert hot.respond_by == hot.created_at + timedelta(minutes=15)
+    events = store.ticket_events(conn=conn, ticket_id=hot.id)
+    regrades = [e for e in events if e.event == "regrade"]
+    assert [(e.data["from_grade"], e.data["to_grade"]) for e in regrades] == [("II", "I")]
+    assert "motor_overtemperature" in regrades[0].data["reason"]
+    assert "follows temperature_high on J3" in regrades[0].data["reason"]
+    appended = [e.data for e in events if e.event == "anomaly_appended"]
+    assert [d.get("attributed_to") for d in appended] == [None, "J3", "J3"]
+
+
+def test_fault_on_a_second_part_of_one_robot_is_a_second_ticket(db_url, fleet, conn):
+    first = anomaly(db_url, fleet["R-C1"], component="J3", kind="temperature_high")
+    second = anomaly(db_url, fleet["R-C1"], component="J2", kind="vibration_high",
+                     impact="non-core")
+    r1 = ticket_anomaly(conn=conn, anomaly_id=first, policy=POLICY, now=NOW)
+    r2 = ticket_anomaly(conn=conn, anomaly_id=second, policy=POLICY, now=NOW)
+    assert r1.created and r2.created and r1.ticket_id != r2.ticket_id
