@@ -18,11 +18,11 @@ import anyio.to_thread
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
 
 from api.hub import Hub
-from api.schemas import AnomalyPublic, StreamMessage, TicketPublic
+from api.schemas import AnomalyPublic, StreamMessage, TicketEventPublic, TicketPublic
 from storage.anomalies import get_anomaly
 from storage.connect import DatabaseUnavailable, Pool, first_line, log_retry
 from storage.events import Event, listen_events
-from storage.tickets import get_ticket
+from storage.tickets import get_ticket, get_ticket_event
 
 __all__ = ["Relay", "RelayState"]
 
@@ -99,13 +99,18 @@ class Relay:
 
     def _render(self, event: Event) -> str | None:
         # Runs in a worker thread: the pool and the storage functions block.
-        data: TicketPublic | AnomalyPublic
+        data: TicketPublic | AnomalyPublic | TicketEventPublic
         with self._pool.connection() as conn:
             if event.type == "ticket":
                 ticket = get_ticket(conn=conn, ticket_id=event.id)
                 if ticket is None:
                     return None
                 data = TicketPublic.of(ticket, now=self._clock())
+            elif event.type == "ticket_event":
+                history = get_ticket_event(conn=conn, event_id=event.id)
+                if history is None:
+                    return None
+                data = TicketEventPublic.of(history)
             else:
                 anomaly = get_anomaly(conn=conn, anomaly_id=event.id)
                 if anomaly is None:

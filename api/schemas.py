@@ -186,6 +186,7 @@ class TicketsPublic(_Public):
 
 class TicketEventPublic(_Public):
     id: int
+    ticket_id: int
     at: UtcDatetime
     event: str
     actor: str
@@ -196,7 +197,7 @@ class TicketEventPublic(_Public):
     @classmethod
     def of(cls, row: TicketEventRow) -> TicketEventPublic:
         return cls(
-            id=row.id, at=row.at, event=row.event, actor=row.actor,
+            id=row.id, ticket_id=row.ticket_id, at=row.at, event=row.event, actor=row.actor,
             from_state=row.from_state, to_state=row.to_state, data=row.data,
         )
 
@@ -206,11 +207,13 @@ class TicketDetail(TicketPublic):
 
 
 class StreamMessage(_Public):
-    """One message on ``/api/v1/stream``; ``resync`` (no data) asks clients to re-read lists."""
+    """One message on ``/api/v1/stream``; ``resync`` (no data) asks clients to re-read lists.
+    ``ticket_event`` carries one new entry of a ticket's history (a warning, a breach, an
+    escalation, a reassignment, a handover, any lifecycle event)."""
 
-    type: Literal["anomaly", "ticket", "resync"]
+    type: Literal["anomaly", "ticket", "ticket_event", "resync"]
     op: Literal["insert", "update"] | None = None
-    data: TicketPublic | AnomalyPublic | None = None
+    data: TicketPublic | AnomalyPublic | TicketEventPublic | None = None
 
 
 class Health(_Public):

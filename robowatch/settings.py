@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, field_validator, model_validator
@@ -21,12 +21,45 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-__all__ = ["ApiSettings", "Settings", "OpcUaEndpoint", "load_settings"]
+__all__ = ["ApiSettings", "NotifySettings", "WebhookSettings", "Settings", "OpcUaEndpoint",
+           "load_settings"]
 
 
 class ApiSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
+
+
+class WebhookSettings(BaseModel):
+    url: str = Field(repr=False)  # a bot URL carries its access token: never logged
+    format: Literal["generic", "wecom", "dingtalk", "feishu", "slack"] = "generic"
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, v: str) -> str:
+        if urlsplit(v).scheme not in ("http", "https"):
+            raise ValueError("webhook url must be http:// or https://")
+        return v
+
+
+class NotifySettings(BaseModel):
+    """Where notifications go; which events reach whom is the service policy's business."""
+
+    smtp_url: str | None = Field(
+        default=None, repr=False,
+        description="smtp://[user:pass@]host[:port], smtps:// (TLS) or smtp+starttls://; "
+                    "unset: e-mail notifications fail with that reason, recorded.")
+    mail_from: str = "robowatch@localhost"
+    webhooks: dict[str, WebhookSettings] = Field(
+        default_factory=dict, description="name -> group bot; the policy names them "
+                                          "(webhook:<name>)")
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_scheme(cls, v: str | None) -> str | None:
+        if v and urlsplit(v).scheme not in ("smtp", "smtps", "smtp+starttls"):
+            raise ValueError("smtp_url must start with smtp://, smtps:// or smtp+starttls://")
+        return v
 
 
 class OpcUaEndpoint(BaseModel):
@@ -62,6 +95,7 @@ class Settings(BaseSettings):
     )
     opcua_endpoints: list[OpcUaEndpoint] = Field(default_factory=list)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
     home: Path = Field(
         default=Path(".robowatch"),
         description="Working state: embedded database, spool, logs. Kept across runs.",

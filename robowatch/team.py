@@ -32,6 +32,7 @@ class _Person(_Model):
     city: str | None = None
     skills: tuple[str, ...] = ()
     on_duty: bool = False
+    email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$")
 
 
 class _Team(_Model):

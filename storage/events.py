@@ -1,8 +1,9 @@
 """The ``robowatch_events`` channel: parse its payloads and listen to it.
 
-Triggers on ``anomalies`` and ``tickets`` (migration 0003) announce every insert and update as
-``{"type": "anomaly"|"ticket", "op": "insert"|"update", "id": N}``; listeners fetch the row
-themselves, so a payload stays small and never carries stale data.
+Triggers on ``anomalies`` and ``tickets`` (migration 0003) announce every insert and update, and
+on ``ticket_events`` (migration 0007) every new event of a ticket's history, as
+``{"type": "anomaly"|"ticket"|"ticket_event", "op": "insert"|"update", "id": N}``; listeners
+fetch the row themselves, so a payload stays small and never carries stale data.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import psycopg
 __all__ = ["CHANNEL", "Event", "parse_event", "listen_events"]
 
 CHANNEL = "robowatch_events"
-EVENT_TYPES = ("anomaly", "ticket")
+EVENT_TYPES = ("anomaly", "ticket", "ticket_event")
 EVENT_OPS = ("insert", "update")
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Event:
-    type: Literal["anomaly", "ticket"]
+    type: Literal["anomaly", "ticket", "ticket_event"]
     op: Literal["insert", "update"]
     id: int
 

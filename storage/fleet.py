@@ -61,6 +61,7 @@ class EngineerSpec:
     city: str | None = None
     skills: tuple[str, ...] = ()
     on_duty: bool = False
+    email: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -133,12 +134,12 @@ def register_fleet(*, conn: psycopg.Connection, fleet: FleetSpec) -> dict[str, i
                         ).fetchone()[0]  # type: ignore[index]
         for e in fleet.engineers:
             conn.execute(
-                """INSERT INTO engineers (code, name, role, city, skills, on_duty)
-                   VALUES (%s, %s, %s, %s, %s, %s)
+                """INSERT INTO engineers (code, name, role, city, skills, on_duty, email)
+                   VALUES (%s, %s, %s, %s, %s, %s, %s)
                    ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, role = EXCLUDED.role,
                        city = EXCLUDED.city, skills = EXCLUDED.skills,
-                       on_duty = EXCLUDED.on_duty""",
-                (e.code, e.name, e.role, e.city, list(e.skills), e.on_duty),
+                       on_duty = EXCLUDED.on_duty, email = EXCLUDED.email""",
+                (e.code, e.name, e.role, e.city, list(e.skills), e.on_duty, e.email),
             )
     return out
 

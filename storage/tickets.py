@@ -22,7 +22,7 @@ __all__ = [
     "TicketEventRow", "EngineerLoad", "atomic",
     "unticketed_anomalies", "claim_anomaly", "find_open_ticket", "same_kind_customers",
     "create_ticket", "attach_anomaly", "transition", "list_tickets", "get_ticket",
-    "ticket_events", "engineers_for_dispatch", "engineer_id",
+    "ticket_events", "get_ticket_event", "engineers_for_dispatch", "engineer_id",
     "open_tickets_of_kind",
     "TICKET_COLUMNS_SET_BY_TRANSITION",
 ]
@@ -361,6 +361,12 @@ def ticket_events(*, conn: Conn, ticket_id: int) -> list[TicketEventRow]:
     rows = _rows(conn, """SELECT id, ticket_id, at, event, actor, from_state, to_state, data
                           FROM ticket_events WHERE ticket_id = %s ORDER BY id""", (ticket_id,))
     return [TicketEventRow(**r) for r in rows]
+
+
+def get_ticket_event(*, conn: Conn, event_id: int) -> TicketEventRow | None:
+    r = _one(conn, "SELECT id, ticket_id, at, event, actor, from_state, to_state, data "
+                   "FROM ticket_events WHERE id = %s", (event_id,))
+    return TicketEventRow(**r) if r else None
 
 
 def engineers_for_dispatch(*, conn: Conn, role: str) -> list[EngineerLoad]:

@@ -20,7 +20,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from ticketing.errors import PolicyError
 
 __all__ = ["TIERS", "IMPACTS", "GRADES", "Tier", "Impact", "Grade", "ClockRow", "MultiCoreRule",
-           "ProcessClocks", "Routing", "IncidentRules", "Policy", "load_policy", "builtin_policy",
+           "ProcessClocks", "Routing", "IncidentRules", "NotificationRoute",
+           "NotificationRules", "Policy", "load_policy", "builtin_policy",
            "builtin_policy_names", "parse_duration", "format_duration"]
 
 # These three vocabularies are schema contracts (CHECK constraints in storage), not policy.
@@ -162,6 +163,35 @@ class IncidentRules(_Model):
                                                "concerns (\"J3\" or 3)")
 
 
+class NotificationRoute(_Model):
+    events: tuple[str, ...] = Field(min_length=1)
+    grades: tuple[Grade, ...] = GRADES
+    # "assignee" (e-mail), "role:<role>" (e-mail to each on-duty person of the role),
+    # "webhook:<name>" (a group bot configured in the settings, where its URL is a secret).
+    to: tuple[str, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _recipients_known(self) -> NotificationRoute:
+        for r in self.to:
+            if r != "assignee" and not re.fullmatch(r"(role|webhook):[A-Za-z0-9_.-]+", r):
+                raise ValueError(f"recipient {r!r}: use assignee, role:<role> or "
+                                 "webhook:<name>")
+        return self
+
+
+class NotificationRules(_Model):
+    """Who is told of which ticket event, and how hard the sender tries (docs/notifications.md)."""
+
+    routes: tuple[NotificationRoute, ...] = ()
+    retry_first: Duration = Field(description="wait before the second attempt; doubles after")
+    retry_cap: Duration = Field(description="longest wait between two attempts")
+    max_attempts: int = Field(ge=1, le=100)
+
+    @property
+    def events(self) -> tuple[str, ...]:
+        return tuple(sorted({e for r in self.routes for e in r.events}))
+
+
 class Policy(_Model):
     policy: PolicyHeader
     grading: Grading
@@ -170,6 +200,8 @@ class Policy(_Model):
     routing: Routing = Routing()
     # Absent: anomalies join a ticket only with the same robot, component and kind.
     incidents: IncidentRules | None = None
+    # Absent: nobody is notified.
+    notifications: NotificationRules | None = None
 
     @model_validator(mode="after")
     def _every_grade_and_tier_has_one_clock(self) -> Policy:

@@ -5,13 +5,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, Literal
+from urllib.parse import unquote, urlsplit
 
 import typer
 
 from robowatch.cli.context import settings_of
 from robowatch.database import database
+from robowatch.settings import NotifySettings
+from ticketing.notify.channels import ChannelConfig, Webhook
+from ticketing.notify.service import run_notifications
 from ticketing.policy import GRADES, IMPACTS, TIERS, Policy, format_duration, load_policy
 from ticketing.service import run_ticketing
 
@@ -72,14 +77,34 @@ def show_policy(policy: PolicyOpt = None) -> None:
     typer.echo(render_policy(_policy(policy)))
 
 
-async def _serve(url: str, policy: Policy, sweep_every: float, dispatch: bool) -> None:
+def channel_config(notify: NotifySettings) -> ChannelConfig:
+    """The notifier's channels from the settings (secrets stay out of the policy)."""
+    webhooks = {name: Webhook(url=w.url, format=w.format) for name, w in notify.webhooks.items()}
+    if not notify.smtp_url:
+        return ChannelConfig(mail_from=notify.mail_from, webhooks=webhooks)
+    u = urlsplit(notify.smtp_url)
+    tls: Literal["none", "starttls", "ssl"] = {"smtps": "ssl", "smtp+starttls": "starttls"}.get(
+        u.scheme, "none")  # type: ignore[assignment]
+    return ChannelConfig(
+        smtp_host=u.hostname, smtp_port=u.port or (465 if tls == "ssl" else 25), smtp_tls=tls,
+        smtp_user=unquote(u.username) if u.username else None,
+        smtp_password=unquote(u.password) if u.password else None,
+        mail_from=notify.mail_from, webhooks=webhooks)
+
+
+async def _serve(url: str, policy: Policy, sweep_every: float, dispatch: bool,
+                 channels: ChannelConfig) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    await run_ticketing(conninfo=url, policy=policy, stop=stop, sweep_every=sweep_every,
-                        dispatch=dispatch)
+    services: list[Coroutine[Any, Any, None]] = [run_ticketing(
+        conninfo=url, policy=policy, stop=stop, sweep_every=sweep_every, dispatch=dispatch)]
+    if policy.notifications is not None:
+        services.append(run_notifications(conninfo=url, rules=policy.notifications,
+                                          channels=channels, stop=stop))
+    await asyncio.gather(*services)
 
 
 @app.command()
@@ -92,4 +117,5 @@ def run(
     """Turn anomalies into graded tickets with SLA clocks until SIGINT/SIGTERM."""
     chosen = _policy(policy)
     with database(settings_of(ctx)) as url:
-        asyncio.run(_serve(url, chosen, sweep_every, dispatch))
+        asyncio.run(_serve(url, chosen, sweep_every, dispatch,
+                           channel_config(settings_of(ctx).notify)))

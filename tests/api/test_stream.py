@@ -76,6 +76,11 @@ def test_new_ticket_reaches_every_client(base_url: str, db: psycopg.Connection) 
             assert data["id"] == ticket.id and data["number"] == ticket.number
             assert data["robot_id"] == "R-0001" and data["grade"] == "I"
             assert data["respond_remaining_s"] == 3600  # created 1 h before the fixed NOW
+            # ... followed by the history entry, as warnings and escalations will be.
+            history = _next(ws)
+            assert (history["type"], history["op"]) == ("ticket_event", "insert")
+            assert history["data"]["ticket_id"] == ticket.id
+            assert history["data"]["event"] == "created"
 
 
 def test_malformed_notification_is_skipped_and_stream_goes_on(
