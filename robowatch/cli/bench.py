@@ -10,11 +10,13 @@ import asyncio
 import json
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from benchmarks.detection import Report
 from robowatch.cli.context import settings_of, writable_file
 from simulators.scenario import ScenarioError
 
@@ -25,9 +27,17 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Only the JSON line on std
 DataOpt = Annotated[Path, typer.Option("--data", help="Data directory.")]
 
 
-def _skip_without(exc: FileNotFoundError, what: str) -> typer.Exit:
-    typer.echo(f"skipped: {what} data not found ({exc})", err=True)
-    return typer.Exit(3)
+def _print_report(run: Callable[[], Report], *, data: str, json_out: bool) -> None:
+    """Print a data-set benchmark's table (and JSON); exit 3 when its data are absent, so a
+    clone without ../shared skips instead of failing."""
+    try:
+        report = run()
+    except FileNotFoundError as exc:
+        typer.echo(f"skipped: {data} data not found ({exc})", err=True)
+        raise typer.Exit(3) from exc
+    typer.echo("\n".join(report.table))
+    if json_out:
+        typer.echo(json.dumps(report.json))
 
 
 @app.command("skab")
@@ -41,13 +51,8 @@ def skab(
     """SKAB outlier and changepoint scores beside the published tables."""
     from benchmarks.detection import run_skab
 
-    try:
-        report = run_skab(data, policy=policy, changepoint_policy=changepoint_policy)
-    except FileNotFoundError as exc:
-        raise _skip_without(exc, "SKAB") from exc
-    typer.echo("\n".join(report.table))
-    if json_out:
-        typer.echo(json.dumps(report.json))
+    _print_report(lambda: run_skab(data, policy=policy, changepoint_policy=changepoint_policy),
+                  data="SKAB", json_out=json_out)
 
 
 @app.command("cmapss")
@@ -60,13 +65,7 @@ def cmapss(
     """C-MAPSS FD001 RUL: grouped CV on training engines, predictions for the test set."""
     from benchmarks.detection import run_cmapss
 
-    try:
-        report = run_cmapss(data, out=out)
-    except FileNotFoundError as exc:
-        raise _skip_without(exc, "C-MAPSS") from exc
-    typer.echo("\n".join(report.table))
-    if json_out:
-        typer.echo(json.dumps(report.json))
+    _print_report(lambda: run_cmapss(data, out=out), data="C-MAPSS", json_out=json_out)
 
 
 @app.command("simulate")
