@@ -57,5 +57,11 @@ class CollectorMetrics:
             buckets=LAG_BUCKETS,
         )
         self.connected = Gauge(
-            "robowatch_source_connected", "1 while a source is connected", ["origin"], registry=r,
+            "robowatch_source_connected",
+            "1 while a source is connected and its subscriptions are acknowledged", ["origin"],
+            registry=r,
+        )
+        self.subscribe_refused = Counter(
+            "robowatch_subscribe_refused", "Subscriptions the server refused (ACL)", ["origin"],
+            registry=r,
         )

@@ -18,14 +18,21 @@ from urllib.parse import unquote, urlsplit
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 
-from collectors.backoff import Backoff, sleep_or_stop
-from collectors.errors import CollectorConfigError, RejectedInput
+from collectors.errors import (
+    CollectorConfigError,
+    RejectedInput,
+    SourceRefused,
+    SubscriptionRefused,
+)
 from collectors.metrics import CollectorMetrics
 from collectors.mqtt_loop import AsyncioMqttLoop
 from collectors.payload import Limits, parse_payload, parse_topic
 from collectors.registry import Registry
+from collectors.supervise import LinkState, RetryPolicy, Supervisor
 from collectors.writer import BatchWriter
+from storage.connect import DatabaseUnavailable, first_line
 from storage.quarantine import Rejected
 from storage.telemetry import QUALITY_BAD, QUALITY_GOOD
 
@@ -33,9 +40,11 @@ __all__ = ["MqttConfig", "MqttCollector"]
 
 log = logging.getLogger(__name__)
 
-# CONNACK reason codes after which retrying cannot help (MQTT 5 spec 3.2.2.2).
+# CONNACK reason codes after which retrying cannot help (MQTT 5 spec 3.2.2.2): client id not
+# valid, bad user name or password, not authorized, bad authentication method.
 _FATAL_CONNACK = {0x85, 0x86, 0x87, 0x8C}
 _UNSUPPORTED_VERSION = 0x84
+_SUBACK_REASONS_311 = {0x80: "failure (MQTT 3.1.1 gives no reason; usually the broker's ACL)"}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -55,7 +64,10 @@ class MqttConfig:
     protocol: str = "auto"
     # Stop reading the socket above this many queued messages (TCP backpressure).
     max_queued_messages: int = 20_000
-    backoff_max_s: float = 30.0
+    # TCP connect, CONNACK and SUBACK each: a broker that answers none of them in this time
+    # is treated as down (a local Mosquitto answers in milliseconds).
+    ack_timeout_s: float = 15.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
 
     @property
     def topic(self) -> str:
@@ -83,62 +95,88 @@ class MqttCollector:
         self._sids: dict[tuple[str, ...], list[int]] = {}
         self._n_messages = metrics.messages.labels("mqtt")
         self._n_points = metrics.received.labels("mqtt")
+        self._n_refused = metrics.subscribe_refused.labels(config.url)
         self._generation = 0
         self._client: mqtt.Client | None = None
         self._driver: AsyncioMqttLoop | None = None
-        self.connected = asyncio.Event()
         if config.protocol not in ("auto", "5", "3.1.1"):
             raise CollectorConfigError(
                 f"protocol must be auto, 5 or 3.1.1, got {config.protocol!r}"
             )
         self._v5 = config.protocol != "3.1.1"
+        self._sup = Supervisor(origin=config.url, policy=config.retry, metrics=metrics,
+                               retry_on=(OSError, TimeoutError), on_retry=self._log_retry)
+
+    @property
+    def state(self) -> LinkState:
+        return self._sup.state
 
     # -- connection ----------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
-        """Connect, consume and reconnect until ``stop`` is set."""
-        worker = asyncio.create_task(self._consume(), name="mqtt-consume")
+        """Connect, consume and reconnect until ``stop`` is set.
+
+        Raises :class:`SourceRefused` when the broker refuses our credentials or protocol,
+        and any unexpected error (after logging it): the caller ends the process.
+        """
         try:
-            backoff = Backoff(max_s=self._cfg.backoff_max_s)
-            while not stop.is_set():
-                lost = asyncio.Event()
-                try:
-                    await self._connect(lost)
-                    backoff.reset()
-                except _UnsupportedVersion:
-                    await self._teardown()
-                    if self._cfg.protocol != "auto" or not self._v5:
-                        raise _FatalConnect("broker refuses this MQTT version") from None
-                    log.warning("broker refuses MQTT 5; using MQTT 3.1.1 with a persistent session")
-                    self._v5 = False
-                    continue
-                except _FatalConnect as exc:
-                    log.error("MQTT broker refused us for good: %s", exc)
-                    raise
-                except (OSError, ConnectionError, TimeoutError) as exc:
-                    delay = backoff.next_delay()
-                    log.warning("MQTT connect to %s:%s failed: %s; retry in %.1fs",
-                                self._host, self._port, exc, delay)
-                    await self._teardown()
-                    await sleep_or_stop(stop, delay)
-                    continue
-                waiter = asyncio.create_task(lost.wait())
-                stopper = asyncio.create_task(stop.wait())
-                await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
-                waiter.cancel()
-                stopper.cancel()
-                await self._teardown()
+            await self._sup.run(lambda: self._session(stop), stop)
         finally:
             await self._teardown()
-            worker.cancel()
+
+    def _log_retry(self, exc: BaseException, delay: float) -> None:
+        where = f"{self._host}:{self._port}"
+        if isinstance(exc, SubscriptionRefused):
+            log.error("MQTT broker %s refused the subscription to %s: %s; retry in %.1fs",
+                      where, exc.topic, exc.reason, delay)
+        else:
+            log.warning("MQTT %s: %s; retry in %.1fs", where, first_line(exc), delay)
+
+    async def _session(self, stop: asyncio.Event) -> None:
+        """One connection: connect, subscribe, consume until it is lost or ``stop``."""
+        lost = asyncio.Event()
+        try:
             try:
-                await worker
-            except asyncio.CancelledError:
-                pass
+                await self._connect(lost)
+            except _UnsupportedVersion:
+                if self._cfg.protocol != "auto" or not self._v5:
+                    raise SourceRefused("broker refuses this MQTT version") from None
+                log.warning("broker refuses MQTT 5; using MQTT 3.1.1 with a persistent session")
+                await self._teardown()
+                self._v5 = False
+                lost = asyncio.Event()
+                await self._connect(lost)
+            self._sup.connected()
+            await self._consume_until(lost, stop)
+        finally:
+            await self._teardown()
+
+    async def _consume_until(self, lost: asyncio.Event, stop: asyncio.Event) -> None:
+        worker = asyncio.create_task(self._consume(), name="mqtt-consume")
+        ends = {worker, asyncio.create_task(lost.wait()), asyncio.create_task(stop.wait())}
+        try:
+            await asyncio.wait(ends, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for t in ends:
+                t.cancel()
+            await asyncio.wait(ends)  # never raises; a cancellation of ours still propagates
+        if worker.cancelled():
+            return
+        exc = worker.exception()
+        if isinstance(exc, DatabaseUnavailable):
+            # Unacknowledged, the message comes back on the next session.
+            raise _ConsumerStopped(f"database unavailable: {first_line(exc)}") from exc
+        if exc is not None:
+            log.error("MQTT consumer failed; dropping the session (unacknowledged messages "
+                      "are redelivered)", exc_info=exc)
+            raise _ConsumerStopped(f"consumer failed: {exc!r}") from exc
 
     async def _connect(self, lost: asyncio.Event) -> None:
         loop = asyncio.get_running_loop()
         self._generation += 1
-        gen = self._generation
+        # Messages still queued from an earlier connection cannot be acknowledged any more;
+        # the broker redelivers them on this one.
+        self._queue = asyncio.Queue()
+        queue = self._queue
         if self._v5:
             client = mqtt.Client(
                 mqtt.CallbackAPIVersion.VERSION2, client_id=self._cfg.client_id,
@@ -155,6 +193,8 @@ class MqttCollector:
         if self._tls:
             client.tls_set(ca_certs=self._cfg.ca_file)
         connack: asyncio.Future[int] = loop.create_future()
+        subacks: dict[int, asyncio.Future[list[ReasonCode]]] = {}
+        gen = self._generation
 
         def on_connect(
             c: mqtt.Client, ud: object, flags: object, rc: object, props: object
@@ -163,24 +203,35 @@ class MqttCollector:
                 code: Any = getattr(rc, "value", rc)
                 connack.set_result(int(code))
 
+        def on_subscribe(c: mqtt.Client, ud: object, mid: int, codes: list[ReasonCode],
+                         props: object) -> None:
+            fut = subacks.pop(mid, None)
+            if fut is not None and not fut.done():
+                fut.set_result(codes)
+
         def on_disconnect(
             c: mqtt.Client, ud: object, flags: object, rc: object, props: object
         ) -> None:
-            self._metrics.connected.labels(self._cfg.url).set(0)
-            self.connected.clear()
-            if not connack.done():
-                connack.set_exception(ConnectionError(f"disconnected during connect: {rc}"))
-            log.warning("MQTT disconnected: %s", rc)
+            was_up = self._sup.state is LinkState.CONNECTED
+            self._sup.disconnected()
+            error = ConnectionError(f"disconnected by the broker: {rc}")
+            pending: list[asyncio.Future[Any]] = [connack, *subacks.values()]
+            for fut in pending:
+                if not fut.done():
+                    fut.set_exception(error)
             lost.set()
+            if was_up:  # a refused connect or subscribe is reported by the supervisor
+                log.warning("MQTT disconnected: %s", rc)
 
         def on_message(c: mqtt.Client, ud: object, msg: mqtt.MQTTMessage) -> None:
-            self._queue.put_nowait((gen, msg))
+            queue.put_nowait((gen, msg))
             if self._driver is not None:
                 self._driver.delivered()
-                if self._queue.qsize() >= self._cfg.max_queued_messages:
+                if queue.qsize() >= self._cfg.max_queued_messages:
                     self._driver.pause_reading()
 
         client.on_connect = on_connect
+        client.on_subscribe = on_subscribe
         client.on_disconnect = on_disconnect
         client.on_message = on_message
         self._client = client
@@ -191,50 +242,67 @@ class MqttCollector:
             kwargs: dict[str, Any] = {"clean_start": False, "properties": props}
         else:
             kwargs = {}
+        timeout = self._cfg.ack_timeout_s
         # Socket connect is a blocking call: keep it off the event loop.
         await asyncio.wait_for(
             asyncio.to_thread(client.connect, self._host, self._port, self._cfg.keepalive_s,
                               **kwargs),
-            timeout=15,
+            timeout=timeout,
         )
-        rc = await asyncio.wait_for(connack, timeout=15)
+        try:
+            rc = await asyncio.wait_for(connack, timeout=timeout)
+        except TimeoutError:
+            raise TimeoutError(f"no CONNACK within {timeout:g}s") from None
         if rc == _UNSUPPORTED_VERSION:
             raise _UnsupportedVersion()
         if rc in _FATAL_CONNACK:
-            raise _FatalConnect(f"CONNACK reason {rc:#x}")
+            raise SourceRefused(f"MQTT broker {self._host}:{self._port} refused us for good: "
+                                f"CONNACK {_reason(rc)}")
         if rc != 0:
-            raise ConnectionError(f"CONNACK reason {rc:#x}")
-        # Subscriptions are ours to restore after every connect, whatever the broker kept.
-        result, _ = client.subscribe(self._cfg.topic, qos=self._cfg.qos)
-        if result != mqtt.MQTT_ERR_SUCCESS:
-            raise ConnectionError(f"subscribe failed: {result}")
-        self._metrics.connected.labels(self._cfg.url).set(1)
-        self.connected.set()
-        log.info("MQTT connected to %s:%s, subscribed %s", self._host, self._port, self._cfg.topic)
+            raise ConnectionError(f"CONNACK {_reason(rc)}")
+        # Subscriptions are ours to restore after every connect, whatever the broker kept, and
+        # a subscription counts only once its SUBACK grants it: until then we are not
+        # connected, whatever the TCP socket says.
+        topic = self._cfg.topic
+        result, mid = client.subscribe(topic, qos=self._cfg.qos)
+        if result != mqtt.MQTT_ERR_SUCCESS or mid is None:
+            raise ConnectionError(f"subscribe to {topic} not sent: {mqtt.error_string(result)}")
+        suback: asyncio.Future[list[ReasonCode]] = loop.create_future()
+        subacks[mid] = suback
+        try:
+            codes = await asyncio.wait_for(suback, timeout=timeout)
+        except TimeoutError:
+            raise TimeoutError(f"no SUBACK for {topic} within {timeout:g}s") from None
+        for code in codes:
+            if code.is_failure:
+                self._n_refused.inc()
+                raise SubscriptionRefused(topic, _suback_reason(code, v5=self._v5))
+            if code.value < self._cfg.qos:
+                log.warning("MQTT broker granted QoS %d, not %d, for %s: messages can be lost "
+                            "while we are away", code.value, self._cfg.qos, topic)
+        log.info("MQTT connected to %s:%s (MQTT %s), subscribed %s", self._host, self._port,
+                 "5" if self._v5 else "3.1.1", topic)
 
     async def _teardown(self) -> None:
         client, driver = self._client, self._driver
         self._client, self._driver = None, None
         if client is not None:
-            try:
-                client.disconnect()
-            except Exception:  # noqa: BLE001 - already gone
-                pass
+            # Returns an error code, never raises, when the socket is already gone.
+            client.disconnect()
         if driver is not None:
             await driver.close()
-        self.connected.clear()
 
     # -- messages ------------------------------------------------------------------------
     async def _consume(self) -> None:
+        """Handle messages until cancelled. Bad input is quarantined in ``_handle``; anything
+        else raised there (database down, a bug) ends the session, see ``_consume_until``."""
+        queue = self._queue
         while True:
-            gen, msg = await self._queue.get()
+            gen, msg = await queue.get()
             if (self._driver is not None
-                    and self._queue.qsize() < self._cfg.max_queued_messages // 2):
+                    and queue.qsize() < self._cfg.max_queued_messages // 2):
                 self._driver.resume_reading()
-            try:
-                await self._handle(gen, msg)
-            except Exception:  # noqa: BLE001 - one message must never stop the collector
-                log.exception("unexpected error handling a message on %s", msg.topic)
+            await self._handle(gen, msg)
 
     def _acker(self, gen: int, mid: int, qos: int) -> object:
         def ack() -> None:
@@ -287,9 +355,20 @@ class MqttCollector:
                                sample_time=sample.ts, on_commit=ack)  # type: ignore[arg-type]
 
 
-class _FatalConnect(ConnectionError):
-    pass
-
-
 class _UnsupportedVersion(ConnectionError):
     pass
+
+
+class _ConsumerStopped(ConnectionError):
+    """The consumer could not go on (database down, a bug already logged): reconnect."""
+
+
+def _reason(code: int) -> str:
+    return f"{ReasonCode(PacketTypes.CONNACK, identifier=code)} ({code:#04x})"
+
+
+def _suback_reason(code: ReasonCode, *, v5: bool) -> str:
+    if not v5 and code.value in _SUBACK_REASONS_311:
+        return f"{_SUBACK_REASONS_311[code.value]} ({code.value:#04x})"
+    return f"{code} ({code.value:#04x})"
+

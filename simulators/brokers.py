@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["free_port", "mosquitto_path", "local_broker"]
+__all__ = ["free_port", "mosquitto_path", "local_broker", "wait_listening"]
 
 # Unlimited in-flight messages and a deep queue: QoS 1 throughput must be limited by the
 # programs under test, not by the broker's defaults (20 in flight, 1000 queued).
@@ -44,7 +44,7 @@ def mosquitto_path() -> str | None:
     return "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None
 
 
-def _wait_listening(proc: subprocess.Popen[bytes], port: int, timeout: float) -> None:
+def wait_listening(proc: subprocess.Popen[bytes], port: int, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -82,7 +82,7 @@ def local_broker(kind: str = "auto") -> Iterator[tuple[str, str]]:
             raise RuntimeError(f"broker {kind!r} is not available (is mosquitto installed?)")
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            _wait_listening(proc, port, 15.0)
+            wait_listening(proc, port, 15.0)
             yield f"mqtt://127.0.0.1:{port}", which
         finally:
             proc.terminate()
