@@ -287,6 +287,7 @@ class MqttCollector:
         client, driver = self._client, self._driver
         self._client, self._driver = None, None
         if client is not None:
+            self._sup.disconnected()  # ours, not a loss: on_disconnect stays quiet
             # Returns an error code, never raises, when the socket is already gone.
             client.disconnect()
         if driver is not None:

@@ -1,9 +1,10 @@
 """OPC UA collector: browse robots, subscribe to their variables, write values with quality.
 
-One supervisor task per endpoint owns the connection: connect, browse, subscribe, wait
-for loss, record the data gap, back off (exponential, capped, with jitter), and start over
-with a fresh session. A failed resubscription is a failed reconnect, never logged and
-ignored. Bad-quality values are stored as such (value NULL, quality 2), not as readings.
+One supervisor per endpoint (:mod:`collectors.supervise`) owns the connection: connect,
+browse, subscribe, wait for loss, record the data gap, back off (tenacity: exponential,
+capped, with jitter), and start over with a fresh session. A failed resubscription is a failed
+reconnect, never logged and ignored. Refused credentials stop the endpoint for good.
+Bad-quality values are stored as such (value NULL, quality 2), not as readings.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import math
 import re
 import time
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,13 +25,13 @@ from asyncua import Client, Node, ua
 from asyncua.common.subscription import DataChangeEvent, OverflowPolicy, StatusChangeEvent
 from asyncua.crypto.security_policies import SecurityPolicyBasic256Sha256
 
-from collectors.backoff import Backoff, sleep_or_stop
 from collectors.columns import PointBuffer
-from collectors.errors import CollectorConfigError
+from collectors.errors import CollectorConfigError, SourceRefused
 from collectors.metrics import CollectorMetrics
 from collectors.registry import Registry
+from collectors.supervise import LinkState, RetryPolicy, Supervisor
 from collectors.writer import BatchWriter
-from storage.connect import connect
+from storage.connect import connect, first_line
 from storage.gaps import close_gap, open_gap
 from storage.quarantine import Rejected
 from storage.telemetry import QUALITY_BAD, QUALITY_GOOD, QUALITY_UNCERTAIN
@@ -66,8 +67,15 @@ class OpcUaConfig:
     publishing_interval_ms: int = 100
     sampling_interval_ms: float = 0.0
     queue_size: int = 10
-    backoff_max_s: float = 30.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    # Until the first connect, refusals within this many seconds are logged at INFO as
+    # "waiting": the demo and docker-compose start the collector with its server, and the
+    # simulator takes a few seconds to serve (up to ~15 s for 200 robots, simulators/runner.py).
+    startup_grace_s: float = 60.0
     timeout_s: float = 5.0
+    # asyncua servers grant at most 10 min; asking for asyncua's default hour only earns a
+    # warning at every connect.
+    session_timeout_ms: int = 600_000
     max_browse_depth: int = 6
     # "None", "Sign" or "SignAndEncrypt" (policy Basic256Sha256 for the last two).
     security_mode: str = "None"
@@ -112,13 +120,22 @@ class OpcUaCollector:
         self._registry = registry
         self._metrics = metrics
         self._conninfo = conninfo
-        self.lost = asyncio.Event()
-        self.subscribed = asyncio.Event()
         self.subscribed_count = 0
+        self._gap_id: int | None = None
+        self._started = time.monotonic()
+        self._sup = Supervisor(origin=config.url, policy=config.retry, metrics=metrics,
+                               retry_on=(OSError, TimeoutError, ua.UaError),
+                               on_retry=self._log_retry)
+        _quiet_closed_connection_noise()
+
+    @property
+    def state(self) -> LinkState:
+        return self._sup.state
 
     async def _client(self) -> Client:
         cfg = self._cfg
         client = Client(cfg.url, timeout=cfg.timeout_s)
+        client.session_timeout = cfg.session_timeout_ms
         if cfg.username:
             client.set_user(cfg.username)
             client.set_password(cfg.password or "")
@@ -132,64 +149,75 @@ class OpcUaCollector:
         return client
 
     async def run(self, stop: asyncio.Event) -> None:
-        backoff = Backoff(max_s=self._cfg.backoff_max_s)
-        gap_id: int | None = None
-        while not stop.is_set():
-            self.lost.clear()
-            try:
-                client = await self._client()
-            except (OSError, TimeoutError, ConnectionError, ua.UaError) as exc:
-                delay = backoff.next_delay()
-                log.warning("OPC UA %s unavailable: %r; retry in %.1fs", self._cfg.url, exc, delay)
-                if gap_id is None:
-                    gap_id = await self._gap_open(reason=f"connect failed: {exc!r}"[:200])
-                await sleep_or_stop(stop, delay)
-                continue
+        """Collect until ``stop``; raises :class:`SourceRefused` when our credentials are
+        refused, and any unexpected error (the caller ends the process)."""
+        self._started = time.monotonic()
+        try:
+            await self._sup.run(lambda: self._session(stop), stop)
+        finally:
+            if self._gap_id is not None:
+                await self._gap_close(self._gap_id)
+                self._gap_id = None
 
-            async def on_lost(exc: Exception) -> None:
-                log.warning("OPC UA connection to %s lost: %r", self._cfg.url, exc)
-                self.lost.set()
+    def _log_retry(self, exc: BaseException, delay: float) -> None:
+        waiting = (not self._sup.ever_connected
+                   and time.monotonic() - self._started < self._cfg.startup_grace_s)
+        if waiting:
+            log.info("waiting for OPC UA server at %s (%s); retry in %.1fs", self._cfg.url,
+                     first_line(exc), delay)
+        else:
+            log.warning("OPC UA %s unavailable: %s; retry in %.1fs", self._cfg.url,
+                        first_line(exc), delay)
 
-            client.connection_lost_callback = on_lost
-            consumer: asyncio.Task[None] | None = None
-            try:
-                await client.connect()
-                n, consumer = await self._subscribe(client)
-            except (OSError, TimeoutError, ConnectionError, ua.UaError) as exc:
-                delay = backoff.next_delay()
-                log.warning("OPC UA %s unavailable: %r; retry in %.1fs", self._cfg.url, exc, delay)
-                await _safe_disconnect(client)
-                if gap_id is None:
-                    gap_id = await self._gap_open(reason=f"connect failed: {exc!r}"[:200])
-                await sleep_or_stop(stop, delay)
-                continue
-            assert consumer is not None
-            backoff.reset()
-            if gap_id is not None:
-                await self._gap_close(gap_id)
-                gap_id = None
-            self.subscribed_count = n
-            self.subscribed.set()
-            self._metrics.connected.labels(self._cfg.url).set(1)
-            log.info("OPC UA %s: subscribed to %d variables", self._cfg.url, n)
-            waiters = {asyncio.create_task(self.lost.wait()), asyncio.create_task(stop.wait()),
-                       consumer}
-            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-            for w in waiters:
-                w.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await consumer
-            if not consumer.cancelled() and consumer.exception() is not None:
-                log.error("OPC UA %s consumer failed: %r", self._cfg.url, consumer.exception())
-            self.subscribed.clear()
-            self._metrics.connected.labels(self._cfg.url).set(0)
+    async def _session(self, stop: asyncio.Event) -> None:
+        client = await self._client()
+        lost = asyncio.Event()
+
+        async def on_lost(exc: Exception) -> None:
+            log.warning("OPC UA connection to %s lost: %s", self._cfg.url, first_line(exc))
+            self._sup.disconnected()
+            lost.set()
+
+        client.connection_lost_callback = on_lost
+        try:
+            await client.connect()
+        except _AUTH_REFUSED as exc:
+            raise SourceRefused(f"OPC UA {self._cfg.url} refused our credentials: "
+                                f"{first_line(exc)}") from exc
+        except Exception as exc:
+            # asyncua has closed what it opened; the gap starts at the first failure.
+            await self._gap_start(f"connect failed: {first_line(exc)}")
+            raise
+        try:
+            n, consumer = await self._subscribe(client, lost)
+        except Exception as exc:
+            await self._gap_start(f"subscribe failed: {first_line(exc)}")
+            await _close(client, polite=not lost.is_set())
+            raise
+        self._sup.connected()
+        if self._gap_id is not None:
+            await self._gap_close(self._gap_id)
+            self._gap_id = None
+        self.subscribed_count = n
+        log.info("OPC UA %s: subscribed to %d variables", self._cfg.url, n)
+        ends = {asyncio.create_task(lost.wait()), asyncio.create_task(stop.wait()), consumer}
+        try:
+            await asyncio.wait(ends, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for t in ends:
+                t.cancel()
+            await asyncio.wait(ends)  # never raises; a cancellation of ours still propagates
+            self._sup.disconnected()
             if not stop.is_set():
-                gap_id = await self._gap_open(reason="connection lost")
-            await _safe_disconnect(client)
-        if gap_id is not None:
-            await self._gap_close(gap_id)
+                await self._gap_start("connection lost")
+            await _close(client, polite=not lost.is_set())
+        failure = None if consumer.cancelled() else consumer.exception()
+        if failure is not None:
+            log.error("OPC UA %s consumer failed; reconnecting", self._cfg.url, exc_info=failure)
+            raise ConnectionError(f"consumer failed: {failure!r}") from failure
 
-    async def _subscribe(self, client: Client) -> tuple[int, asyncio.Task[None]]:
+    async def _subscribe(self, client: Client,
+                         lost: asyncio.Event) -> tuple[int, asyncio.Task[None]]:
         objects = client.nodes.objects
         found: list[tuple[Node, str, str]] = []  # node, robot code, signal name
         await self._browse(objects, [], found, depth=0)
@@ -227,11 +255,12 @@ class OpcUaCollector:
             raise ConnectionError(
                 f"{len(failed)} of {len(nodes)} monitored items failed: {failed[0]}"
             )
-        consumer = asyncio.create_task(self._consume(sub, targets),
+        consumer = asyncio.create_task(self._consume(sub, targets, lost),
                                        name=f"opcua-consume {self._cfg.url}")
         return len(nodes), consumer
 
-    async def _consume(self, sub: Any, targets: dict[Any, _Target]) -> None:
+    async def _consume(self, sub: Any, targets: dict[Any, _Target],
+                       lost: asyncio.Event) -> None:
         """Turn notifications into writer batches: flushed at ``batch_values`` values, or when
         the notification queue runs dry (one publish response fully read)."""
         batch = PointBuffer()
@@ -241,7 +270,7 @@ class OpcUaCollector:
                 if isinstance(ev, StatusChangeEvent):
                     log.warning("OPC UA %s subscription status changed: %s", self._cfg.url,
                                 ev.notification)
-                    self.lost.set()
+                    lost.set()
                     return
                 if not isinstance(ev, DataChangeEvent):
                     continue
@@ -331,6 +360,10 @@ class OpcUaCollector:
             t_us = (when - _EPOCH) // _US
         batch.add(t_us, target.robot_id, target.signal_id, value, quality)
 
+    async def _gap_start(self, reason: str) -> None:
+        if self._gap_id is None:
+            self._gap_id = await self._gap_open(reason=reason[:200])
+
     async def _gap_open(self, *, reason: str) -> int:
         def op() -> int:
             with connect(self._conninfo) as conn:
@@ -358,8 +391,39 @@ class OpcUaCollector:
             log.exception("could not record data gap end for %s", self._cfg.url)
 
 
-async def _safe_disconnect(client: Client) -> None:
-    try:
-        await asyncio.wait_for(client.disconnect(), 5)
-    except Exception:  # noqa: BLE001 - the connection is already broken; nothing to save
-        log.debug("disconnect after failure raised", exc_info=True)
+async def _close(client: Client, *, polite: bool) -> None:
+    """Close the session; after a loss only the socket (the server is gone)."""
+    if polite:
+        try:
+            await asyncio.wait_for(client.disconnect(), 5)
+            return
+        except (OSError, TimeoutError, ua.UaError) as exc:
+            log.debug("OPC UA disconnect failed: %s", first_line(exc))
+    client.disconnect_socket()
+
+
+# Credentials refused: retrying cannot help (OPC UA Part 4, ActivateSession results).
+_AUTH_REFUSED = (ua.uaerrors.BadUserAccessDenied, ua.uaerrors.BadIdentityTokenRejected,
+                 ua.uaerrors.BadIdentityTokenInvalid)
+
+# Messages asyncua logs at ERROR/WARNING (with tracebacks) once a server has closed the
+# connection, typically every clean shutdown of the simulator: the supervisor reports the loss
+# once (a warning and a data gap), so these go to DEBUG.
+_CLOSED_NOISE = ("Publish iteration crashed", "close_session was called but connection is closed",
+                 "close_secure_channel was called but connection is closed")
+
+
+class _ClosedConnectionNoise(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and record.msg.startswith(_CLOSED_NOISE):
+            exc = record.exc_info[1] if record.exc_info else None
+            if exc is None or isinstance(exc, OSError | TimeoutError):
+                record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return True
+
+
+def _quiet_closed_connection_noise() -> None:
+    for name in ("asyncua.client.ua_session", "asyncua.client.ua_client"):
+        lg = logging.getLogger(name)
+        if not any(isinstance(f, _ClosedConnectionNoise) for f in lg.filters):
+            lg.addFilter(_ClosedConnectionNoise())

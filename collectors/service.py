@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Sequence
+from typing import Any
 
+from collectors.errors import CollectorError, SourceRefused
 from collectors.metrics import CollectorMetrics
 from collectors.mqtt import MqttCollector, MqttConfig
 from collectors.opcua import OpcUaCollector, OpcUaConfig
@@ -21,6 +22,8 @@ __all__ = ["run_collectors"]
 # day starts (rows with no partition fall into the DEFAULT one, which then blocks creating
 # that day's partition). The processes that write telemetry keep a week ahead.
 PARTITIONS_EVERY_S = 3600.0
+# A transport drains in well under a second (its last batch goes to the writer's buffer).
+SOURCE_STOP_S = 10.0
 
 log = logging.getLogger(__name__)
 
@@ -51,22 +54,52 @@ async def run_collectors(
         o = OpcUaCollector(config=cfg, writer=writer, registry=registry, metrics=metrics,
                            conninfo=conninfo)
         sources.append(asyncio.create_task(o.run(stop), name=f"opcua {cfg.url}"))
+    stopper = asyncio.create_task(stop.wait(), name="stop")
+    failure: BaseException | None = None
+    done: set[asyncio.Task[Any]] = set()
     try:
-        # A transport that fails for good (e.g. refused credentials) ends the process loudly.
-        done, _ = await asyncio.wait([*sources, asyncio.create_task(stop.wait())],
+        # Until stop, nothing may end: a transport that ends has failed (refused credentials,
+        # a bug), and so has a writer that ends before close(). Either ends the process loudly.
+        done, _ = await asyncio.wait([*sources, writer_task, stopper],
                                      return_when=asyncio.FIRST_COMPLETED)
         for t in done:
-            if t in sources and t.exception() is not None:
-                raise t.exception()  # type: ignore[misc]
+            if t is not stopper:
+                failure = failure or _report(t, stop)
     finally:
         stop.set()
+        stopper.cancel()
         for t in sources:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(t, 10)
+            if not (await asyncio.wait([t], timeout=SOURCE_STOP_S))[0]:
+                log.error("%s did not stop within %.0fs; cancelled", t.get_name(), SOURCE_STOP_S)
+                t.cancel()
+                await asyncio.wait([t])
+            if t not in done:
+                failure = failure or _report(t, stop)
         await writer.close()
-        await writer_task
+        await asyncio.wait([writer_task])
+        if writer_task not in done:
+            failure = failure or _report(writer_task, stop)
         await partitions  # returns once stop is set
         log.info("collectors stopped; writer drained")
+    if failure is not None:
+        raise failure
+
+
+def _report(task: asyncio.Task[Any], stop: asyncio.Event) -> BaseException | None:
+    """Log how a component ended unless it ended as asked; return its error, if any."""
+    if task.cancelled():
+        return None
+    exc = task.exception()
+    if exc is None:
+        if not stop.is_set():
+            log.error("%s ended without being asked to stop", task.get_name())
+            return CollectorError(f"{task.get_name()} ended without being asked to stop")
+        return None
+    if isinstance(exc, SourceRefused):
+        log.error("%s stopped: %s", task.get_name(), exc)  # our configuration, not a bug
+    else:
+        log.error("%s failed", task.get_name(), exc_info=exc)
+    return exc
 
 
 def _ensure_partitions(conninfo: str) -> int:

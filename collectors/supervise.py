@@ -30,10 +30,12 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
+    Retrying,
     retry_if_exception_type,
     wait_exponential,
     wait_random,
@@ -42,7 +44,8 @@ from tenacity import (
 from collectors.errors import SourceRefused
 from collectors.metrics import CollectorMetrics
 
-__all__ = ["LinkState", "RetryPolicy", "SessionEnded", "Supervisor", "sleep_or_stop"]
+__all__ = ["LinkState", "RetryPolicy", "RetryClock", "SessionEnded", "Supervisor",
+           "sleep_or_stop"]
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +74,29 @@ class RetryPolicy:
             raise ValueError(f"need 0 < initial_s <= max_s, got {self.initial_s}, {self.max_s}")
         if self.jitter_s < 0 or self.healthy_s < 0:
             raise ValueError("jitter_s and healthy_s must be >= 0")
+
+
+def _wait(policy: RetryPolicy) -> Any:
+    return wait_exponential(multiplier=policy.initial_s, max=policy.max_s) + wait_random(
+        0, policy.jitter_s)
+
+
+class RetryClock:
+    """The delays of a retry that must not block its caller (the writer keeps spooling
+    while the database is down): ``failed()`` gives the next delay by the policy's tenacity
+    wait strategy, ``succeeded()`` starts over."""
+
+    def __init__(self, policy: RetryPolicy) -> None:
+        self._wait = _wait(policy)
+        self._state = RetryCallState(retry_object=Retrying(), fn=None, args=(), kwargs={})
+        self._state.attempt_number = 0
+
+    def failed(self) -> float:
+        self._state.attempt_number += 1
+        return float(self._wait(self._state))
+
+    def succeeded(self) -> None:
+        self._state.attempt_number = 0
 
 
 class SessionEnded(ConnectionError):
@@ -141,8 +167,7 @@ class Supervisor:
         p = self._policy
         retrying = AsyncRetrying(
             retry=retry_if_exception_type(self._retry_on),
-            wait=wait_exponential(multiplier=p.initial_s, max=p.max_s)
-            + wait_random(0, p.jitter_s),
+            wait=_wait(p),
             stop=lambda _: stop.is_set(),
             sleep=lambda s: sleep_or_stop(stop, s),
             before_sleep=self._before_sleep,

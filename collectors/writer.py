@@ -23,12 +23,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import psycopg
-
-from collectors.backoff import Backoff
 from collectors.columns import PointBuffer
 from collectors.metrics import CollectorMetrics
 from collectors.spool import Spool, SpoolFull
+from collectors.supervise import RetryClock, RetryPolicy
+from storage.connect import (
+    Conn,
+    DatabaseError,
+    DatabaseUnavailable,
+    connect,
+    first_line,
+    usable,
+)
 from storage.quarantine import Rejected, quarantine
 from storage.telemetry import PointColumns, encode_copy, write_copy
 
@@ -72,11 +78,12 @@ class BatchWriter:
         self._wake = asyncio.Event()
         self._room = asyncio.Condition()
         self._closing = False
-        self._conn: psycopg.Connection | None = None
+        self._conn: Conn | None = None
         self._spool = (Spool(directory=self._cfg.spool_dir, max_bytes=self._cfg.spool_max_bytes)
                        if self._cfg.spool_dir is not None else None)
         self._db_retry_at = 0.0
-        self._db_backoff = Backoff(initial_s=0.2, max_s=self._cfg.retry_max_s)
+        self._db_backoff = RetryClock(RetryPolicy(initial_s=0.2, max_s=self._cfg.retry_max_s,
+                                                  jitter_s=0.1))
         self._update_spool_metrics()
 
     # -- producer side -------------------------------------------------------------------
@@ -179,7 +186,7 @@ class BatchWriter:
             outcome = await asyncio.to_thread(self._store, cols, [r for r, _ in rejects])
         except Exception:  # noqa: BLE001 - a bug here must not lose the batch: keep it, retry
             log.exception("storing a batch of %d points failed; will retry", n)
-            self._db_retry_at = time.monotonic() + self._db_backoff.next_delay()
+            self._db_retry_at = time.monotonic() + self._db_backoff.failed()
             return False
         if outcome is None:
             return False
@@ -223,15 +230,15 @@ class BatchWriter:
             return self._to_spool(data, rows, rejects)
         try:
             self._commit(data, rows, rejects)
-        except psycopg.OperationalError as exc:
+        except DatabaseUnavailable as exc:
             self._db_down(exc)
             return self._to_spool(data, rows, rejects)
-        except psycopg.Error:
+        except DatabaseError:
             # Refused by the database itself (not an outage): keep the batch, say so loudly.
             log.exception("database refused a batch of %d points", rows)
-            self._db_retry_at = time.monotonic() + self._db_backoff.next_delay()
+            self._db_retry_at = time.monotonic() + self._db_backoff.failed()
             return None
-        self._db_backoff.reset()
+        self._db_backoff.succeeded()
         self._metrics.written.inc(rows)
         return "committed"
 
@@ -256,10 +263,10 @@ class BatchWriter:
         while (seg := spool.oldest()) is not None:
             try:
                 self._commit(seg.data or None, seg.rows, seg.rejects)
-            except psycopg.OperationalError as exc:
+            except DatabaseUnavailable as exc:
                 self._db_down(exc)
                 return False
-            except psycopg.Error:
+            except DatabaseError:
                 log.exception("database refused spool segment %s; moved aside as .bad", seg.path)
                 spool.quarantine_bad(seg)
                 continue
@@ -267,14 +274,14 @@ class BatchWriter:
             self._metrics.written.inc(seg.rows)
             self._metrics.replayed.inc(seg.rows)
             self._update_spool_metrics()
-        self._db_backoff.reset()
+        self._db_backoff.succeeded()
         log.info("spool replayed; writing directly again")
         return True
 
     def _commit(self, data: bytes | None, rows: int, rejects: list[Rejected]) -> None:
-        if self._conn is None or self._conn.closed:
-            self._conn = psycopg.connect(self._conninfo, connect_timeout=5)
         conn = self._conn
+        if conn is None or not usable(conn):
+            conn = self._conn = connect(self._conninfo)
         try:
             with conn.transaction():
                 if data:
@@ -285,16 +292,15 @@ class BatchWriter:
                                  res.rows, res.rows - res.inserted)
                 if rejects:
                     quarantine(conn=conn, items=rejects)
-        except psycopg.OperationalError:
+        except DatabaseUnavailable:
             conn.close()
             self._conn = None
             raise
 
     def _db_down(self, exc: Exception) -> None:
-        delay = self._db_backoff.next_delay()
+        delay = self._db_backoff.failed()
         self._db_retry_at = time.monotonic() + delay
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
-        log.warning("database unreachable (%s); %s, retry in %.1fs", first,
+        log.warning("database unreachable (%s); %s, retry in %.1fs", first_line(exc),
                     "spooling to disk" if self._spool is not None else "holding batches in memory",
                     delay)
 

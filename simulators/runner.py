@@ -23,14 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import psycopg
-
 from simulators.labels import Label, labels_for, to_storage, write_labels_file
 from simulators.model import FleetModel
 from simulators.mqtt import MqttPublisher, PublishStats
 from simulators.opcua import OpcUaConfig, OpcUaFleetServer
 from simulators.scenario import PlacedRobot, Scenario
 from simulators.signals import catalogue
+from storage.connect import DatabaseError, connect, first_line
 from storage.ground_truth import record_fault_labels
 
 __all__ = ["RunConfig", "RunResult", "run", "split_by_protocol"]
@@ -91,7 +90,7 @@ def split_by_protocol(
 
 
 def _record_labels_in_db(url: str, labels: list[Label]) -> int:
-    with psycopg.connect(url) as conn:
+    with connect(url) as conn:
         return record_fault_labels(conn=conn, labels=to_storage(labels))
 
 
@@ -188,9 +187,10 @@ async def _record_labels(url: str, labels: list[Label], run_id: str) -> None:
     try:
         n = await asyncio.to_thread(_record_labels_in_db, url, labels)
         log.info("ground truth: %d fault labels recorded in the database (run %s)", n, run_id)
-    except psycopg.Error as exc:
+    except DatabaseError as exc:
         # The telemetry matters more than its labels: keep simulating, say so loudly.
-        log.error("ground truth NOT recorded in the database (run %s): %s", run_id, exc)
+        log.error("ground truth NOT recorded in the database (run %s): %s", run_id,
+                  first_line(exc))
 
 
 async def _shutdown(publisher: MqttPublisher | None, server: OpcUaFleetServer | None,

@@ -9,6 +9,7 @@ import pytest
 from collectors.metrics import CollectorMetrics
 from collectors.opcua import OpcUaConfig
 from collectors.service import run_collectors
+from collectors.supervise import RetryPolicy
 from simulators.brokers import free_port
 from simulators.model import FleetModel
 from simulators.opcua import OpcUaConfig as ServerConfig
@@ -67,7 +68,7 @@ async def test_server_restart_reconnects_resubscribes_and_records_the_gap(db_url
     server = await serve()
     ticker = asyncio.create_task(tick())
     stop = asyncio.Event()
-    cfg = OpcUaConfig(url=server.url, publishing_interval_ms=50, backoff_max_s=1.0)
+    cfg = OpcUaConfig(url=server.url, publishing_interval_ms=50, retry=RetryPolicy(max_s=1.0))
     task = asyncio.create_task(run_collectors(conninfo=db_url, stop=stop, opcua=[cfg],
                                               metrics=CollectorMetrics()))
     try:
