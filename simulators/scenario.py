@@ -1,9 +1,10 @@
 """A scenario: the simulated fleet (customers > sites > lines > robots), programs and faults.
 
-A scenario is a TOML file (see ``simulators/scenarios/demo.toml``); :meth:`Scenario.load`
-parses it into frozen dataclasses and rejects bad input with a :class:`ScenarioError` that
-names the offending entry. Fault times are *scenario seconds*: wall-clock seconds since the
-start of the run multiplied by the run's speed-up factor.
+A scenario is a TOML file (see ``simulators/scenarios/demo.toml``). :meth:`Scenario.load`
+validates it with frozen pydantic models that refuse unknown keys (the file's schema), then
+builds the frozen dataclasses the simulator uses; bad input raises a :class:`ScenarioError`
+naming the file, the key (``customers[0].sites[0].code``) and why. Fault times are *scenario
+seconds*: wall-clock seconds since the start of the run multiplied by the run's speed-up factor.
 """
 
 from __future__ import annotations
@@ -14,7 +15,16 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from simulators.signals import catalogue
 
@@ -151,48 +161,10 @@ class Scenario:
     def from_dict(cls, data: dict[str, Any], *, source: str | None = None) -> Scenario:
         where = source or "<scenario>"
         try:
-            _known_keys(data, "scenario", "the file")
-            sim = data.get("simulation", {})
-            _known_keys(sim, "simulation", "[simulation]")
-            programs = tuple(_program(p) for p in data.get("programs", []))
-            customers = tuple(_customer(c) for c in data.get("customers", []))
-            faults = tuple(_fault(f) for f in data.get("faults", []))
-            scenario = cls(
-                name=str(data.get("name") or Path(where).stem),
-                customers=customers, programs=programs, faults=faults,
-                ambient_c=float(sim.get("ambient_c", 22.0)),
-                thermal_tau_s=float(sim.get("thermal_tau_s", 20.0)), source=source,
-            )
-        except ScenarioError as exc:
-            raise ScenarioError(f"{where}: {exc}") from exc
-        except KeyError as exc:
-            raise ScenarioError(f"{where}: an entry lacks the required key {exc}") from exc
-        except (TypeError, ValueError) as exc:
-            raise ScenarioError(f"{where}: {type(exc).__name__}: {exc}") from exc
-        scenario._validate(where)
-        return scenario
-
-    def _validate(self, where: str) -> None:
-        if self.thermal_tau_s <= 0:
-            raise ScenarioError(f"{where}: [simulation] thermal_tau_s must be > 0")
-        if not self.programs:
-            raise ScenarioError(f"{where}: no [[programs]]")
-        progs = {p.name for p in self.programs}
-        codes: set[str] = set()
-        for pr in self.robots():
-            r = pr.robot
-            if r.code in codes:
-                raise ScenarioError(f"{where}: robot code {r.code!r} appears twice")
-            codes.add(r.code)
-            if r.program not in progs:
-                raise ScenarioError(f"{where}: robot {r.code!r} runs unknown program {r.program!r}")
-        if not codes:
-            raise ScenarioError(f"{where}: no robots")
-        if len(progs) != len(self.programs):
-            raise ScenarioError(f"{where}: two [[programs]] share a name")
-        for f in self.faults:
-            if f.robot not in codes:
-                raise ScenarioError(f"{where}: fault on unknown robot {f.robot!r}")
+            doc = _ScenarioFile.model_validate(data)
+        except ValidationError as exc:
+            raise ScenarioError(f"{where}: {_explain(exc, data)}") from None
+        return doc.build(name=doc.name or Path(where).stem, source=source)
 
     def robots(self) -> list[PlacedRobot]:
         """Every robot in file order, with its customer, site and line."""
@@ -240,130 +212,198 @@ class Scenario:
                        faults=tuple(f for f in self.faults if f.robot in kept))
 
 
-_KEYS = {
-    "scenario": {"name", "simulation", "programs", "customers", "faults"},
-    "simulation": {"ambient_c", "thermal_tau_s"},
-    "program": {"name", "cycle_time_s", "duty", "payload_kg", "amplitude_deg"},
-    "customer": {"code", "name", "tier", "city", "sites"},
-    "site": {"code", "name", "city", "lines"},
-    "line": {"code", "name", "robots"},
-    "robot": {"code", "brand", "model", "serial", "install_date", "warranty_end", "program",
-              "protocol"},
-    "fault": {"robot", "component", "kind", "onset_s", "failure_s", "duration_s", "severity",
-              "signal"},
-}
+# -- the file's schema -------------------------------------------------------------------
+
+def _check_code(v: str) -> str:
+    if not CODE_RE.match(v):
+        raise ValueError(f"code {v!r} does not match {CODE_RE.pattern}")
+    return v
 
 
-def _known_keys(d: dict[str, Any], table: str, what: str) -> None:
-    """A misspelt key (``duraton_s``) would silently fall back to a default: refuse it."""
-    unknown = sorted(set(d) - _KEYS[table])
-    if unknown:
-        raise ScenarioError(f"{what}: unknown key(s) {unknown}; expected some of "
-                            f"{sorted(_KEYS[table])}")
+_Code = Annotated[str, AfterValidator(_check_code)]
 
 
-def _code(v: Any, what: str) -> str:
-    s = str(v)
-    if not CODE_RE.match(s):
-        raise ScenarioError(f"{what} code {s!r} does not match {CODE_RE.pattern}")
-    return s
+class _Entry(BaseModel):
+    # A misspelt key (``duraton_s``) would silently fall back to a default: refuse it.
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _date(v: Any, what: str) -> date:
-    if isinstance(v, date):
-        return v
-    try:
-        return date.fromisoformat(str(v))
-    except ValueError as exc:
-        raise ScenarioError(f"{what}: bad date {v!r}") from exc
+class _SimulationFile(_Entry):
+    ambient_c: float = 22.0
+    thermal_tau_s: float = Field(20.0, gt=0)
 
 
-def _program(d: dict[str, Any]) -> Program:
-    name = str(d["name"])
-    _known_keys(d, "program", f"program {name!r}")
-    cycle = float(d["cycle_time_s"])
-    duty = float(d.get("duty", 0.7))
-    if cycle <= 0 or not 0.05 <= duty <= 1.0:
-        raise ScenarioError(f"program {name!r}: need cycle_time_s > 0 and 0.05 <= duty <= 1")
-    amp = tuple(float(a) for a in d.get("amplitude_deg", DEFAULT_AMPLITUDE_DEG))
-    if len(amp) != 6:
-        raise ScenarioError(f"program {name!r}: amplitude_deg needs 6 values, one per joint")
-    return Program(name=name, cycle_time_s=cycle, duty=duty,
-                   payload_kg=float(d.get("payload_kg", 5.0)), amplitude_deg=amp)
+class _ProgramFile(_Entry):
+    name: str
+    cycle_time_s: float = Field(gt=0)
+    duty: float = Field(0.7, ge=0.05, le=1.0)
+    payload_kg: float = Field(5.0, ge=0)
+    amplitude_deg: tuple[float, float, float, float, float, float] = DEFAULT_AMPLITUDE_DEG
+
+    def build(self) -> Program:
+        return Program(name=self.name, cycle_time_s=self.cycle_time_s, duty=self.duty,
+                       payload_kg=self.payload_kg, amplitude_deg=self.amplitude_deg)
 
 
-def _robot(d: dict[str, Any]) -> Robot:
-    code = _code(d["code"], "robot")
-    _known_keys(d, "robot", f"robot {code!r}")
-    protocol = str(d.get("protocol", "mqtt"))
-    if protocol not in PROTOCOLS:
-        raise ScenarioError(f"robot {code!r}: protocol must be one of {PROTOCOLS}")
-    return Robot(
-        code=code, brand=str(d.get("brand", "")), model=str(d.get("model", "")),
-        serial=str(d.get("serial", code)),
-        install_date=_date(d.get("install_date", "2024-01-01"), f"robot {code!r}"),
-        warranty_end=_date(d.get("warranty_end", "2026-01-01"), f"robot {code!r}"),
-        program=str(d["program"]), protocol=protocol,  # type: ignore[arg-type]
-    )
+class _RobotFile(_Entry):
+    code: _Code
+    brand: str = ""
+    model: str = ""
+    serial: str | None = None  # default: the robot's code
+    install_date: date = date(2024, 1, 1)
+    warranty_end: date = date(2026, 1, 1)
+    program: str
+    protocol: Protocol = "mqtt"
+
+    def build(self) -> Robot:
+        return Robot(code=self.code, brand=self.brand, model=self.model,
+                     serial=self.serial or self.code, install_date=self.install_date,
+                     warranty_end=self.warranty_end, program=self.program,
+                     protocol=self.protocol)
 
 
-def _customer(d: dict[str, Any]) -> Customer:
-    code = _code(d["code"], "customer")
-    _known_keys(d, "customer", f"customer {code!r}")
-    for s in d.get("sites", []):
-        _known_keys(s, "site", f"site {s.get('code')!r}")
-        for ln in s.get("lines", []):
-            _known_keys(ln, "line", f"line {ln.get('code')!r}")
-    tier = str(d.get("tier", "ordinary"))
-    if tier not in TIERS:
-        raise ScenarioError(f"customer {code!r}: tier must be one of {TIERS}")
-    sites = tuple(
-        Site(code=_code(s["code"], "site"), name=str(s.get("name", s["code"])),
-             city=s.get("city"),
-             lines=tuple(Line(code=_code(ln["code"], "line"), name=str(ln.get("name", ln["code"])),
-                              robots=tuple(_robot(r) for r in ln.get("robots", [])))
-                         for ln in s.get("lines", [])))
-        for s in d.get("sites", [])
-    )
-    return Customer(code=code, name=str(d.get("name", code)), tier=tier,  # type: ignore[arg-type]
-                    city=d.get("city"), sites=sites)
+class _LineFile(_Entry):
+    code: _Code
+    name: str | None = None
+    robots: tuple[_RobotFile, ...] = ()
+
+    def build(self) -> Line:
+        return Line(code=self.code, name=self.name or self.code,
+                    robots=tuple(r.build() for r in self.robots))
 
 
-def _fault(d: dict[str, Any]) -> Fault:
-    robot = str(d["robot"])
-    kind = str(d["kind"])
-    what = f"fault {kind!r} on {robot!r}"
-    _known_keys(d, "fault", what)
-    if kind not in FAULT_KINDS:
-        raise ScenarioError(f"{what}: kind must be one of {FAULT_KINDS}")
-    component = str(d.get("component", "controller"))
-    if component not in JOINT_COMPONENTS and component != "controller":
-        raise ScenarioError(f"{what}: component must be J1..J6 or 'controller'")
-    onset = float(d["onset_s"])
-    failure = d.get("failure_s")
-    duration = d.get("duration_s")
-    f = Fault(robot=robot, component=component, kind=kind, onset_s=onset,
-              failure_s=None if failure is None else float(failure),
-              duration_s=None if duration is None else float(duration),
-              severity=float(d.get("severity", 1.0)), signal=d.get("signal"))
-    if onset < 0:
-        raise ScenarioError(f"{what}: onset_s must be >= 0")
-    if kind in PROGRESSIVE_KINDS:
-        if f.joint is None:
-            raise ScenarioError(f"{what}: a {kind} acts on a joint J1..J6")
-        if f.failure_s is None or f.failure_s <= onset:
-            raise ScenarioError(f"{what}: needs failure_s > onset_s")
-    if kind == "collision" and f.joint is None:
-        raise ScenarioError(f"{what}: a collision hits a joint J1..J6")
-    if kind == "sensor_stuck" and not f.signal:
-        raise ScenarioError(f"{what}: needs signal = '<name>'")
-    if f.signal is not None and f.signal not in {sp.name for sp in catalogue()}:
-        raise ScenarioError(f"{what}: unknown signal {f.signal!r} (see docs/signals.md)")
-    if f.severity <= 0:
-        raise ScenarioError(f"{what}: severity must be > 0")
-    if f.duration_s is not None and f.duration_s <= 0:
-        raise ScenarioError(f"{what}: duration_s must be > 0")
-    return f
+class _SiteFile(_Entry):
+    code: _Code
+    name: str | None = None
+    city: str | None = None
+    lines: tuple[_LineFile, ...] = ()
+
+    def build(self) -> Site:
+        return Site(code=self.code, name=self.name or self.code, city=self.city,
+                    lines=tuple(ln.build() for ln in self.lines))
+
+
+class _CustomerFile(_Entry):
+    code: _Code
+    name: str | None = None
+    tier: Tier = "ordinary"
+    city: str | None = None
+    sites: tuple[_SiteFile, ...] = ()
+
+    def build(self) -> Customer:
+        return Customer(code=self.code, name=self.name or self.code, tier=self.tier,
+                        city=self.city, sites=tuple(s.build() for s in self.sites))
+
+
+class _FaultFile(_Entry):
+    robot: str
+    component: str = "controller"
+    kind: str
+    onset_s: float = Field(ge=0)
+    failure_s: float | None = None
+    duration_s: float | None = Field(None, gt=0)
+    severity: float = Field(1.0, gt=0)
+    signal: str | None = None  # sensor_stuck: the frozen signal, e.g. "J2.temperature"
+
+    @model_validator(mode="after")
+    def _consistent(self) -> _FaultFile:
+        what = f"fault {self.kind!r} on {self.robot!r}"
+        if self.kind not in FAULT_KINDS:
+            raise ValueError(f"{what}: kind must be one of {FAULT_KINDS}")
+        joint = self.component in JOINT_COMPONENTS
+        if not joint and self.component != "controller":
+            raise ValueError(f"{what}: component must be J1..J6 or 'controller'")
+        if self.kind in PROGRESSIVE_KINDS:
+            if not joint:
+                raise ValueError(f"{what}: a {self.kind} acts on a joint J1..J6")
+            if self.failure_s is None or self.failure_s <= self.onset_s:
+                raise ValueError(f"{what}: needs failure_s > onset_s")
+        if self.kind == "collision" and not joint:
+            raise ValueError(f"{what}: a collision hits a joint J1..J6")
+        if self.kind == "sensor_stuck" and not self.signal:
+            raise ValueError(f"{what}: needs signal = '<name>'")
+        if self.signal is not None and self.signal not in {sp.name for sp in catalogue()}:
+            raise ValueError(f"{what}: unknown signal {self.signal!r} (see docs/signals.md)")
+        return self
+
+    def build(self) -> Fault:
+        return Fault(robot=self.robot, component=self.component, kind=self.kind,
+                     onset_s=self.onset_s, failure_s=self.failure_s,
+                     duration_s=self.duration_s, severity=self.severity, signal=self.signal)
+
+
+class _ScenarioFile(_Entry):
+    name: str | None = None  # default: the file's name
+    simulation: _SimulationFile = Field(
+        default_factory=lambda: _SimulationFile.model_validate({}))
+    programs: tuple[_ProgramFile, ...] = ()
+    customers: tuple[_CustomerFile, ...] = ()
+    faults: tuple[_FaultFile, ...] = ()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> _ScenarioFile:
+        if not self.programs:
+            raise ValueError("no [[programs]]")
+        progs = {p.name for p in self.programs}
+        if len(progs) != len(self.programs):
+            raise ValueError("two [[programs]] share a name")
+        codes: set[str] = set()
+        for r in (r for c in self.customers for s in c.sites for ln in s.lines
+                  for r in ln.robots):
+            if r.code in codes:
+                raise ValueError(f"robot code {r.code!r} appears twice")
+            codes.add(r.code)
+            if r.program not in progs:
+                raise ValueError(f"robot {r.code!r} runs unknown program {r.program!r}")
+        if not codes:
+            raise ValueError("no robots")
+        for f in self.faults:
+            if f.robot not in codes:
+                raise ValueError(f"fault on unknown robot {f.robot!r}")
+        return self
+
+    def build(self, *, name: str, source: str | None) -> Scenario:
+        return Scenario(name=name, customers=tuple(c.build() for c in self.customers),
+                        programs=tuple(p.build() for p in self.programs),
+                        faults=tuple(f.build() for f in self.faults),
+                        ambient_c=self.simulation.ambient_c,
+                        thermal_tau_s=self.simulation.thermal_tau_s, source=source)
+
+
+_ENTRIES = {"programs": "program", "customers": "customer", "sites": "site", "lines": "line",
+            "robots": "robot", "faults": "fault"}
+
+
+def _explain(exc: ValidationError, data: Any) -> str:
+    """``customers[0].sites[0].lines[0].robots[0].warranty: robot 'R': unknown key 'warranty'``:
+    where in the file, which entry, and why."""
+    parts = []
+    for e in exc.errors():
+        loc = e["loc"]
+        where = "".join(f"[{k}]" if isinstance(k, int) else f".{k}" for k in loc).lstrip(".")
+        entry = _entry_named(data, loc)
+        why = (f"unknown key {loc[-1]!r}" if e["type"] == "extra_forbidden"
+               else e["msg"].removeprefix("Value error, "))
+        parts.append(f"{where or 'the file'}: {entry + ': ' if entry else ''}{why}")
+    return "; ".join(parts)
+
+
+def _entry_named(data: Any, loc: tuple[int | str, ...]) -> str:
+    """The innermost ``[[table]]`` entry on the path, by its code or name."""
+    found, node, table = "", data, ""
+    for k in loc[:-1]:
+        try:
+            node = node[k]
+        except (KeyError, IndexError, TypeError):
+            break
+        if isinstance(k, str):
+            table = k
+        elif isinstance(node, dict) and table in _ENTRIES:
+            if table == "faults":
+                found = f"fault {node.get('kind')!r} on {node.get('robot')!r}"
+            else:
+                found = f"{_ENTRIES[table]} {node.get('code') or node.get('name')!r}"
+    return found
 
 
 def packaged_scenario_path(name: str) -> Path:

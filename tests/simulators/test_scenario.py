@@ -84,7 +84,7 @@ def test_docs_list_every_signal_and_browse_name() -> None:
 
 
 @pytest.mark.parametrize("fault, message", [
-    ({"duraton_s": 5}, r"unknown key\(s\) \['duraton_s'\]"),
+    ({"duraton_s": 5}, r"faults\[0\]\.duraton_s: fault 'comm_loss' on 'R0': unknown key"),
     ({"kind": "sensor_stuck", "signal": "J9.temperature"}, "unknown signal"),
     ({"severity": 0}, "severity"),
 ])
@@ -101,5 +101,5 @@ def test_unknown_robot_key_is_refused(tmp_path: Path) -> None:
     p.write_text("[[programs]]\nname='p'\ncycle_time_s=1\n[[customers]]\ncode='C'\n"
                  "[[customers.sites]]\ncode='S'\n[[customers.sites.lines]]\ncode='L'\n"
                  "[[customers.sites.lines.robots]]\ncode='R'\nprogram='p'\nwarranty='2030-01-01'\n")
-    with pytest.raises(ScenarioError, match="robot 'R': unknown key"):
+    with pytest.raises(ScenarioError, match="robots\\[0\\].warranty: robot 'R': unknown key"):
         Scenario.load(p)
