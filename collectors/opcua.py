@@ -423,7 +423,8 @@ class _ClosedConnectionNoise(logging.Filter):
 
 
 def _quiet_closed_connection_noise() -> None:
-    for name in ("asyncua.client.ua_session", "asyncua.client.ua_client"):
+    # asyncua logs through per-class child loggers; a filter acts only where a record starts.
+    for name in ("asyncua.client.ua_session.UaSession", "asyncua.client.ua_client.UaClient"):
         lg = logging.getLogger(name)
         if not any(isinstance(f, _ClosedConnectionNoise) for f in lg.filters):
             lg.addFilter(_ClosedConnectionNoise())

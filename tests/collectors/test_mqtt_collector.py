@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import logging
 import time
 import uuid
 from urllib.parse import urlsplit
@@ -137,3 +138,19 @@ async def test_shared_subscription_splits_messages_between_collectors(db_url, mo
         pub.disconnect()
         stop.set()
         await asyncio.wait_for(asyncio.gather(*tasks), 15)
+
+
+async def test_an_unexpected_error_is_logged_with_its_traceback_and_ends_the_service(
+    db_url, mosquitto, caplog
+):
+    """A bug in a transport (here paho refusing QoS 3 at subscribe) is not retried and not
+    swallowed: logged once with its traceback, and run_collectors raises it after draining."""
+    caplog.set_level(logging.INFO, logger="collectors")
+    register_small_fleet(db_url)
+    cfg = MqttConfig(url=mosquitto, client_id=f"bug-{uuid.uuid4().hex[:8]}", qos=3)
+    with pytest.raises(ValueError, match="QoS"):
+        await asyncio.wait_for(
+            run_collectors(conninfo=db_url, stop=asyncio.Event(), mqtt=cfg), 20)
+    failed = [r for r in caplog.records if r.message == "mqtt failed"]
+    assert len(failed) == 1 and failed[0].exc_info is not None
+    assert any(r.message == "collectors stopped; writer drained" for r in caplog.records)

@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import logging
 import time
 
 import pytest
@@ -152,3 +153,46 @@ def test_security_needs_a_certificate_and_a_known_mode():
     with pytest.raises(CollectorConfigError):
         OpcUaConfig(url="opc.tcp://h:4840", security_mode="Encrypt", certificate="c",
                     private_key="k")
+
+
+async def test_quiet_start_before_the_server_and_clean_server_shutdown(db_url, caplog):
+    """The collector starts first (as in ``make demo``): it waits at INFO. The server then
+    stops cleanly: one warning and a gap, no ERROR and no traceback from asyncua."""
+    caplog.set_level(logging.INFO)
+    sc = scenario(robots=1, protocol="opcua")
+    with connect(db_url) as conn:
+        register_fleet(conn=conn, fleet=fleet_spec(sc))
+        conn.commit()
+    model = FleetModel(sc, seed=1)
+    robots, _ = split_by_protocol(model.placed, "both")
+    server = OpcUaFleetServer(config=ServerConfig(port=free_port()), robots=robots,
+                              specs=model.specs)
+    stop = asyncio.Event()
+    cfg = OpcUaConfig(url=server.url, publishing_interval_ms=50,
+                      retry=RetryPolicy(initial_s=0.1, max_s=0.3, jitter_s=0.05))
+    task = asyncio.create_task(run_collectors(conninfo=db_url, stop=stop, opcua=[cfg],
+                                              metrics=CollectorMetrics()))
+    try:
+        def waiting():
+            return [r for r in caplog.records if "waiting for OPC UA server at" in r.message]
+        assert await eventually(lambda: len(waiting()) >= 2, 10)
+        assert {r.levelno for r in waiting()} == {logging.INFO}
+        await server.start()
+        ts = time.time()
+        await server.update(ts, model.step(ts), model.publishing)
+        assert await eventually(lambda: points(db_url)[0] > 0, 30)
+        caplog.clear()
+        await server.stop()
+        assert await eventually(
+            lambda: any("lost" in r.message and r.levelno == logging.WARNING
+                        for r in caplog.records), 15)
+        await asyncio.sleep(2.0)  # asyncua's publish loop would have logged by now
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 20)
+        await server.stop()
+    loud = [r for r in caplog.records if r.levelno >= logging.ERROR or
+            (r.exc_info and r.levelno > logging.DEBUG)]
+    assert not loud, [(r.name, r.levelname, r.message) for r in loud]
+    with connect(db_url) as conn:
+        assert [g.reason for g in list_gaps(conn=conn, origin=cfg.url)][-1] == "connection lost"

@@ -9,13 +9,13 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from collectors.errors import CollectorConfigError
 from collectors.metrics import CollectorMetrics
 from collectors.spool import Spool, SpoolFull
 from collectors.writer import BatchWriter, WriterConfig
+from storage.connect import connect
 from storage.embedded import EmbeddedPostgres
 from storage.fleet import ensure_signals
 from storage.migrate import upgrade
@@ -72,7 +72,7 @@ async def test_database_down_30s_under_load_spools_then_replays_everything_once(
     try:
         await asyncio.to_thread(upgrade, url)
         rid = register_small_fleet(url)["R1"]
-        with psycopg.connect(url) as conn:
+        with connect(url) as conn:
             sid = ensure_signals(conn=conn, names=["J1.current"])["J1.current"]
             conn.commit()
         metrics = CollectorMetrics()
@@ -112,7 +112,7 @@ async def test_database_down_30s_under_load_spools_then_replays_everything_once(
         await load(3.0)
         await w.close()
         await asyncio.wait_for(task, 60)
-        with psycopg.connect(url) as conn:
+        with connect(url) as conn:
             row = conn.execute(
                 "SELECT count(*), count(DISTINCT time), min(value), max(value) FROM telemetry"
             ).fetchone()

@@ -4,10 +4,9 @@ import asyncio
 import functools
 from datetime import UTC, datetime
 
-import psycopg
-
 from collectors.metrics import CollectorMetrics
 from collectors.writer import BatchWriter, WriterConfig
+from storage.connect import connect
 from storage.quarantine import Rejected
 from tests.collectors.fleet_fixture import register_small_fleet
 
@@ -23,7 +22,7 @@ def rows(robot_id, n, start=0):
 
 async def test_acks_run_only_after_commit_and_close_drains_everything(db_url):
     ids = register_small_fleet(db_url)
-    with psycopg.connect(db_url) as conn:
+    with connect(db_url) as conn:
         conn.execute("INSERT INTO signals (name) VALUES ('J1.current')")
         conn.commit()
     w = BatchWriter(conninfo=db_url, metrics=CollectorMetrics(),
@@ -46,6 +45,6 @@ async def test_acks_run_only_after_commit_and_close_drains_everything(db_url):
     await asyncio.wait_for(task, 10)  # close() must drain and return, not hang
     assert sorted(acked) == [-1, *range(25)]
     assert acked[:25] == list(range(25)) or acked[:24] == list(range(24))  # messages in order
-    with psycopg.connect(db_url) as conn:
+    with connect(db_url) as conn:
         assert conn.execute("SELECT count(*) FROM telemetry").fetchone() == (2500,)
         assert conn.execute("SELECT count(*) FROM quarantine").fetchone() == (1,)

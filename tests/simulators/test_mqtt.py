@@ -99,9 +99,9 @@ async def test_publishes_valid_v1_payloads_and_status(mosquitto: str, tmp_path: 
     assert gw.failure == pytest.approx(result.start_time + 45.0, abs=0.01)
     assert labels[1].end == pytest.approx(result.start_time + 0.5, abs=0.01)
 
-    import psycopg
+    from storage.connect import connect
 
-    with psycopg.connect(db_url) as conn:
+    with connect(db_url) as conn:
         rows = list_fault_labels(conn=conn, run_id=result.run_id)
     assert [(r.robot, r.kind) for r in rows] == [("R0", "comm_loss"), ("R1", "gearbox_wear")]
     assert rows[1].failure_at is not None

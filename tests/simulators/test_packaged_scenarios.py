@@ -6,12 +6,12 @@ import json
 import time
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from simulators.labels import read_labels_file
 from simulators.runner import RunConfig, run
 from simulators.scenario import EVENT_KINDS, PROGRESSIVE_KINDS, Scenario, packaged_scenario_path
+from storage.connect import connect
 from storage.ground_truth import list_fault_labels
 from tests.simulators.test_mqtt import Recorder
 
@@ -69,7 +69,7 @@ async def test_labels_of_a_run_match_its_fault_schedule(
                 assert lb.end == pytest.approx(start + (f.onset_s + f.duration_s) / speedup,
                                                abs=1e-3)
 
-    with psycopg.connect(db_url) as conn:
+    with connect(db_url) as conn:
         rows = list_fault_labels(conn=conn, run_id=result.run_id)
     assert sorted((r.robot, r.kind, round(r.onset_at.timestamp(), 3)) for r in rows) == sorted(
         (lb.robot, lb.kind, lb.onset) for lb in labels)

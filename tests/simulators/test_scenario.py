@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 
 from simulators.registry import fleet_spec
@@ -15,6 +14,7 @@ from simulators.scenario import (
     default_scenario_path,
     packaged_scenario_path,
 )
+from storage.connect import Conn
 from storage.fleet import list_robots, register_fleet
 
 
@@ -63,7 +63,7 @@ def test_bad_scenarios_are_refused_clearly(tmp_path: Path, text: str, message: s
         Scenario.load(p)
 
 
-def test_fleet_registers_in_the_database(db: psycopg.Connection) -> None:
+def test_fleet_registers_in_the_database(db: Conn) -> None:
     sc = Scenario.load(default_scenario_path())
     ids = register_fleet(conn=db, fleet=fleet_spec(sc))
     assert set(ids) == {p.robot.code for p in sc.robots()}
