@@ -30,7 +30,7 @@ from collectors.metrics import CollectorMetrics
 from collectors.mqtt_loop import AsyncioMqttLoop
 from collectors.payload import Limits, parse_payload, parse_topic
 from collectors.registry import Registry
-from collectors.supervise import LinkState, RetryPolicy, Supervisor
+from collectors.supervise import LinkState, RetryPolicy, Supervisor, until_first
 from collectors.writer import BatchWriter
 from storage.connect import DatabaseUnavailable, first_line
 from storage.quarantine import Rejected
@@ -152,13 +152,8 @@ class MqttCollector:
 
     async def _consume_until(self, lost: asyncio.Event, stop: asyncio.Event) -> None:
         worker = asyncio.create_task(self._consume(), name="mqtt-consume")
-        ends = {worker, asyncio.create_task(lost.wait()), asyncio.create_task(stop.wait())}
-        try:
-            await asyncio.wait(ends, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for t in ends:
-                t.cancel()
-            await asyncio.wait(ends)  # never raises; a cancellation of ours still propagates
+        await until_first(worker, asyncio.create_task(lost.wait()),
+                          asyncio.create_task(stop.wait()))
         if worker.cancelled():
             return
         exc = worker.exception()

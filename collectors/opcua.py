@@ -29,7 +29,7 @@ from collectors.columns import PointBuffer
 from collectors.errors import CollectorConfigError, SourceRefused
 from collectors.metrics import CollectorMetrics
 from collectors.registry import Registry
-from collectors.supervise import LinkState, RetryPolicy, Supervisor
+from collectors.supervise import LinkState, RetryPolicy, Supervisor, until_first
 from collectors.writer import BatchWriter
 from storage.connect import connect, first_line
 from storage.gaps import close_gap, open_gap
@@ -200,13 +200,10 @@ class OpcUaCollector:
             self._gap_id = None
         self.subscribed_count = n
         log.info("OPC UA %s: subscribed to %d variables", self._cfg.url, n)
-        ends = {asyncio.create_task(lost.wait()), asyncio.create_task(stop.wait()), consumer}
         try:
-            await asyncio.wait(ends, return_when=asyncio.FIRST_COMPLETED)
+            await until_first(consumer, asyncio.create_task(lost.wait()),
+                              asyncio.create_task(stop.wait()))
         finally:
-            for t in ends:
-                t.cancel()
-            await asyncio.wait(ends)  # never raises; a cancellation of ours still propagates
             self._sup.disconnected()
             if not stop.is_set():
                 await self._gap_start("connection lost")

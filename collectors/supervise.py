@@ -45,7 +45,7 @@ from collectors.errors import SourceRefused
 from collectors.metrics import CollectorMetrics
 
 __all__ = ["LinkState", "RetryPolicy", "RetryClock", "SessionEnded", "Supervisor",
-           "sleep_or_stop"]
+           "sleep_or_stop", "until_first"]
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +109,17 @@ async def sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
         await asyncio.wait_for(stop.wait(), seconds)
     except TimeoutError:
         pass
+
+
+async def until_first(*tasks: asyncio.Task[Any]) -> None:
+    """Wait for the first of ``tasks`` to end, then cancel the others and let them finish.
+    Never raises their errors (read them from the tasks); our own cancellation propagates."""
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.wait(tasks)
 
 
 class Supervisor:

@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["free_port", "mosquitto_path", "local_broker", "wait_listening"]
+__all__ = ["free_port", "mosquitto_path", "local_broker", "wait_listening", "stop_process"]
 
 # Unlimited in-flight messages and a deep queue: QoS 1 throughput must be limited by the
 # programs under test, not by the broker's defaults (20 in flight, 1000 queued).
@@ -42,6 +42,16 @@ def mosquitto_path() -> str | None:
     if found:
         return found
     return "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None
+
+
+def stop_process(proc: subprocess.Popen[bytes], grace_s: float = 5.0) -> None:
+    """SIGTERM, then SIGKILL after ``grace_s``; returns once the process is gone."""
+    proc.terminate()
+    try:
+        proc.wait(grace_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def wait_listening(proc: subprocess.Popen[bytes], port: int, timeout: float) -> None:
@@ -85,9 +95,4 @@ def local_broker(kind: str = "auto") -> Iterator[tuple[str, str]]:
             wait_listening(proc, port, 15.0)
             yield f"mqtt://127.0.0.1:{port}", which
         finally:
-            proc.terminate()
-            try:
-                proc.wait(5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_process(proc)

@@ -19,7 +19,13 @@ from pathlib import Path
 
 import pytest
 
-from simulators.brokers import free_port, local_broker, mosquitto_path, wait_listening
+from simulators.brokers import (
+    free_port,
+    local_broker,
+    mosquitto_path,
+    stop_process,
+    wait_listening,
+)
 
 __all__ = ["mosquitto", "acl_mosquitto", "AclBroker"]
 
@@ -104,10 +110,5 @@ def acl_mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AclBroke
             raise RuntimeError(f"mosquitto: {log_path.read_text()}")
         yield broker
     finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 

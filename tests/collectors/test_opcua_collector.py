@@ -17,6 +17,7 @@ from simulators.opcua import OpcUaConfig as ServerConfig
 from simulators.opcua import OpcUaFleetServer
 from simulators.registry import fleet_spec
 from simulators.runner import split_by_protocol
+from simulators.scenario import PlacedRobot
 from storage.connect import connect
 from storage.fleet import register_fleet
 from storage.gaps import list_gaps
@@ -41,13 +42,18 @@ async def eventually(pred, timeout: float) -> bool:
     return False
 
 
-async def test_server_restart_reconnects_resubscribes_and_records_the_gap(db_url):
-    sc = scenario(robots=2, protocol="opcua")
+def registered_fleet(db_url: str, n: int) -> tuple[FleetModel, list[tuple[int, PlacedRobot]]]:
+    """A fleet of ``n`` OPC UA robots, registered in the database: (model, its robots)."""
+    sc = scenario(robots=n, protocol="opcua")
     with connect(db_url) as conn:
         register_fleet(conn=conn, fleet=fleet_spec(sc))
         conn.commit()
     model = FleetModel(sc, seed=1)
-    robots, _ = split_by_protocol(model.placed, "both")
+    return model, split_by_protocol(model.placed, "both")[0]
+
+
+async def test_server_restart_reconnects_resubscribes_and_records_the_gap(db_url):
+    model, robots = registered_fleet(db_url, 2)
     port = free_port()
     state: dict[str, OpcUaFleetServer | None] = {"server": None}
 
@@ -114,12 +120,7 @@ async def test_sign_and_encrypt_with_certificate_and_password(db_url, tmp_path):
     from asyncua.crypto.cert_gen import setup_self_signed_certificate
     from cryptography.x509.oid import ExtendedKeyUsageOID
 
-    sc = scenario(robots=1, protocol="opcua")
-    with connect(db_url) as conn:
-        register_fleet(conn=conn, fleet=fleet_spec(sc))
-        conn.commit()
-    model = FleetModel(sc, seed=1)
-    robots, _ = split_by_protocol(model.placed, "both")
+    model, robots = registered_fleet(db_url, 1)
     server = OpcUaFleetServer(
         config=ServerConfig(port=free_port(), username="service", password="s3cret",
                             certificate_dir=tmp_path / "server"),
@@ -159,12 +160,7 @@ async def test_quiet_start_before_the_server_and_clean_server_shutdown(db_url, c
     """The collector starts first (as in ``make demo``): it waits at INFO. The server then
     stops cleanly: one warning and a gap, no ERROR and no traceback from asyncua."""
     caplog.set_level(logging.INFO)
-    sc = scenario(robots=1, protocol="opcua")
-    with connect(db_url) as conn:
-        register_fleet(conn=conn, fleet=fleet_spec(sc))
-        conn.commit()
-    model = FleetModel(sc, seed=1)
-    robots, _ = split_by_protocol(model.placed, "both")
+    model, robots = registered_fleet(db_url, 1)
     server = OpcUaFleetServer(config=ServerConfig(port=free_port()), robots=robots,
                               specs=model.specs)
     stop = asyncio.Event()
