@@ -28,11 +28,19 @@ from ticketing.lifecycle import apply_event
 from ticketing.notify.channels import ChannelConfig, Webhook, webhook_payload
 from ticketing.notify.plan import deliveries_for
 from ticketing.notify.service import Notifier, retry_delay
-from ticketing.policy import builtin_policy
+from ticketing.policy import NotificationRules, builtin_policy
 
 POLICY = builtin_policy("default")
-RULES = POLICY.notifications
-assert RULES is not None
+
+
+def _rules() -> NotificationRules:
+    rules = POLICY.notifications
+    if rules is None:
+        raise AssertionError("the default policy names who is notified")
+    return rules
+
+
+RULES = _rules()
 EMAILS = {"M-01": "manager@example.com", "E-01": "field1@example.com"}
 
 
