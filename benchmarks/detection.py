@@ -28,7 +28,7 @@ def run_skab(data: Path, *, policy: Path | None, changepoint_policy: Path | None
     """Ours: outliers from the PCA T^2+Q monitor, changepoints from the mean-shift detector
     (two detectors, as the published tables score each algorithm on both problems)."""
     from detection.benchmarks import skab as sk
-    from detection.monitor import load_changepoint_policy, load_policy, policy_as_dict
+    from detection.library.monitor import load_changepoint_policy, load_policy, policy_as_dict
 
     t0 = time.perf_counter()
     files = sk.load_skab(data)

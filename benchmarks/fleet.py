@@ -25,8 +25,12 @@ import numpy as np
 
 from detection.benchmarks.fleet import Detection, FaultTruth, RulSample, score_fleet
 from detection.engine import AnomalyOpened, Batch, DetectionEngine
-from detection.engine_config import EnginePolicy
-from detection.rul_levels import FailureObservation, failure_levels_toml, learn_failure_levels
+from detection.engine.config import EnginePolicy
+from detection.engine.rul_levels import (
+    FailureObservation,
+    failure_levels_toml,
+    learn_failure_levels,
+)
 from simulators.labels import labels_for
 from simulators.model import FleetModel
 from simulators.scenario import (

@@ -9,8 +9,8 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-__all__ = ["ModelRow", "save_model", "latest_models", "latest_versions", "list_models",
-           "training_points"]
+__all__ = ["ModelRow", "save_model", "save_model_once", "latest_models", "latest_versions",
+           "list_models", "training_points"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -40,6 +40,29 @@ def save_model(
          "f": trained_from, "t": trained_to},
     ).fetchone()
     return int(row[0])  # type: ignore[index]
+
+
+def save_model_once(
+    *, conn: psycopg.Connection, robot_id: int, detector: str, params: dict[str, Any],
+    state: dict[str, Any], trained_from: datetime, trained_to: datetime,
+) -> tuple[int, bool]:
+    """Store a baseline learnt over ``[trained_from, trained_to]`` unless that version is
+    stored already; return its version and whether this call stored it.
+
+    A learner never learns two baselines of one robot over the same period, so the period
+    keys the version: a retry after a commit whose outcome was lost stores nothing twice.
+    Call it inside a transaction.
+    """
+    row = conn.execute(
+        """SELECT version FROM detector_models
+           WHERE robot_id = %s AND detector = %s AND trained_from = %s AND trained_to = %s
+           ORDER BY version DESC LIMIT 1""",
+        (robot_id, detector, trained_from, trained_to),
+    ).fetchone()
+    if row is not None:
+        return int(row[0]), False
+    return save_model(conn=conn, robot_id=robot_id, detector=detector, params=params,
+                      state=state, trained_from=trained_from, trained_to=trained_to), True
 
 
 def latest_models(*, conn: psycopg.Connection, detector: str) -> dict[int, ModelRow]:

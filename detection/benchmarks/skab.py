@@ -20,7 +20,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from detection.errors import InvalidInputError
-from detection.metrics import (
+from detection.library.metrics import (
     BinaryScores,
     NabCounts,
     alarm_changepoints,
@@ -28,7 +28,7 @@ from detection.metrics import (
     nab_counts,
     nab_normalise,
 )
-from detection.monitor import (
+from detection.library.monitor import (
     ChangepointPolicy,
     MonitorPolicy,
     feature_columns,
@@ -152,7 +152,7 @@ def changepoint_predictor(policy: ChangepointPolicy) -> Any:
 
 def iforest_predictor(f: SkabFile) -> NDArray[np.bool_]:
     """The published Isolation Forest row: contamination 0.0005, 3-point rolling median."""
-    from detection.iforest import IsolationForestDetector
+    from detection.library.iforest import IsolationForestDetector
 
     det = IsolationForestDetector(random_state=0, contamination=0.0005).fit(f.X[:TRAIN_ROWS])
     flags = np.zeros(len(f.X))

@@ -203,8 +203,8 @@ def bench_fleet(
 ) -> None:
     """Precision, recall and delay per fault kind, RUL error, engine points/s (offline)."""
     from benchmarks.fleet import fleet_scenario, run_fleet, write_levels
-    from detection.engine_config import load_engine_policy
-    from detection.rul_levels import FailureObservation
+    from detection.engine.config import load_engine_policy
+    from detection.engine.rul_levels import FailureObservation
 
     if runs > 1 and learn_levels is None:
         raise typer.BadParameter("only with --learn-levels", param_hint="--runs")

@@ -9,9 +9,9 @@ from typing import Annotated
 
 import typer
 
-from detection.csvscore import score_csv
 from detection.errors import DetectionError
-from detection.monitor import load_policy
+from detection.library.csvscore import score_csv
+from detection.library.monitor import load_policy
 from robowatch.cli.context import writable_file
 
 app = typer.Typer(help="Anomaly detection: offline scoring (csv) and the streaming engine.",
@@ -43,7 +43,7 @@ def run_command(
     workers: Annotated[int, typer.Option(min=1, help="Worker processes; robots split by id.")] = 1,
 ) -> None:
     """Run the streaming engine: score new telemetry continuously, write anomalies."""
-    from detection.engine_config import load_engine_policy
+    from detection.engine.config import load_engine_policy
     from detection.service import Shard, run_detection
     from robowatch.cli.context import settings_of
     from robowatch.database import database
@@ -73,7 +73,7 @@ def retrain_command(
     their catalogue refresh (30 s). Run it from cron for a retraining schedule."""
     from datetime import UTC, datetime, timedelta
 
-    from detection.engine_config import load_engine_policy
+    from detection.engine.config import load_engine_policy
     from detection.service import retrain_robot
     from robowatch.cli.context import settings_of
     from robowatch.database import database

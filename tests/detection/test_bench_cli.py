@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from detection.metrics import alarm_changepoints
+from detection.library.metrics import alarm_changepoints
 from robowatch.cli.bench import app
 
 COLUMNS = ["Accelerometer1RMS", "Accelerometer2RMS", "Current", "Pressure", "Temperature",

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from detection.engine import AnomalyClosed, AnomalyOpened, BaselineLearned, Batch, DetectionEngine
-from detection.engine_config import EnginePolicy, load_engine_policy
+from detection.engine.config import EnginePolicy, load_engine_policy
 
 SIGNALS = {1: "J3.temperature", 2: "J3.current", 3: "cycle_count"}
 

@@ -19,8 +19,8 @@ from detection.engine import (
     DetectionEngine,
     EngineEvent,
 )
-from detection.engine_baseline import RobotBaseline
-from detection.engine_config import load_engine_policy
+from detection.engine.baseline import RobotBaseline
+from detection.engine.config import load_engine_policy
 from detection.errors import StateError
 from simulators.model import FleetModel
 from simulators.scenario import Fault, Scenario, packaged_scenario_path
@@ -230,7 +230,7 @@ def test_bench_fleet_command_prints_its_figures_as_json():
 def test_bench_fleet_learns_failure_levels_from_the_runs_failures(tmp_path):
     from typer.testing import CliRunner
 
-    from detection.engine_config import RulConfig
+    from detection.engine.config import RulConfig
     from robowatch.cli.bench import app
 
     out_file = tmp_path / "levels.toml"

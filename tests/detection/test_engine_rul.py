@@ -8,11 +8,15 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from detection.engine_config import RulConfig, load_engine_policy
-from detection.engine_health import HealthTracker, QuantityLevel
+from detection.engine.config import RulConfig, load_engine_policy
+from detection.engine.health import HealthTracker, QuantityLevel
+from detection.engine.rul_levels import (
+    FailureObservation,
+    failure_levels_toml,
+    learn_failure_levels,
+)
 from detection.errors import InvalidInputError
-from detection.rul import TrendRul
-from detection.rul_levels import FailureObservation, failure_levels_toml, learn_failure_levels
+from detection.library.rul import TrendRul
 
 
 def _gear_wear(severity: float, t_fail: float, t: np.ndarray, rng: np.random.Generator):

@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from detection.engine import DETECTOR_NAME, AnomalyClosed, AnomalyOpened, HealthUpdate
-from detection.engine_config import load_engine_policy
+from detection.engine.config import load_engine_policy
 from detection.errors import DetectionError
 from detection.service import DetectionService, retrain_robot
 from simulators.model import FleetModel

@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from detection.engine import AnomalyOpened
-from detection.engine_config import load_engine_policy
+from detection.engine.config import load_engine_policy
 from detection.service import DetectionService, SeriesClock, Shard, fresh_batch
 from simulators.registry import fleet_spec
 from simulators.scenario import Scenario, packaged_scenario_path

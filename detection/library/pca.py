@@ -7,8 +7,8 @@ from typing import Self
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from detection.base import BatchDetector, as_matrix, check_is_fitted
 from detection.errors import InvalidInputError
+from detection.library.base import BatchDetector, as_matrix, check_is_fitted
 
 __all__ = ["PcaT2Q"]
 
@@ -48,7 +48,7 @@ class PcaT2Q(BatchDetector):
     Examples
     --------
     >>> import numpy as np
-    >>> from detection.pca import PcaT2Q
+    >>> from detection.library.pca import PcaT2Q
     >>> rng = np.random.default_rng(0)
     >>> t = rng.normal(size=(500, 1))
     >>> healthy = np.hstack([t, 2 * t + rng.normal(0, 0.1, (500, 1))])

@@ -7,8 +7,8 @@ from typing import Self
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from detection.base import check_is_fitted
 from detection.errors import InvalidInputError
+from detection.library.base import check_is_fitted
 
 __all__ = ["QuantileThreshold"]
 

@@ -37,6 +37,7 @@ class EngineConfig(BaseModel):
     evidence_points: int = Field(60, ge=1)
     line_alert_limit: int = Field(10, ge=1)
     line_alert_window_s: float = Field(600.0, gt=0)
+    reconnect_max_s: float = Field(5.0, gt=0)
 
 
 class LimitsConfig(BaseModel):

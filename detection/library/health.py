@@ -15,8 +15,8 @@ from typing import Self
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from detection.base import _Params, check_is_fitted
 from detection.errors import InvalidInputError
+from detection.library.base import _Params, check_is_fitted
 
 __all__ = ["HealthIndex", "component_health"]
 

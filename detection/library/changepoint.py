@@ -15,15 +15,14 @@ from typing import Self
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from detection.base import StreamDetector, as_matrix, check_is_fitted
 from detection.errors import InvalidInputError
+from detection.library.base import StreamDetector, as_matrix, check_is_fitted
+from detection.robust import MAD_TO_SIGMA, floored_scale, median_mad
 
 __all__ = ["MeanShiftChangepoint", "RefractoryTrigger", "flag_changepoints"]
 
 FloatArray = NDArray[np.float64]
 
-# 1.4826 * MAD estimates the standard deviation of a normal distribution.
-_MAD_TO_SIGMA = 1.4826
 
 
 class MeanShiftChangepoint(StreamDetector):
@@ -123,14 +122,14 @@ class MeanShiftChangepoint(StreamDetector):
             f"x{j}" for j in range(arr.shape[1]))
         if len(names) != arr.shape[1]:
             raise InvalidInputError(f"columns must be {arr.shape[1]} names, got {len(names)}")
-        median = np.median(arr, axis=0)
-        mad = np.median(np.abs(arr - median), axis=0)
+        median, mad = median_mad(arr)
         floor = np.maximum(self.min_scale, self.rel_min_scale * np.abs(median))
         # A quantised signal often has a MAD of 0 although it moves; its standard deviation
         # then measures the noise better than the floor would.
-        robust = _MAD_TO_SIGMA * mad
+        robust = MAD_TO_SIGMA * mad
         self.columns_ = names
-        self.scale_ = np.maximum(np.where(robust > floor, robust, arr.std(axis=0)), floor)
+        self.scale_ = floored_scale(np.where(robust > floor, robust, arr.std(axis=0)), median,
+                                    min_scale=self.min_scale, rel_min_scale=self.rel_min_scale)
         self._buffer: deque[FloatArray] = deque(maxlen=self._span - 1)
         return self
 

@@ -8,7 +8,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from sklearn.ensemble import IsolationForest
 
-from detection.base import BatchDetector, as_matrix, check_is_fitted
+from detection.library.base import BatchDetector, as_matrix, check_is_fitted
 
 __all__ = ["IsolationForestDetector"]
 

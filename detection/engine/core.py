@@ -20,85 +20,38 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict, deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from detection.engine_baseline import RobotBaseline, Training
-from detection.engine_config import EnginePolicy, component_of, quantity_of
-from detection.engine_context import asof, group_starts, last_per_group
-from detection.engine_health import HealthTracker, HealthUpdate, QuantityLevel
-from detection.engine_tables import COMPONENTS, FleetTables
+from detection.engine.baseline import RobotBaseline, Training
+from detection.engine.catalogue import COMPONENTS, Catalogue
+from detection.engine.config import EnginePolicy, component_of, quantity_of
+from detection.engine.context import group_starts, last_per_group
+from detection.engine.events import (
+    DETECTOR_NAME,
+    AnomalyClosed,
+    AnomalyOpened,
+    BaselineLearned,
+    Batch,
+    EngineEvent,
+)
+from detection.engine.health import HealthTracker, QuantityLevel
+from detection.engine.limits import LimitTables
+from detection.engine.program import ProgramTracker, Rows
+from detection.engine.series import EvidenceRing, FlatLines
 
-__all__ = ["AnomalyOpened", "AnomalyClosed", "BaselineLearned", "HealthUpdate", "EngineEvent",
-           "Batch", "DetectionEngine", "DETECTOR_NAME"]
+__all__ = ["DetectionEngine"]
 
 log = logging.getLogger(__name__)
 
-DETECTOR_NAME = "robot_baseline"
-_COMPONENTS = COMPONENTS
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
 
 
-# -- events ----------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AnomalyOpened:
-    robot_id: int
-    component: str
-    kind: str
-    signals: tuple[str, ...]
-    score: float
-    impact: str
-    started_at: float
-    evidence: dict[str, Any]
-    detected_at: float | None = None  # sample time of the point that opened it
-    detector: str = "robot_baseline"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AnomalyClosed:
-    robot_id: int
-    component: str
-    kind: str
-    ended_at: float
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BaselineLearned:
-    robot_id: int
-    state: dict[str, Any]
-    params: dict[str, Any]
-    trained_from: float
-    trained_to: float
-
-
-EngineEvent = AnomalyOpened | AnomalyClosed | BaselineLearned | HealthUpdate
-
-
-@dataclass(frozen=True, slots=True)
-class Batch:
-    """Columns of one read: time (Unix s), robot id, signal id, value; sorted by time."""
-
-    time: NDArray[np.float64]
-    robot: NDArray[np.int64]
-    signal: NDArray[np.int64]
-    value: NDArray[np.float64]
-
-    @classmethod
-    def from_rows(cls, rows: Sequence[tuple[float, int, int, float]]) -> Batch:
-        if not rows:
-            e = np.empty(0)
-            return cls(e, e.astype(np.int64), e.astype(np.int64), e)
-        arr = np.asarray(rows, dtype=np.float64)
-        return cls(arr[:, 0], arr[:, 1].astype(np.int64), arr[:, 2].astype(np.int64), arr[:, 3])
-
-    def __len__(self) -> int:
-        return int(self.time.size)
-
-
-# -- per-robot state -------------------------------------------------------------------------
 @dataclass
 class _Track:
     """Breach / recovery bookkeeping of one (robot, signal, kind)."""
@@ -116,7 +69,7 @@ class _Robot:
     robot_id: int
     line_id: int
     slot: int
-    baseline: RobotBaseline | None = None
+    name: str  # the robot's code where known, for the logs
     training: Training | None = None
     stale_open: bool = False
     alarm: int = 0  # open alarm code
@@ -124,20 +77,38 @@ class _Robot:
     tracks: dict[tuple[int, str], _Track] = field(default_factory=dict)
 
 
-class DetectionEngine(FleetTables):
-    """Feed :class:`Batch` es to :meth:`process`; act on the events it returns.
+class DetectionEngine:
+    """Feed :class:`~detection.engine.events.Batch` es to :meth:`process`; act on the events
+    it returns.
+
+    The engine is composed of a :class:`~detection.engine.catalogue.Catalogue` (which
+    signals are scored, how), the learnt :class:`~detection.engine.limits.LimitTables`, the
+    :class:`~detection.engine.program.ProgramTracker` (program state and cycle phase per
+    robot), the per-series :class:`~detection.engine.series.FlatLines` and
+    :class:`~detection.engine.series.EvidenceRing`, and a
+    :class:`~detection.engine.health.HealthTracker`; it makes the decisions.
 
     Parameters
     ----------
     policy : EnginePolicy
     signal_names : mapping of signal id -> name (the catalogue; grows with :meth:`set_signals`)
     robot_lines : mapping of robot id -> line id
+    robot_codes : mapping of robot id -> code, optional
+        Names robots in the logs as ticketing does (``R-0001``); default ``#<id>``.
     """
 
     def __init__(self, *, policy: EnginePolicy, signal_names: Mapping[int, str],
-                 robot_lines: Mapping[int, int]) -> None:
-        super().__init__(policy)
+                 robot_lines: Mapping[int, int],
+                 robot_codes: Mapping[int, str] | None = None) -> None:
+        self.policy = policy
+        self.catalogue = Catalogue(policy)
+        self._limits = LimitTables(policy, self.catalogue)
+        self._program = ProgramTracker(policy.context, policy.cycle.n_phases)
+        self._flat = FlatLines(policy.engine.flat_s)
+        self._evidence = EvidenceRing(policy.engine.evidence_points)
+        self._capacity = 0
         self._robots: dict[int, _Robot] = {}
+        self._by_slot: list[_Robot] = []
         self._slot_of = np.full(1, -1, np.int64)
         self._line_alerts: dict[int, deque[float]] = defaultdict(deque)
         self._line_muted: dict[int, float] = {}
@@ -146,13 +117,29 @@ class DetectionEngine(FleetTables):
         self.points_scored = 0
         self.set_signals(signal_names)
         for rid, line in robot_lines.items():
-            self.add_robot(rid, line)
+            self.add_robot(rid, line, code=(robot_codes or {}).get(rid))
 
     # -- set-up ----------------------------------------------------------------------------
-    def add_robot(self, robot_id: int, line_id: int) -> None:
+    def set_signals(self, signal_names: Mapping[int, str]) -> None:
+        """Adopt the signal catalogue; columns only grow, so learnt baselines stay valid."""
+        self.catalogue.update(signal_names)
+        self._resize(len(self._by_slot))
+
+    def _resize(self, n_slots: int) -> None:
+        """(Re)build the per-slot tables for ``n_slots`` robots and the current columns,
+        keeping what they held."""
+        self._capacity = max(n_slots, 1)
+        c = len(self.catalogue)
+        self._limits.resize(n_slots)
+        self._program.resize(n_slots)
+        self._flat.resize(n_slots, c)
+        self._evidence.resize(n_slots, c)
+
+    def add_robot(self, robot_id: int, line_id: int, *, code: str | None = None) -> None:
         if robot_id in self._robots:
             return
-        robot = _Robot(robot_id, line_id, slot=len(self._by_slot))
+        robot = _Robot(robot_id, line_id, slot=len(self._by_slot),
+                       name=code or f"#{robot_id}")
         self._robots[robot_id] = robot
         self._by_slot.append(robot)
         if robot_id >= self._slot_of.size:
@@ -160,8 +147,8 @@ class DetectionEngine(FleetTables):
             grown[: self._slot_of.size] = self._slot_of
             self._slot_of = grown
         self._slot_of[robot_id] = robot.slot
-        if robot.slot >= self._lvl_med.shape[0]:
-            self._alloc(2 * len(self._by_slot))
+        if robot.slot >= self._capacity:
+            self._resize(2 * len(self._by_slot))
 
     def restore_baseline(self, robot_id: int, state: Mapping[str, Any]) -> None:
         """Use a stored baseline (a restarted engine does not relearn); StateError if bad."""
@@ -169,13 +156,21 @@ class DetectionEngine(FleetTables):
         if robot is None:
             return
         base = RobotBaseline.from_state(state)
-        self._install(robot, base)
+        self._limits.install(robot.slot, base)
         robot.training = None if base.cycle_learnt else Training(started=base.trained_from,
                                                                   payload=base.payload)
 
     def baseline_of(self, robot_id: int) -> RobotBaseline | None:
         r = self._robots.get(robot_id)
-        return None if r is None else r.baseline
+        return None if r is None else self._limits.bases.get(r.slot)
+
+    def has_baseline(self, robot_id: int) -> bool:
+        return self.baseline_of(robot_id) is not None
+
+    def name_of(self, robot_id: int) -> str:
+        """How the logs name a robot: its code where known."""
+        r = self._robots.get(robot_id)
+        return f"#{robot_id}" if r is None else r.name
 
     def mark_open(self, robot_id: int, component: str, kind: str) -> None:
         """Resume an anomaly left open by an earlier run, so it is not opened twice."""
@@ -189,13 +184,9 @@ class DetectionEngine(FleetTables):
             code = {v: k for k, v in self._alarm_kinds().items()}[kind]
             robot.alarm = int(code) if code.isdigit() else -1
             return
-        for c, name in enumerate(self._columns):
+        for c, name in enumerate(self.catalogue.columns):
             if component_of(name) == component and kind.startswith(quantity_of(name) + "_"):
                 robot.tracks[(c, kind.rsplit("_", 1)[1])] = _Track(open=True)
-
-    def has_baseline(self, robot_id: int) -> bool:
-        r = self._robots.get(robot_id)
-        return r is not None and r.baseline is not None
 
     def _alarm_kinds(self) -> dict[str, str]:
         return self.policy.context.alarm_kinds
@@ -220,7 +211,7 @@ class DetectionEngine(FleetTables):
         t, slot, sig, v = batch.time[ok], slot[ok], sig[ok], batch.value[ok]
         if t.size == 0:
             return events
-        seen = self._carry["last_seen"]
+        seen = self._program.last_seen
         last_t, _ = last_per_group(slot, t, t, seen.size)
         back = np.flatnonzero(np.isfinite(last_t))
         for s in back:
@@ -231,45 +222,33 @@ class DetectionEngine(FleetTables):
                                             kind="communication_loss", ended_at=float(last_t[s])))
         seen[back] = np.fmax(seen[back], last_t[back])
 
-        ctx = {k: (slot[m], t[m], v[m]) for k, sid in self._ctx.items()
-               if sid >= 0 and (m := sig == sid).any()}
+        ctx: dict[str, Rows] = {k: (slot[m], t[m], v[m]) for k, sid in
+                                self.catalogue.context.items()
+                                if sid >= 0 and (m := sig == sid).any()}
         events.extend(self._alarms(ctx.get("alarm_code")))
-        state_before = self._carry["program_state"].copy()
-        boundaries = self._cycles(ctx.get("cycle_count"), ctx.get("program_state"))
-        events.extend(self._programs(ctx))
+        state_before = self._program.state_before()
+        boundaries = self._program.cycles(ctx.get("cycle_count"), ctx.get("program_state"))
+        self._programs(ctx)
 
-        col = np.full(sig.shape, -1, np.int64)
-        inside = sig < self._col_of.size
-        col[inside] = self._col_of[sig[inside]]
+        col = self.catalogue.column_of(sig)
         m = col >= 0
         t, slot, col, v = t[m], slot[m], col[m], v[m]
-        c = len(self._columns)
+        c = len(self.catalogue)
         order = np.argsort(slot * c + col, kind="stable")
         t, slot, col, v = t[order], slot[order], col[order], v[order]
         self.points_scored += int(t.size)
 
-        e = (np.empty(0, np.int64), np.empty(0), np.empty(0))
-        state = asof(*ctx.get("program_state", e), state_before, slot, t)
-        running = np.isnan(state) | np.isin(state, self.policy.context.running_states)
-        phase = self._phase(boundaries, ctx, slot, t)
+        running = self._program.running(ctx.get("program_state"), state_before, slot, t)
+        phase = self._program.phase(boundaries, ctx.get("cycle_time"), slot, t)
         events.extend(self._learn(slot, col, t, v, running, phase))
 
-        lvl = ~self._is_cycle[col]
-        signed = np.full(t.shape, np.nan)
-        k = self.policy.limits.k
-        li = lvl & running & (t > self._lvl_to[slot])
-        signed[li] = (v[li] - self._lvl_med[slot[li], col[li]]) / (
-            self._lvl_scale[slot[li], col[li]] * k)
-        ci = ~lvl & running & (phase >= 0) & (t > self._cyc_to[slot])
-        idx = (slot[ci], col[ci], phase[ci])
-        med, dv = self._cyc_med[idx], v[ci] - self._cyc_med[idx]
-        signed[ci] = np.where(dv >= 0, dv / (self._cyc_hi[idx] - med),
-                              dv / (med - self._cyc_lo[idx]))
+        cat = self.catalogue
+        signed, healthy = self._limits.score(slot, col, t, v, running, phase)
         with np.errstate(invalid="ignore", divide="ignore"):
-            up = np.fmax(v / self._static_high[col], signed)
-        down = np.where(self._high_only[col], np.nan, -signed)
-        flat = self._flatline(slot, col, t, v, running)
-        self._remember(slot, col, t, v)
+            up = np.fmax(v / cat.static_high[col], signed)
+        down = np.where(cat.high_only[col], np.nan, -signed)
+        flat = self._flat.score(slot, col, t, v, cat.flat[col], running)
+        self._evidence.remember(slot, col, t, v)
 
         key = slot * c + col
         starts, ends = group_starts(key)
@@ -286,13 +265,10 @@ class DetectionEngine(FleetTables):
             robot, cc = self._by_slot[int(slot[lo])], int(col[lo])
             for kind, score in (("high", up), ("low", down), ("flatline", flat)):
                 events.extend(self._track(robot, cc, kind, t[lo:hi], score[lo:hi]))
-        base = np.full(t.shape, np.nan)
-        base[li] = self._lvl_med[slot[li], col[li]]
-        base[ci] = med
-        self._indicators(slot, col, t, np.fmax(up, down), v, base)
+        self._indicators(slot, col, t, np.fmax(up, down), v, healthy)
         return events
 
-    def _programs(self, ctx: dict[str, tuple[Any, Any, Any]]) -> list[EngineEvent]:
+    def _programs(self, ctx: dict[str, Rows]) -> None:
         """Relearn a robot whose program changed (another cycle time or payload)."""
         rel = self.policy.cycle.program_change_rel
         for key in ("cycle_time", "payload"):
@@ -308,8 +284,8 @@ class DetectionEngine(FleetTables):
                 if key == "payload" and tr is not None and tr.payload is None:
                     tr.payload = float(lv[i])
                 ref = None
-                if robot.baseline is not None:
-                    b = robot.baseline
+                b = self._limits.bases.get(robot.slot)
+                if b is not None:
                     ref = b.cycle_time if key == "cycle_time" else b.payload
                 elif tr is not None:
                     ref = (float(np.median(tr.cycle_time[:50])) if key == "cycle_time"
@@ -317,16 +293,17 @@ class DetectionEngine(FleetTables):
                 if ref is None or abs(lv[i] - ref) <= rel * max(abs(ref), 1e-9):
                     continue
                 log.info("robot %s: %s %.3f -> %.3f; program changed, relearning baseline",
-                         robot.robot_id, key, ref, lv[i])
-                self._forget(robot)
+                         robot.name, key, ref, lv[i])
+                self._limits.forget(robot.slot)
                 robot.training = Training(started=float(lt[i]))
-        return []
 
     def _learn(self, slot: NDArray[np.int64], col: NDArray[np.int64], t: NDArray[np.float64],
                v: NDArray[np.float64], running: NDArray[np.bool_],
                phase: NDArray[np.int64]) -> list[EngineEvent]:
         events: list[EngineEvent] = []
-        pending = [r for r in self._by_slot if r.baseline is None or not r.baseline.cycle_learnt]
+        bases = self._limits.bases
+        pending = [r for r in self._by_slot
+                   if r.slot not in bases or not bases[r.slot].cycle_learnt]
         if not pending:
             return events
         bounds = np.searchsorted(slot, np.arange(len(self._by_slot) + 1))
@@ -347,17 +324,18 @@ class DetectionEngine(FleetTables):
             period = float(np.median(tr.cycle_time)) if tr.cycle_time else 0.0
             level_s = max(cfg.baseline_s, cfg.baseline_cycles * period)
             stage_cycle = t_max > tr.started + max(cyc.baseline_s, level_s)
-            stage_level = robot.baseline is None and t_max > tr.started + level_s
+            old = bases.get(robot.slot)
+            stage_level = old is None and t_max > tr.started + level_s
             if not (stage_level or stage_cycle):
                 continue
             end = tr.started + (max(cyc.baseline_s, level_s) if stage_cycle else level_s)
-            base = tr.learn(columns=self._columns, is_cycle=self._is_cycle, k=lim.k,
+            cat = self.catalogue
+            base = tr.learn(columns=cat.columns, is_cycle=cat.is_cycle, k=lim.k,
                             n_phases=cyc.n_phases, min_points=cfg.min_baseline_points,
                             min_cycle_points=cyc.min_points, min_scale=lim.min_scale,
                             rel_min_scale=lim.rel_min_scale, until=end, with_cycle=stage_cycle,
                             quantile=cyc.quantile)
-            if robot.baseline is not None:  # keep the level limits learnt first
-                old = robot.baseline
+            if old is not None:  # keep the level limits learnt first
                 idx = [old.columns.index(n) if n in old.columns else -1 for n in base.columns]
                 for j, oj in enumerate(idx):
                     if oj >= 0:
@@ -367,15 +345,15 @@ class DetectionEngine(FleetTables):
             if not (np.isfinite(base.level_median).any()
                     or np.isfinite(base.cycle_median).any()):
                 log.warning("robot %s: too few healthy points in %.0f s; relearning",
-                            robot.robot_id, end - tr.started)
+                            robot.name, end - tr.started)
                 robot.training = None
                 continue
-            self._install(robot, base)
+            self._limits.install(robot.slot, base)
             if stage_level:
-                self._lvl_to[robot.slot] = tr.started + level_s
+                self._limits.level_to[robot.slot] = tr.started + level_s
             if stage_cycle:
                 robot.training = None
-            log.info("robot %s: baseline learnt (%s)", robot.robot_id,
+            log.info("robot %s: baseline learnt (%s)", robot.name,
                      "level + cycle" if stage_cycle else "level")
             events.append(BaselineLearned(robot_id=robot.robot_id, state=base.to_state(),
                                           params={"k": lim.k, "n_phases": cyc.n_phases},
@@ -429,20 +407,20 @@ class DetectionEngine(FleetTables):
         return events
 
     def _close(self, robot: _Robot, col: int, kind: str, now: float) -> AnomalyClosed:
-        name = self._columns[col]
+        name = self.catalogue.columns[col]
         comp, q = component_of(name), f"{quantity_of(name)}_{kind}"
         self.health.stop(robot.robot_id, comp, q)
         if kind != "flatline":  # the signals it absorbed may open one of their own now
             for (c, k), tr in list(robot.tracks.items()):
-                if tr.absorbed and component_of(self._columns[c]) == comp:
+                if tr.absorbed and component_of(self.catalogue.columns[c]) == comp:
                     robot.tracks.pop((c, k))
         return AnomalyClosed(robot_id=robot.robot_id, component=comp, kind=q, ended_at=now)
 
     def _primary(self, robot: _Robot, col: int) -> bool:
         """True when no other limit anomaly of this signal's component is open."""
-        comp = component_of(self._columns[col])
+        comp = component_of(self.catalogue.columns[col])
         return not any(tr.open and not tr.absorbed and k != "flatline"
-                       and component_of(self._columns[c]) == comp
+                       and component_of(self.catalogue.columns[c]) == comp
                        for (c, k), tr in robot.tracks.items())
 
     def _open(self, robot: _Robot, col: int, kind: str, track: _Track,
@@ -459,25 +437,26 @@ class DetectionEngine(FleetTables):
             return None
         track.open = True
         track.recover_since = None
-        name = self._columns[col]
+        cat = self.catalogue
+        name = cat.columns[col]
         s = robot.slot
         started = track.hits[0] if track.hits else now
         if track.breach_since is not None:
             started = min(started, track.breach_since)
         evidence: dict[str, Any] = {
             "signal": name, "peak_score": round(track.peak, 3),
-            "static_high": (None if np.isnan(self._static_high[col])
-                            else float(self._static_high[col])),
-            "baseline": "cycle" if self._is_cycle[col] else "level",
-            "window": self._evidence_window(s, col),
+            "static_high": (None if np.isnan(cat.static_high[col])
+                            else float(cat.static_high[col])),
+            "baseline": "cycle" if cat.is_cycle[col] else "level",
+            "window": self._evidence.window(s, col),
         }
-        if not self._is_cycle[col] and np.isfinite(self._lvl_med[s, col]):
+        med, sc = self._limits.level(s, col)
+        if not cat.is_cycle[col] and np.isfinite(med):
             k = self.policy.limits.k
-            med, sc = float(self._lvl_med[s, col]), float(self._lvl_scale[s, col])
             evidence.update(median=med, lower=med - k * sc, upper=med + k * sc)
         q = quantity_of(name)
         full = f"{q}_{kind}"
-        if self.health.tracks(full) and component_of(name) in _COMPONENTS:
+        if self.health.tracks(full) and component_of(name) in COMPONENTS:
             self.health.start(robot.robot_id, component_of(name), full)
         return AnomalyOpened(
             robot_id=robot.robot_id, component=component_of(name), kind=full, signals=(name,),
@@ -528,11 +507,11 @@ class DetectionEngine(FleetTables):
         watched = self.health.watched()
         if not watched or t.size == 0:
             return
-        comp = self._comp[col]
+        comp = self.catalogue.component[col]
         m = (comp >= 0) & np.isfinite(score)
-        ind = np.full((len(self._by_slot), len(_COMPONENTS)), np.nan)
+        ind = np.full((len(self._by_slot), len(COMPONENTS)), np.nan)
         np.fmax.at(ind, (slot[m], comp[m]), score[m])
-        c = len(self._columns)
+        c = len(self.catalogue)
         key = slot * c + col
         ok = np.isfinite(base) & np.isfinite(v)
         size = len(self._by_slot) * c
@@ -542,14 +521,14 @@ class DetectionEngine(FleetTables):
         tmax = float(t.max())
         for rid, component in watched:
             robot = self._robots[rid]
-            value = float(ind[robot.slot, _COMPONENTS.index(component)])
+            value = float(ind[robot.slot, COMPONENTS.index(component)])
             # Sums per quantity over the component's signals (a joint has one signal of each
             # quantity today; summing keeps a component with several honest).
             sums: dict[str, list[float]] = {}
-            for cc in np.flatnonzero(self._comp == _COMPONENTS.index(component)):
+            for cc in np.flatnonzero(self.catalogue.component == COMPONENTS.index(component)):
                 k = robot.slot * c + cc
                 if den[k] > 0:
-                    acc = sums.setdefault(quantity_of(self._columns[cc]), [0.0, 0.0, 0.0])
+                    acc = sums.setdefault(quantity_of(self.catalogue.columns[cc]), [0.0, 0.0, 0.0])
                     acc[0] += float(num[k])
                     acc[1] += float(den[k])
                     acc[2] += float(cnt[k])
@@ -575,7 +554,7 @@ class DetectionEngine(FleetTables):
     def _check_stale(self, now: float) -> list[EngineEvent]:
         cfg = self.policy.engine
         events: list[EngineEvent] = []
-        seen = self._carry["last_seen"][: len(self._by_slot)]
+        seen = self._program.last_seen[: len(self._by_slot)]
         with np.errstate(invalid="ignore"):
             silent = np.flatnonzero(now - seen >= cfg.stale_s)
         for s in silent:

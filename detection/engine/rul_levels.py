@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from detection.engine_config import RulFailure
+from detection.engine.config import RulFailure
 
 __all__ = ["FailureObservation", "learn_failure_levels", "failure_levels_toml"]
 

@@ -22,70 +22,15 @@ import numpy as np
 from numpy.typing import NDArray
 
 from detection.errors import StateError
+from detection.robust import MAD_TO_SIGMA, floored_scale, group_median_mad, group_quantiles
 
-__all__ = ["RobotBaseline", "Training", "group_median_mad", "group_quantiles", "STATE_FORMAT",
-           "BASELINE_DETECTOR"]
+__all__ = ["RobotBaseline", "Training", "STATE_FORMAT", "BASELINE_DETECTOR"]
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
 BASELINE_DETECTOR = "RobotBaseline"
 STATE_FORMAT = 2
-_MAD_TO_SIGMA = 1.4826
-
-
-def group_quantiles(groups: IntArray, values: FloatArray, n_groups: int,
-                    q: float) -> tuple[FloatArray, FloatArray]:
-    """The ``q`` and ``1 - q`` quantiles (nearest rank) of ``values`` per group; NaN if empty.
-
-    Examples
-    --------
-    >>> lo, hi = group_quantiles(np.array([0, 0, 0, 0, 1]), np.array([4., 1., 3., 2., 9.]), 3, 0.0)
-    >>> lo.tolist(), hi.tolist()
-    ([1.0, 9.0, nan], [4.0, 9.0, nan])
-    """
-    order = np.lexsort((values, groups))
-    sv = values[order]
-    counts = np.bincount(groups, minlength=n_groups)
-    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    lo, hi = np.full(n_groups, np.nan), np.full(n_groups, np.nan)
-    has = counts > 0
-    span = counts[has] - 1
-    lo[has] = sv[starts[has] + np.floor(q * span).astype(np.int64)]
-    hi[has] = sv[starts[has] + np.ceil((1 - q) * span).astype(np.int64)]
-    return lo, hi
-
-
-def group_median_mad(groups: IntArray, values: FloatArray,
-                     n_groups: int) -> tuple[FloatArray, FloatArray, IntArray]:
-    """Median, MAD and count of ``values`` per group id in ``[0, n_groups)``, vectorised.
-
-    Groups without values get NaN. One sort per statistic instead of one per group: a
-    fleet's worth of (signal, phase) groups is learnt in milliseconds.
-
-    Examples
-    --------
-    >>> med, mad, n = group_median_mad(np.array([0, 0, 0, 2]), np.array([1., 5., 2., 7.]), 3)
-    >>> med.tolist(), mad.tolist(), n.tolist()
-    ([2.0, nan, 7.0], [1.0, nan, 0.0], [3, 0, 1])
-    """
-
-    def medians(v: FloatArray) -> FloatArray:
-        order = np.lexsort((v, groups))
-        sv = v[order]
-        counts = np.bincount(groups, minlength=n_groups)
-        starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-        out = np.full(n_groups, np.nan)
-        has = counts > 0
-        lo = starts[has] + (counts[has] - 1) // 2
-        hi = starts[has] + counts[has] // 2
-        out[has] = 0.5 * (sv[lo] + sv[hi])
-        return out
-
-    n = np.bincount(groups, minlength=n_groups).astype(np.int64)
-    med = medians(values)
-    mad = medians(np.abs(values - med[groups]))
-    return med, mad, n
 
 
 @dataclass
@@ -197,7 +142,8 @@ class Training:
         lvl = ~is_cycle[col]
         med, mad, n = group_median_mad(col[lvl], val[lvl], c)
         level_median = np.where(n >= min_points, med, np.nan)
-        level_scale = self._floor(_MAD_TO_SIGMA * mad, level_median, min_scale, rel_min_scale)
+        level_scale = floored_scale(MAD_TO_SIGMA * mad, level_median, min_scale=min_scale,
+                                    rel_min_scale=rel_min_scale)
         cyc_med = np.full((c, n_phases), np.nan)
         cyc_scale = np.full((c, n_phases), np.nan)
         cyc_low = np.full((c, n_phases), np.nan)
@@ -208,8 +154,8 @@ class Training:
             m, d, cnt = group_median_mad(g, val[sel], c * n_phases)
             m = np.where(cnt >= min_cycle_points, m, np.nan)
             cyc_med = m.reshape(c, n_phases)
-            cyc_scale = self._floor(_MAD_TO_SIGMA * d, m, min_scale, rel_min_scale).reshape(
-                c, n_phases)
+            cyc_scale = floored_scale(MAD_TO_SIGMA * d, m, min_scale=min_scale,
+                                      rel_min_scale=rel_min_scale).reshape(c, n_phases)
             lo, hi = group_quantiles(g, val[sel], c * n_phases, quantile)
             cyc_low = np.where(np.isfinite(m), lo, np.nan).reshape(c, n_phases)
             cyc_high = np.where(np.isfinite(m), hi, np.nan).reshape(c, n_phases)
@@ -220,9 +166,3 @@ class Training:
                              cycle_high=cyc_high, cycle_time=ct,
                              payload=self.payload, trained_from=self.started, trained_to=until,
                              cycle_learnt=with_cycle)
-
-    @staticmethod
-    def _floor(scale: FloatArray, median: FloatArray, min_scale: float,
-               rel_min_scale: float) -> FloatArray:
-        floor = np.maximum(min_scale, rel_min_scale * np.abs(median))
-        return np.where(np.isfinite(median), np.maximum(scale, floor), np.nan)

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from detection.errors import InvalidInputError
-from detection.monitor import MonitorPolicy, feature_columns, run_monitor
+from detection.library.monitor import MonitorPolicy, feature_columns, run_monitor
 
 __all__ = ["CsvScoreSummary", "score_csv"]
 

@@ -9,13 +9,31 @@ Python loop over points, which is what lets one core score a fleet.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["asof", "last_per_group", "group_starts", "rank_in_group"]
+__all__ = ["asof", "last_per_group", "group_starts", "rank_in_group", "grown"]
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
+
+
+def grown(old: NDArray[Any], shape: tuple[int, ...], fill: float,
+          dtype: Any = np.float64) -> NDArray[Any]:
+    """A ``shape`` array filled with ``fill`` that keeps what ``old`` held where they overlap
+    (per-robot tables grow as robots and signals are added).
+
+    Examples
+    --------
+    >>> grown(np.array([[1.0, 2.0]]), (2, 3), np.nan).tolist()
+    [[1.0, 2.0, nan], [nan, nan, nan]]
+    """
+    new = np.full(shape, fill, dtype)
+    both = tuple(slice(0, min(a, b)) for a, b in zip(old.shape, shape, strict=True))
+    new[both] = old[both]
+    return new
 
 
 def _keys(slot: IntArray, t: FloatArray, t0: float, width: float) -> FloatArray:

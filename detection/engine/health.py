@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from detection.engine_config import RulConfig
+from detection.engine.config import RulConfig
 from detection.errors import InvalidInputError
-from detection.health import HealthIndex
-from detection.rul import TrendRul
+from detection.library.health import HealthIndex
+from detection.library.rul import TrendRul
 
 __all__ = ["HealthUpdate", "HealthTracker", "QuantityLevel"]
 

@@ -20,11 +20,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from detection.changepoint import MeanShiftChangepoint, flag_changepoints
 from detection.errors import InvalidInputError
-from detection.pca import PcaT2Q
-from detection.smoothing import ewma
-from detection.thresholds import QuantileThreshold
+from detection.library.changepoint import MeanShiftChangepoint, flag_changepoints
+from detection.library.pca import PcaT2Q
+from detection.library.smoothing import ewma
+from detection.library.thresholds import QuantileThreshold
 
 __all__ = ["MonitorPolicy", "load_policy", "MonitorResult", "run_monitor", "feature_columns",
            "ChangepointPolicy", "load_changepoint_policy", "ChangepointResult",
