@@ -24,7 +24,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential_jitter
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    wait_exponential,
+    wait_random,
+)
 
 from detection.engine import (
     DETECTOR_NAME,
@@ -344,8 +350,9 @@ async def run_detection(*, conninfo: str, policy: EnginePolicy, stop: asyncio.Ev
             try:
                 async for attempt in AsyncRetrying(
                         retry=retry_if_exception_type(DatabaseUnavailable),
-                        wait=wait_exponential_jitter(initial=cfg.poll_interval_s,
-                                                     max=cfg.reconnect_max_s),
+                        wait=wait_exponential(multiplier=cfg.poll_interval_s,
+                                              max=cfg.reconnect_max_s)
+                        + wait_random(0, cfg.poll_interval_s),
                         stop=lambda _state: stop.is_set(), sleep=sleep, before_sleep=note,
                         reraise=True):
                     with attempt:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import tomllib
-from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from detection.errors import InvalidInputError
+from detection.policies import load_policy_file
 
 __all__ = ["EngineConfig", "LimitsConfig", "CycleConfig", "ContextConfig", "RulConfig",
            "RulFailure", "EnginePolicy", "load_engine_policy", "quantity_of", "component_of"]
@@ -160,11 +158,4 @@ def component_of(signal: str) -> str:
 
 def load_engine_policy(path: Path | None = None) -> EnginePolicy:
     """Load ``path`` or the packaged default; a bad file raises ``InvalidInputError``."""
-    try:
-        if path is None:
-            text = resources.files("detection.policies").joinpath("engine.toml").read_text("utf-8")
-        else:
-            text = Path(path).read_text("utf-8")
-        return EnginePolicy.model_validate(tomllib.loads(text))
-    except (OSError, tomllib.TOMLDecodeError, ValidationError) as exc:
-        raise InvalidInputError(f"engine policy {path or 'default'}: {exc}") from exc
+    return load_policy_file(EnginePolicy, "engine.toml", path)

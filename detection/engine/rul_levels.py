@@ -5,8 +5,8 @@ components of its kind fail (``[rul.failure.<kind>]`` of the engine policy). Tho
 best taken from the fleet's own history: for every component that ran to failure, the
 indicator it read just before failing. :func:`learn_failure_levels` turns such observations
 into policy entries (the median as the expected level, the observed range as the band) and
-:func:`failure_levels_toml` writes them in the policy's own format, for review before they
-replace the packaged values.
+:func:`failure_levels_toml` writes them in the policy's own format (with ``tomli-w``), for
+review before they replace the packaged values.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
+import tomli_w
 
 from detection.engine.config import RulFailure
 
@@ -68,13 +69,25 @@ def learn_failure_levels(observations: Iterable[FailureObservation],
 
 def failure_levels_toml(levels: Mapping[str, RulFailure],
                         counts: Mapping[str, int] | None = None) -> str:
-    """``[rul.failure.<kind>]`` tables for the engine policy file."""
-    out = []
-    for kind, f in sorted(levels.items()):
-        n = (counts or {}).get(kind)
-        out.append(f"[rul.failure.{kind}]" + (f"  # learnt from {n} failures" if n else ""))
-        out.append(f'quantity = "{f.quantity}"')
-        out.append(f'scale = "{f.scale}"')
-        out.append(f'model = "{f.model}"')
-        out += [f"level = {f.level!r}", f"low = {f.low!r}", f"high = {f.high!r}", ""]
-    return "\n".join(out)
+    """``[rul.failure.<kind>]`` tables for the engine policy file, preceded by a comment line
+    per kind saying how many failures it was learnt from.
+
+    Examples
+    --------
+    >>> lv = {"vibration_high": RulFailure(quantity="vibration", level=8.0, low=6.0, high=10.0)}
+    >>> print(failure_levels_toml(lv, {"vibration_high": 3}))
+    # vibration_high: learnt from 3 failures
+    <BLANKLINE>
+    [rul.failure.vibration_high]
+    quantity = "vibration"
+    scale = "ratio"
+    model = "linear"
+    level = 8.0
+    low = 6.0
+    high = 10.0
+    <BLANKLINE>
+    """
+    notes = [f"# {kind}: learnt from {n} failures"
+             for kind, n in sorted((counts or {}).items()) if kind in levels and n]
+    doc = {"rul": {"failure": {kind: f.model_dump() for kind, f in sorted(levels.items())}}}
+    return "".join(line + "\n" for line in notes) + ("\n" if notes else "") + tomli_w.dumps(doc)

@@ -10,67 +10,73 @@ Used by ``bench skab`` and ``detect csv``."""
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
-from importlib import resources
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from detection.errors import InvalidInputError
 from detection.library.changepoint import MeanShiftChangepoint, flag_changepoints
 from detection.library.pca import PcaT2Q
 from detection.library.smoothing import ewma
 from detection.library.thresholds import QuantileThreshold
+from detection.policies import load_policy_file
 
-__all__ = ["MonitorPolicy", "load_policy", "MonitorResult", "run_monitor", "feature_columns",
-           "ChangepointPolicy", "load_changepoint_policy", "ChangepointResult",
+__all__ = ["OfflinePolicy", "MonitorPolicy", "load_policy", "MonitorResult", "run_monitor",
+           "feature_columns", "ChangepointPolicy", "load_changepoint_policy", "ChangepointResult",
            "run_changepoint_monitor", "policy_as_dict"]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MonitorPolicy:
-    train_rows: int
+class OfflinePolicy(BaseModel):
+    """What both offline pipelines read from their policy file: the training rows and which
+    columns are features. Column names are matched case-insensitively."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    train_rows: int = Field(gt=1)
     exclude_columns: tuple[str, ...]
     label_columns: tuple[str, ...]
-    input_alpha: float
-    n_components: int
-    score_alpha: float
-    threshold_quantile: float
-    threshold_factor: float
+
+    @field_validator("exclude_columns", "label_columns")
+    @classmethod
+    def _lower(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(n.lower() for n in names)
 
 
-def _load_toml(cls: Any, packaged: str, path: Path | None) -> Any:
-    if path is None:
-        text = resources.files("detection").joinpath(f"policies/{packaged}").read_text()
-    else:
-        text = Path(path).read_text()
-    where = path or packaged
-    try:
-        raw: dict[str, Any] = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InvalidInputError(f"policy {where} is not valid TOML: {exc}") from exc
-    names = {f.name for f in fields(cls)}
-    missing, unknown = names - raw.keys(), raw.keys() - names
-    if missing or unknown:
-        raise InvalidInputError(
-            f"policy {where}: missing {sorted(missing)}, unknown {sorted(unknown)}")
-    for key in ("exclude_columns", "label_columns"):
-        raw[key] = tuple(str(v).lower() for v in raw[key])
-    return cls(**raw)
+class MonitorPolicy(OfflinePolicy):
+    """The outlier pipeline (``policies/offline.toml``)."""
+
+    input_alpha: float = Field(gt=0, le=1)
+    n_components: int = Field(ge=1)
+    score_alpha: float = Field(gt=0, le=1)
+    threshold_quantile: float = Field(ge=0, le=1)
+    threshold_factor: float = Field(gt=0)
+
+
+class ChangepointPolicy(OfflinePolicy):
+    """The changepoint pipeline (``policies/changepoint.toml``)."""
+
+    short_window: int = Field(ge=1)
+    long_window: int = Field(ge=1)
+    threshold_quantile: float = Field(ge=0, le=1)
+    threshold_factor: float = Field(gt=0)
+    refractory: int = Field(ge=0)
 
 
 def load_policy(path: Path | None = None) -> MonitorPolicy:
     """Read an outlier policy TOML (default: the packaged ``policies/offline.toml``)."""
-    policy: MonitorPolicy = _load_toml(MonitorPolicy, "offline.toml", path)
-    return policy
+    return load_policy_file(MonitorPolicy, "offline.toml", path)
 
 
-def feature_columns(columns: Sequence[str],
-                    policy: MonitorPolicy | ChangepointPolicy) -> list[str]:
+def load_changepoint_policy(path: Path | None = None) -> ChangepointPolicy:
+    """Read a changepoint policy TOML (default: the packaged ``policies/changepoint.toml``)."""
+    return load_policy_file(ChangepointPolicy, "changepoint.toml", path)
+
+
+def feature_columns(columns: Sequence[str], policy: OfflinePolicy) -> list[str]:
     """Columns used as features: not a label, not excluded (case-insensitive)."""
     out = []
     for c in columns:
@@ -134,26 +140,8 @@ def _ffill(X: NDArray[np.float64]) -> NDArray[np.float64]:
     return out
 
 
-def policy_as_dict(policy: MonitorPolicy | ChangepointPolicy) -> Mapping[str, Any]:
-    return {f.name: getattr(policy, f.name) for f in fields(policy)}
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ChangepointPolicy:
-    train_rows: int
-    exclude_columns: tuple[str, ...]
-    label_columns: tuple[str, ...]
-    short_window: int
-    long_window: int
-    threshold_quantile: float
-    threshold_factor: float
-    refractory: int
-
-
-def load_changepoint_policy(path: Path | None = None) -> ChangepointPolicy:
-    """Read a changepoint policy TOML (default: the packaged ``policies/changepoint.toml``)."""
-    policy: ChangepointPolicy = _load_toml(ChangepointPolicy, "changepoint.toml", path)
-    return policy
+def policy_as_dict(policy: OfflinePolicy) -> Mapping[str, Any]:
+    return policy.model_dump()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

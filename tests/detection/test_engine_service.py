@@ -96,11 +96,13 @@ def test_step_opens_an_anomaly_from_new_telemetry_and_persists_health_and_close(
         events = service.step()
         got = [e for e in events if isinstance(e, AnomalyOpened)]
         assert [(e.robot_id, e.component, e.kind) for e in got] == [(rid, "J2", "temperature_high")]
-        service._persist(service._connection(), [
+        service.outbox.add([
             HealthUpdate(robot_id=rid, component="J2", kind="temperature_high", at=now + 2,
                          indicator=1.5, health=0.62, rul_s=300.0, rul_low_s=200.0,
                          rul_high_s=450.0),
             AnomalyClosed(robot_id=rid, component="J2", kind="temperature_high", ended_at=now + 3)])
+        service.step()
+        assert len(service.outbox) == 0 and (service.opened, service.closed) == (1, 1)
     finally:
         service.close()
     rows_, total = list_anomalies(conn=db, robot="B-0002")
