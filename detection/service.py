@@ -28,8 +28,7 @@ from tenacity import (
     AsyncRetrying,
     RetryCallState,
     retry_if_exception_type,
-    wait_exponential,
-    wait_random,
+    wait_exponential_jitter,
 )
 
 from detection.engine import (
@@ -350,9 +349,9 @@ async def run_detection(*, conninfo: str, policy: EnginePolicy, stop: asyncio.Ev
             try:
                 async for attempt in AsyncRetrying(
                         retry=retry_if_exception_type(DatabaseUnavailable),
-                        wait=wait_exponential(multiplier=cfg.poll_interval_s,
-                                              max=cfg.reconnect_max_s)
-                        + wait_random(0, cfg.poll_interval_s),
+                        wait=wait_exponential_jitter(multiplier=cfg.poll_interval_s,
+                                                     max=cfg.reconnect_max_s,
+                                                     jitter=cfg.poll_interval_s),
                         stop=lambda _state: stop.is_set(), sleep=sleep, before_sleep=note,
                         reraise=True):
                     with attempt:
