@@ -19,11 +19,12 @@ from psycopg.types.json import Jsonb
 
 __all__ = [
     "Conn", "UnticketedAnomaly", "NewTicket", "TicketRow",
-    "TicketEventRow", "EngineerLoad", "atomic",
+    "TicketEventRow", "EngineerLoad", "RobotOwner", "atomic",
     "unticketed_anomalies", "claim_anomaly", "find_open_ticket", "same_kind_customers",
-    "create_ticket", "attach_anomaly", "transition", "list_tickets", "get_ticket",
-    "ticket_events", "get_ticket_event", "engineers_for_dispatch", "engineer_id",
-    "open_tickets_of_kind",
+    "create_ticket", "attach_anomaly", "transition", "add_event", "list_tickets", "get_ticket",
+    "lock_ticket", "ticket_events", "get_ticket_event", "events_since",
+    "engineers_for_dispatch", "engineer_id", "open_tickets_of_kind", "robot_owner",
+    "site_timezone", "move_anomalies",
     "TICKET_COLUMNS_SET_BY_TRANSITION",
 ]
 
@@ -32,8 +33,9 @@ Conn: TypeAlias = psycopg.Connection
 # Columns a lifecycle transition may change besides state; anything else is refused so a
 # typo cannot write an arbitrary column.
 TICKET_COLUMNS_SET_BY_TRANSITION = frozenset({
-    "assignee_id", "grade", "responded_at", "resolved_at", "closed_at",
-    "respond_by", "onsite_by", "plan_by", "resolve_by", "update_every",
+    "assignee_id", "grade", "responded_at", "onsite_at", "plan_at", "resolved_at", "closed_at",
+    "respond_by", "onsite_by", "plan_by", "resolve_by", "update_every", "escalation",
+    "merged_into",
 })
 
 
@@ -74,6 +76,9 @@ class NewTicket:
     update_every: timedelta | None = None
     channel: str = "monitoring"
     state: str = "new"
+    reporter: str | None = None      # who reported it (manual intake); None from monitoring
+    description: str | None = None   # what the customer says happens
+    request: str | None = None       # what the customer asks for
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -107,6 +112,16 @@ class TicketRow:
     anomaly_ids: list[int] = field(default_factory=list)
     # When the current wait for the customer began; None unless waiting_customer.
     paused_since: datetime | None = None
+    # Optimistic concurrency: +1 on every change a person could be acting against.
+    version: int = 1
+    escalation: int = 1              # ladder level reached; 1 = the assignee
+    onsite_at: datetime | None = None
+    plan_at: datetime | None = None
+    reporter: str | None = None
+    description: str | None = None
+    request: str | None = None
+    merged_into: int | None = None
+    timezone: str = "Asia/Shanghai"  # the site's: working-day clocks count in it
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -119,6 +134,16 @@ class TicketEventRow:
     from_state: str | None
     to_state: str | None
     data: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RobotOwner:
+    robot_id: int
+    robot: str
+    customer_id: int
+    customer: str
+    tier: str
+    timezone: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -192,9 +217,13 @@ _TICKET_SELECT = """
                (SELECT max(ev.at) FROM ticket_events ev
                 WHERE ev.ticket_id = t.id AND ev.to_state = 'waiting_customer'
                   AND ev.from_state IS DISTINCT FROM 'waiting_customer')
-           END AS paused_since
+           END AS paused_since,
+           t.version, t.escalation, t.onsite_at, t.plan_at, t.reporter, t.description,
+           t.request, t.merged_into, s.timezone
     FROM tickets t
     JOIN robots r ON r.id = t.robot_id
+    JOIN lines l ON l.id = r.line_id
+    JOIN sites s ON s.id = l.site_id
     JOIN customers c ON c.id = t.customer_id
     LEFT JOIN engineers e ON e.id = t.assignee_id
 """
@@ -231,12 +260,23 @@ def same_kind_customers(*, conn: Conn, kind: str, tiers: Sequence[str], since: d
 def _insert_event(
     conn: Conn, *, ticket_id: int, at: datetime, event: str, actor: str,
     from_state: str | None, to_state: str | None, data: dict[str, Any],
-) -> None:
-    conn.execute(
-        """INSERT INTO ticket_events (ticket_id, at, event, actor, from_state, to_state, data)
-           VALUES (%s, %s, %s, %s, %s, %s, %s)""",
-        (ticket_id, at, event, actor, from_state, to_state, Jsonb(data)),
-    )
+) -> int:
+    row = _one(conn, """INSERT INTO ticket_events
+                            (ticket_id, at, event, actor, from_state, to_state, data)
+                        VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id""",
+               (ticket_id, at, event, actor, from_state, to_state, Jsonb(data)))
+    assert row is not None  # INSERT ... RETURNING always yields the row
+    return int(row["id"])
+
+
+def add_event(
+    *, conn: Conn, ticket_id: int, at: datetime, event: str, actor: str, state: str,
+    data: dict[str, Any] | None = None,
+) -> int:
+    """Append a history row that changes nothing on the ticket (a warning, a breach, a merged
+    duplicate): its id, which the notification outbox reads past (``events_since``)."""
+    return _insert_event(conn, ticket_id=ticket_id, at=at, event=event, actor=actor,
+                         from_state=state, to_state=state, data=data or {})
 
 
 def create_ticket(
@@ -300,20 +340,24 @@ def transition(
     at: datetime,
     data: dict[str, Any] | None = None,
     changes: dict[str, Any] | None = None,
+    expected_version: int | None = None,
 ) -> TicketRow | None:
-    """Move a ticket from ``from_state`` to ``to_state`` and append the history row, in one
-    transaction. None, and nothing written, when the ticket is no longer in ``from_state``."""
+    """Move a ticket from ``from_state`` to ``to_state``, add 1 to its version and append the
+    history row, in one transaction. None, and nothing written, when the ticket is no longer
+    in ``from_state`` or no longer at ``expected_version`` (when given)."""
     changes = dict(changes or {})
     bad = set(changes) - TICKET_COLUMNS_SET_BY_TRANSITION
     if bad:
         raise ValueError(f"a transition cannot set {sorted(bad)}")
-    sets = ", ".join(["state = %(to_state)s", "updated_at = %(at)s",
+    sets = ", ".join(["state = %(to_state)s", "updated_at = %(at)s", "version = version + 1",
                       *(f"{c} = %(c_{c})s" for c in changes)])
     params = {"to_state": to_state, "at": at, "id": ticket_id, "from_state": from_state,
-              **{f"c_{c}": v for c, v in changes.items()}}
+              "version": expected_version, **{f"c_{c}": v for c, v in changes.items()}}
     with conn.transaction():
         moved = _one(conn, f"UPDATE tickets SET {sets} WHERE id = %(id)s "
-                           "AND state = %(from_state)s RETURNING id", params)
+                           "AND state = %(from_state)s "
+                           "AND (%(version)s::integer IS NULL OR version = %(version)s) "
+                           "RETURNING id", params)
         if moved is None:
             return None
         _insert_event(conn, ticket_id=ticket_id, at=at, event=event, actor=actor,
@@ -356,6 +400,12 @@ def get_ticket(*, conn: Conn, ticket_id: int) -> TicketRow | None:
     return _ticket(r) if r else None
 
 
+def lock_ticket(*, conn: Conn, ticket_id: int) -> TicketRow | None:
+    """The ticket, locked until the caller's transaction ends (others wait for it)."""
+    r = _one(conn, f"{_TICKET_SELECT} WHERE t.id = %s FOR UPDATE OF t", (ticket_id,))
+    return _ticket(r) if r else None
+
+
 def ticket_events(*, conn: Conn, ticket_id: int) -> list[TicketEventRow]:
     """The ticket's history, oldest first."""
     rows = _rows(conn, """SELECT id, ticket_id, at, event, actor, from_state, to_state, data
@@ -367,6 +417,46 @@ def get_ticket_event(*, conn: Conn, event_id: int) -> TicketEventRow | None:
     r = _one(conn, "SELECT id, ticket_id, at, event, actor, from_state, to_state, data "
                    "FROM ticket_events WHERE id = %s", (event_id,))
     return TicketEventRow(**r) if r else None
+
+
+def events_since(
+    *, conn: Conn, after_id: int, events: Sequence[str] | None = None, limit: int = 1000
+) -> list[TicketEventRow]:
+    """History rows of every ticket with an id above ``after_id``, oldest first, optionally of
+    the given ``events`` only: how a consumer (the notification outbox) reads what is new."""
+    rows = _rows(conn, """SELECT id, ticket_id, at, event, actor, from_state, to_state, data
+                          FROM ticket_events
+                          WHERE id > %s AND (%s::text[] IS NULL OR event = ANY(%s::text[]))
+                          ORDER BY id LIMIT %s""",
+                 (after_id, None if events is None else list(events),
+                  None if events is None else list(events), limit))
+    return [TicketEventRow(**r) for r in rows]
+
+
+def robot_owner(*, conn: Conn, code: str) -> RobotOwner | None:
+    """The robot ``code`` with its customer (and tier) and its site's time zone."""
+    r = _one(conn, """SELECT r.id AS robot_id, r.code AS robot, c.id AS customer_id,
+                             c.code AS customer, c.tier, s.timezone
+                      FROM robots r JOIN lines l ON l.id = r.line_id
+                      JOIN sites s ON s.id = l.site_id JOIN customers c ON c.id = s.customer_id
+                      WHERE r.code = %s""", (code,))
+    return RobotOwner(**r) if r else None
+
+
+def site_timezone(*, conn: Conn, robot_id: int) -> str:
+    """The time zone of the site the robot stands at."""
+    r = _one(conn, """SELECT s.timezone FROM robots r JOIN lines l ON l.id = r.line_id
+                      JOIN sites s ON s.id = l.site_id WHERE r.id = %s""", (robot_id,))
+    if r is None:
+        raise ValueError(f"no robot {robot_id}")
+    return str(r["timezone"])
+
+
+def move_anomalies(*, conn: Conn, from_ticket: int, to_ticket: int) -> list[int]:
+    """Hand every anomaly of one ticket to another (a merged duplicate); their ids."""
+    rows = _rows(conn, "UPDATE anomalies SET ticket_id = %s WHERE ticket_id = %s RETURNING id",
+                 (to_ticket, from_ticket))
+    return sorted(int(r["id"]) for r in rows)
 
 
 def engineers_for_dispatch(*, conn: Conn, role: str) -> list[EngineerLoad]:

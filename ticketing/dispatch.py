@@ -10,10 +10,11 @@ from datetime import datetime
 
 from storage import fleet
 from storage import tickets as store
-from ticketing.lifecycle import apply_event
+from ticketing import events
+from ticketing.errors import ConcurrentChange
 from ticketing.policy import Policy
 
-__all__ = ["choose_assignee", "auto_dispatch", "ACTOR"]
+__all__ = ["choose_assignee", "next_assignee", "auto_dispatch", "ACTOR"]
 
 ACTOR = "ticketing:auto-dispatch"
 
@@ -40,6 +41,27 @@ def choose_assignee(
     return min(on_duty, key=lambda e: _rank(e, wanted=wanted, city=city))
 
 
+def next_assignee(
+    *, conn: store.Conn, ticket: store.TicketRow, policy: Policy, exclude: Sequence[str] = ()
+) -> store.EngineerLoad | None:
+    """The best on-duty person for ``ticket`` by the policy's routing, leaving out ``exclude``
+    and whoever refused it or let its confirmation lapse before; None when nobody is left."""
+    to_manager = ticket.grade in policy.routing.manager_grades
+    role = policy.routing.manager_role if to_manager else policy.routing.engineer_role
+    robot = fleet.get_robot(conn=conn, code=ticket.robot)
+    wanted = [ticket.kind] + ([robot.brand or "", robot.model or ""] if robot else [])
+    # Whoever refused this ticket or let it lapse is not asked again; a person decides then.
+    history = store.ticket_events(conn=conn, ticket_id=ticket.id)
+    left_out = set(exclude)
+    left_out |= {str(e.data.get("refused_by")) for e in history if e.event == "refuse"}
+    left_out |= {str(e.data.get("from")) for e in history
+                 if e.event == "reassign" and e.data.get("lapsed")}
+    candidates = [e for e in store.engineers_for_dispatch(conn=conn, role=role)
+                  if e.code not in left_out]
+    return choose_assignee(candidates=candidates, wanted_skills=wanted,
+                           city=robot.city if robot else None)
+
+
 def auto_dispatch(
     *, conn: store.Conn, ticket_id: int, policy: Policy, now: datetime
 ) -> str | None:
@@ -48,21 +70,17 @@ def auto_dispatch(
     ticket = store.get_ticket(conn=conn, ticket_id=ticket_id)
     if ticket is None or ticket.state != "new":
         return None
-    to_manager = ticket.grade in policy.routing.manager_grades
-    role = policy.routing.manager_role if to_manager else policy.routing.engineer_role
-    robot = fleet.get_robot(conn=conn, code=ticket.robot)
-    wanted = [ticket.kind] + ([robot.brand or "", robot.model or ""] if robot else [])
-    # Whoever refused this ticket is not asked again; a person dispatches if nobody is left.
-    refused = {e.data.get("refused_by") for e in store.ticket_events(conn=conn, ticket_id=ticket_id)
-               if e.event == "refuse"}
-    candidates = [e for e in store.engineers_for_dispatch(conn=conn, role=role)
-                  if e.code not in refused]
-    chosen = choose_assignee(candidates=candidates, wanted_skills=wanted,
-                             city=robot.city if robot else None)
+    chosen = next_assignee(conn=conn, ticket=ticket, policy=policy)
     if chosen is None:
         return None
+    to_manager = ticket.grade in policy.routing.manager_grades
     why = (f"grade {ticket.grade} goes to the O&M manager" if to_manager
            else f"grade {ticket.grade} goes to an engineer")
-    apply_event(conn=conn, ticket_id=ticket_id, event="dispatch", actor=ACTOR, at=now,
-                policy=policy, assignee=chosen.code, reason=why)
+    # The version read above: a person who dispatched meanwhile wins, and this sweep yields.
+    try:
+        events.apply(conn=conn, ticket_id=ticket_id, event="dispatch", actor=ACTOR,
+                     expected_version=ticket.version, now=now, policy=policy,
+                     assignee=chosen.code, reason=why)
+    except ConcurrentChange:
+        return None
     return chosen.code

@@ -5,18 +5,21 @@
     TicketingError
     ├── PolicyError            a policy file is missing, unreadable or inconsistent
     ├── GradingError           a tier or impact class the policy does not know
+    ├── CalendarError          a site time zone or holiday country that cannot be used
     └── LifecycleError         a ticket event that cannot be applied
         ├── EventRefused       the event is not allowed in the ticket's state (wraps
         │                      python-statemachine's ``TransitionNotAllowed``)
         ├── MissingDetail      the event needs a detail (reason, assignee, report) not given
+        │                      or unusable (an unknown engineer, robot or channel)
         ├── TicketNotFound     no ticket with that id
-        └── ConcurrentChange   someone else moved the ticket between our read and our write
+        └── ConcurrentChange   the ticket is no longer at the version the caller saw; carries
+                               the current state and version (the API answers 409)
 """
 
 from __future__ import annotations
 
-__all__ = ["TicketingError", "PolicyError", "GradingError", "LifecycleError", "EventRefused",
-           "MissingDetail", "TicketNotFound", "ConcurrentChange"]
+__all__ = ["TicketingError", "PolicyError", "GradingError", "CalendarError", "LifecycleError",
+           "EventRefused", "MissingDetail", "TicketNotFound", "ConcurrentChange"]
 
 
 class TicketingError(Exception):
@@ -31,19 +34,25 @@ class GradingError(TicketingError):
     """The policy has no grade for this tier and impact class."""
 
 
+class CalendarError(TicketingError):
+    """A business-time calendar cannot be built (unknown time zone or holiday country)."""
+
+
 class LifecycleError(TicketingError):
     """A ticket event cannot be applied."""
 
 
 class EventRefused(LifecycleError):
-    def __init__(self, *, event: str, state: str) -> None:
+    def __init__(self, *, event: str, state: str, why: str | None = None) -> None:
         self.event = event
         self.state = state
-        super().__init__(f"event {event!r} is not allowed in state {state!r}")
+        self.why = why
+        super().__init__(f"event {event!r} is not allowed in state {state!r}"
+                         + (f": {why}" if why else ""))
 
 
 class MissingDetail(LifecycleError):
-    """The event needs a detail that was not given."""
+    """The event needs a detail that was not given, or was given in a form it cannot use."""
 
 
 class TicketNotFound(LifecycleError):
@@ -51,4 +60,14 @@ class TicketNotFound(LifecycleError):
 
 
 class ConcurrentChange(LifecycleError):
-    """The ticket's state changed between reading it and writing the transition."""
+    """The ticket changed since the caller read it (optimistic concurrency): nothing was
+    written. ``state`` and ``version`` are the ticket's current ones, so a client can reload
+    and decide again."""
+
+    def __init__(self, *, ticket: str, expected: int | None, state: str, version: int) -> None:
+        self.ticket = ticket
+        self.expected = expected
+        self.state = state
+        self.version = version
+        super().__init__(f"ticket {ticket} is at version {version} (state {state!r}), "
+                         f"not {expected}: it changed meanwhile")

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from storage import incidents as incidents_store
 from storage import tickets as store
-from ticketing.clocks import deadlines_for
+from ticketing import events
 from ticketing.grading import grade_of, more_severe
 from ticketing.incidents import OpenIncident, match_incident
 from ticketing.policy import Policy
@@ -38,17 +38,9 @@ def _regrade(
     reason: str,
 ) -> None:
     """Raise ``ticket`` to ``grade`` with an audited ``regrade`` event; its clocks become the
-    new grade's, counted from its own acceptance."""
-    dl = deadlines_for(clock=policy.clock_for(grade=grade, tier=ticket.tier),
-                       accepted_at=ticket.created_at)
-    store.transition(
-        conn=conn, ticket_id=ticket.id, from_state=ticket.state, to_state=ticket.state,
-        event="regrade", actor=ACTOR, at=now,
-        data={"from_grade": ticket.grade, "to_grade": grade, "reason": reason},
-        changes={"grade": grade, "respond_by": dl.respond_by, "onsite_by": dl.onsite_by,
-                 "plan_by": dl.plan_by, "resolve_by": dl.resolve_by,
-                 "update_every": dl.update_every},
-    )
+    new grade's, counted from its own acceptance (``ticketing.deadlines``)."""
+    events.apply(conn=conn, ticket_id=ticket.id, event="regrade", actor=ACTOR,
+                 expected_version=None, now=now, policy=policy, grade=grade, reason=reason)
 
 
 def _escalate_peers(
@@ -119,18 +111,14 @@ def ticket_anomaly(
                 conn=conn, kind=anomaly.kind, tiers=rule.tiers, since=now - rule.window))
         decision = grade_of(policy=policy, tier=anomaly.tier, impact=anomaly.impact,
                             same_kind_customers=same_kind)
-        clock = policy.clock_for(grade=decision.grade, tier=anomaly.tier)
-        dl = deadlines_for(clock=clock, accepted_at=now)
-        ticket = store.create_ticket(
+        ticket = events.open_ticket(
             conn=conn,
-            ticket=store.NewTicket(
+            draft=events.TicketDraft(
                 robot_id=anomaly.robot_id, customer_id=anomaly.customer_id, tier=anomaly.tier,
                 impact=anomaly.impact, grade=decision.grade, component=anomaly.component,
-                kind=anomaly.kind, title=_title(anomaly), policy=policy.label, created_at=now,
-                respond_by=dl.respond_by, onsite_by=dl.onsite_by, plan_by=dl.plan_by,
-                resolve_by=dl.resolve_by, update_every=dl.update_every,
+                kind=anomaly.kind, title=_title(anomaly),
             ),
-            actor=ACTOR,
+            policy=policy, actor=ACTOR, at=now,
             data={"anomaly_id": anomaly.id, "grading": decision.reason,
                   "matrix_grade": decision.matrix_grade, "escalated": decision.escalated,
                   "assumed_cell": decision.assumed, "detector": anomaly.detector},

@@ -1,42 +1,40 @@
-"""The life of a ticket (service rules section 4) as a strict python-statemachine machine, and
-``apply_event``, which checks an event against it and persists the move with its history row.
+"""The life of a ticket (service rules section 4) as a strict python-statemachine machine.
 
 ::
 
-    new --dispatch--> dispatched --accept--> accepted --start--> in_progress --resolve--> resolved
-     ^                    |                                      |   ^                      |  |
-     +------refuse--------+                      wait_customer   |   | resume      dispute  |  |
-                                                                 v   |                      |  |
-                                                           waiting_customer   in_progress <-+  |
-                                                                                               |
-                                         archived <--archive-- signed_off <--sign_off----------+
+    new --dispatch--> dispatched --accept--> accepted --start_remote--------> in_progress
+     ^                 |  ^   |                 |                               ^   |  ^
+     +----refuse-------+  |   +--reassign--+    +--start_travel--> travelling --arrive
+                          +----------------+         wait_customer |  ^ resume  |  |
+                          (reassign also from accepted,            v  |         |  |
+                           travelling, in_progress)        waiting_customer     |  |
+                                                                  resolve ------+  |
+                                                                     v             |
+           archived <--archive-- signed_off <--sign_off-- resolved --dispute-------+
+                                     |                        |      reopen (both) |
+                                     +----------reopen--------+--------------------+
 
-``extend_resolve`` (the policy's allowed extension, with a reason) keeps the state. Waiting
-for the customer pauses the clocks: ``resume`` moves every deadline still ahead by the pause.
+    any open state before resolved --cancel--> cancelled;  --merge--> merged
+
+Self-transitions keep the state and are checked like the others: ``regrade``,
+``extend_resolve``, ``submit_plan``, ``send_update``. The machine only knows states and the
+details an event needs (validators); ``ticketing.events.apply`` stores the move, its clocks
+and its history row. The class is checked at import for unreachable and trap states.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from statemachine import State, StateMachine
 from statemachine.exceptions import TransitionNotAllowed
 
-from storage import tickets as store
-from ticketing.clocks import Deadlines, Pause, extended_resolve_by, paused_total, shifted
-from ticketing.errors import (
-    ConcurrentChange,
-    EventRefused,
-    MissingDetail,
-    PolicyError,
-    TicketNotFound,
-)
-from ticketing.policy import Policy
+from ticketing.errors import EventRefused, MissingDetail
+from ticketing.policy import GRADES
 
-__all__ = ["TicketLifecycle", "STATES", "EVENTS", "HANDLING_REPORT_FIELDS", "check_event",
-           "apply_event"]
+__all__ = ["TicketLifecycle", "STATES", "EVENTS", "OPEN_STATES", "HANDLING_REPORT_FIELDS",
+           "check_event"]
 
 # Service rules section 4: what a handling report must say before the customer is asked to
 # sign off.
@@ -48,6 +46,22 @@ def _require(name: str, value: Any) -> None:
         raise MissingDetail(f"{name} is required")
 
 
+def _into(target: State, sources: tuple[State, ...], validators: str | list[str]) -> Any:
+    """One event leading from each of ``sources`` to ``target``."""
+    out = sources[0].to(target, validators=validators)
+    for src in sources[1:]:
+        out = out | src.to(target, validators=validators)
+    return out
+
+
+def _stay(states: tuple[State, ...], validators: str | list[str]) -> Any:
+    """One event that keeps the state, allowed in each of ``states``."""
+    out = states[0].to.itself(validators=validators)  # type: ignore[no-untyped-call]
+    for st in states[1:]:
+        out = out | st.to.itself(validators=validators)  # type: ignore[no-untyped-call]
+    return out
+
+
 class TicketLifecycle(StateMachine):
     """States and allowed events of a ticket. Details an event needs are checked by validators,
     so a refused detail leaves the ticket where it was."""
@@ -55,32 +69,62 @@ class TicketLifecycle(StateMachine):
     new = State(initial=True)
     dispatched = State()
     accepted = State()
+    travelling = State()
     in_progress = State()
     waiting_customer = State()
     resolved = State()
     signed_off = State()
     archived = State(final=True)
+    cancelled = State(final=True)
+    merged = State(final=True)
 
     dispatch = new.to(dispatched, validators="_needs_assignee")
     refuse = dispatched.to(new, validators="_needs_reason")
+    reassign = (dispatched.to.itself(validators=["_needs_assignee", "_needs_reason"])  # type: ignore[no-untyped-call]
+                | _into(dispatched, (accepted, travelling, in_progress),
+                        ["_needs_assignee", "_needs_reason"]))
     accept = dispatched.to(accepted)
-    start = accepted.to(in_progress)
+    start_remote = accepted.to(in_progress)
+    start_travel = accepted.to(travelling)
+    arrive = travelling.to(in_progress)
     wait_customer = in_progress.to(waiting_customer, validators="_needs_reason")
     resume = waiting_customer.to(in_progress)
     resolve = in_progress.to(resolved, validators="_needs_report")
     dispute = resolved.to(in_progress, validators="_needs_reason")
     sign_off = resolved.to(signed_off)
+    reopen = _into(in_progress, (resolved, signed_off), "_needs_reason")
     archive = signed_off.to(archived)
-    extend_resolve = (
-        accepted.to.itself(validators="_needs_reason")  # type: ignore[no-untyped-call]
-        | in_progress.to.itself(validators="_needs_reason")  # type: ignore[no-untyped-call]
-        | waiting_customer.to.itself(validators="_needs_reason")  # type: ignore[no-untyped-call]
-    )
+    cancel = _into(cancelled, (new, dispatched, accepted, travelling, in_progress,
+                               waiting_customer), "_needs_reason")
+    merge = _into(merged, (new, dispatched, accepted, travelling, in_progress, waiting_customer),
+                  "_needs_target")
+    regrade = _stay((new, dispatched, accepted, travelling, in_progress, waiting_customer),
+                    "_needs_grade")
+    extend_resolve = _stay((accepted, travelling, in_progress, waiting_customer), "_needs_reason")
+    submit_plan = _stay((accepted, travelling, in_progress), "_needs_plan")
+    send_update = _stay((dispatched, accepted, travelling, in_progress, waiting_customer,
+                         resolved), "_needs_message")
 
     def _needs_assignee(self, assignee: str | None = None, **_: Any) -> None:
         _require("assignee", assignee)
 
     def _needs_reason(self, reason: str | None = None, **_: Any) -> None:
+        _require("reason", reason)
+
+    def _needs_plan(self, plan: str | None = None, **_: Any) -> None:
+        _require("plan", plan)
+
+    def _needs_message(self, message: str | None = None, **_: Any) -> None:
+        _require("message", message)
+
+    def _needs_target(self, into: int | None = None, **_: Any) -> None:
+        if not isinstance(into, int) or isinstance(into, bool):
+            raise MissingDetail("merge needs the ticket id to merge into ('into')")
+
+    def _needs_grade(self, grade: str | None = None, reason: str | None = None,
+                     **_: Any) -> None:
+        if grade not in GRADES:
+            raise MissingDetail(f"regrade needs a grade, one of {GRADES}; got {grade!r}")
         _require("reason", reason)
 
     def _needs_report(self, report: dict[str, Any] | None = None, **_: Any) -> None:
@@ -93,6 +137,8 @@ class TicketLifecycle(StateMachine):
 
 STATES = tuple(s.value for s in TicketLifecycle.states)
 EVENTS = tuple(e.id for e in TicketLifecycle.events)  # type: ignore[attr-defined]
+# Before the work is resolved: cancel, merge and regrade are allowed here.
+OPEN_STATES = ("new", "dispatched", "accepted", "travelling", "in_progress", "waiting_customer")
 
 
 @dataclass(slots=True)
@@ -112,91 +158,3 @@ def check_event(*, state: str, event: str, **details: Any) -> str:
     except TransitionNotAllowed as exc:
         raise EventRefused(event=event, state=state) from exc
     return snap.state
-
-
-def _pause_started(events: list[store.TicketEventRow]) -> datetime:
-    for e in reversed(events):
-        if e.to_state == "waiting_customer" and e.from_state != "waiting_customer":
-            return e.at
-    raise ConcurrentChange("ticket is waiting for the customer but its history has no pause")
-
-
-def _pauses(events: list[store.TicketEventRow]) -> list[Pause]:
-    out: list[Pause] = []
-    for e in events:
-        if e.to_state == "waiting_customer" and e.from_state != "waiting_customer":
-            out.append(Pause(started_at=e.at, ended_at=None, reason=str(e.data.get("reason", ""))))
-        elif e.from_state == "waiting_customer" and e.to_state != "waiting_customer" and out:
-            out[-1] = Pause(started_at=out[-1].started_at, ended_at=e.at, reason=out[-1].reason)
-    return out
-
-
-def _deadlines(t: store.TicketRow) -> Deadlines:
-    return Deadlines(respond_by=t.respond_by, onsite_by=t.onsite_by, plan_by=t.plan_by,
-                     resolve_by=t.resolve_by, update_every=t.update_every)
-
-
-def apply_event(
-    *,
-    conn: store.Conn,
-    ticket_id: int,
-    event: str,
-    actor: str,
-    at: datetime,
-    policy: Policy,
-    reason: str | None = None,
-    assignee: str | None = None,
-    report: dict[str, Any] | None = None,
-) -> store.TicketRow:
-    """Apply ``event`` to a ticket: check it, set what it changes (assignee, milestones,
-    deadlines) and append the history row, all in one transaction."""
-    if at.utcoffset() is None:
-        raise ValueError("at must be timezone-aware")
-    with store.atomic(conn=conn):
-        ticket = store.get_ticket(conn=conn, ticket_id=ticket_id)
-        if ticket is None:
-            raise TicketNotFound(f"no ticket {ticket_id}")
-        to_state = check_event(state=ticket.state, event=event, reason=reason,
-                               assignee=assignee, report=report)
-        changes: dict[str, Any] = {}
-        data: dict[str, Any] = {k: v for k, v in
-                                (("reason", reason), ("assignee", assignee), ("report", report))
-                                if v is not None}
-        if event == "dispatch":
-            engineer_id = store.engineer_id(conn=conn, code=assignee or "")
-            if engineer_id is None:
-                raise MissingDetail(f"no engineer {assignee!r}")
-            changes["assignee_id"] = engineer_id
-        elif event == "refuse":
-            changes["assignee_id"] = None
-            data["refused_by"] = ticket.assignee
-        elif event == "accept" and ticket.responded_at is None:
-            changes["responded_at"] = at
-        elif event == "resume":
-            paused_at = _pause_started(store.ticket_events(conn=conn, ticket_id=ticket_id))
-            moved = shifted(_deadlines(ticket), by=at - paused_at, paused_at=paused_at)
-            changes.update(respond_by=moved.respond_by, onsite_by=moved.onsite_by,
-                           plan_by=moved.plan_by, resolve_by=moved.resolve_by)
-            data["paused"] = str(at - paused_at)
-        elif event == "resolve":
-            changes["resolved_at"] = at
-        elif event == "dispute":
-            changes["resolved_at"] = None
-        elif event == "sign_off":
-            changes["closed_at"] = at
-        elif event == "extend_resolve":
-            if ticket.policy != policy.label:
-                raise PolicyError(f"ticket {ticket.number} was graded under {ticket.policy}, "
-                                  f"not {policy.label}")
-            clock = policy.clock_for(grade=ticket.grade, tier=ticket.tier)
-            paused = paused_total(_pauses(store.ticket_events(conn=conn, ticket_id=ticket_id)),
-                                  now=at)
-            changes["resolve_by"] = extended_resolve_by(
-                clock=clock, accepted_at=ticket.created_at, paused=paused, reason=reason or "")
-            data["resolve_by"] = changes["resolve_by"].isoformat()
-        row = store.transition(conn=conn, ticket_id=ticket_id, from_state=ticket.state,
-                               to_state=to_state, event=event, actor=actor, at=at, data=data,
-                               changes=changes)
-        if row is None:
-            raise ConcurrentChange(f"ticket {ticket.number} left state {ticket.state!r} meanwhile")
-    return row

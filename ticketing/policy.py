@@ -19,9 +19,10 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from ticketing.errors import PolicyError
 
-__all__ = ["TIERS", "IMPACTS", "GRADES", "Tier", "Impact", "Grade", "ClockRow", "MultiCoreRule",
-           "ProcessClocks", "Routing", "IncidentRules", "NotificationRoute",
-           "NotificationRules", "Policy", "load_policy", "builtin_policy",
+__all__ = ["TIERS", "IMPACTS", "GRADES", "CHANNELS", "MANUAL_CHANNELS", "CLOCKS", "Tier",
+           "Impact", "Grade", "Channel", "ClockName", "CalendarKind", "ClockRow", "MultiCoreRule",
+           "ProcessClocks", "Routing", "IncidentRules", "NotificationRoute", "NotificationRules",
+           "Timers", "EscalationStep", "Escalation", "Policy", "load_policy", "builtin_policy",
            "builtin_policy_names", "parse_duration", "format_duration"]
 
 # These three vocabularies are schema contracts (CHECK constraints in storage), not policy.
@@ -31,6 +32,19 @@ Grade = Literal["I", "II", "III", "IV"]
 TIERS: tuple[Tier, ...] = ("core", "important", "ordinary")
 IMPACTS: tuple[Impact, ...] = ("stoppage", "core-module", "non-core", "minor")
 GRADES: tuple[Grade, ...] = ("I", "II", "III", "IV")
+# Intake channels (service rules section 4); 'monitoring' is the automatic one.
+Channel = Literal["monitoring", "phone", "email", "chat", "wechat", "on_site"]
+CHANNELS: tuple[Channel, ...] = ("monitoring", "phone", "email", "chat", "wechat", "on_site")
+MANUAL_CHANNELS: tuple[Channel, ...] = CHANNELS[1:]
+# The clocks a ticket runs (service rules section 3): the two process clocks, the grade's SLA
+# clocks, the progress-update cadence and the one update owed at completion when there is none.
+ClockName = Literal["dispatch", "confirm", "respond", "onsite", "plan", "resolve", "update",
+                    "final_update"]
+CLOCKS: tuple[ClockName, ...] = ("dispatch", "confirm", "respond", "onsite", "plan", "resolve",
+                                 "update", "final_update")
+# How a clock counts: every hour ("24x7"), or only the hours of working days in the site's
+# time zone, without weekends and public holidays ("working").
+CalendarKind = Literal["24x7", "working"]
 
 _DURATION_RE = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m(?:in)?)?\s*$")
 
@@ -120,6 +134,58 @@ class Routing(_Model):
     engineer_role: str = "engineer"
 
 
+class Timers(_Model):
+    """How clocks count, when they warn, and the windows of the later events."""
+
+    warn_share: float = Field(gt=0, lt=1, description="warn at this share of the allowed time")
+    calendar: CalendarKind = "24x7"
+    holidays: str | None = Field(
+        default="CN", pattern=r"^[A-Z]{2}$",
+        description="public holidays of this country (ISO 3166 code) are not working days")
+    workdays: tuple[int, ...] = Field(default=(1, 2, 3, 4, 5),
+                                      description="ISO weekdays that are working days")
+    completion_update: Duration = Field(
+        description="grades without a cadence owe one update at completion, within this")
+    reopen_window: Duration = Field(
+        description="a resolved or signed-off ticket can be reopened this long afterwards")
+
+    @model_validator(mode="after")
+    def _sane(self) -> Timers:
+        if not self.workdays or any(d < 1 or d > 7 for d in self.workdays):
+            raise ValueError("workdays must name ISO weekdays 1 (Monday) to 7 (Sunday)")
+        for name in ("completion_update", "reopen_window"):
+            if getattr(self, name) <= timedelta(0):
+                raise ValueError(f"{name} {_POSITIVE}")
+        return self
+
+
+class EscalationStep(_Model):
+    """One rung of the ladder: ``after`` the previous rung (the first: after the breach), the
+    ticket goes up to ``to``; ``role`` is whom notifications will address."""
+
+    level: int = Field(ge=2, description="level 1 is the assignee; the ladder starts at 2")
+    to: str = Field(min_length=1)
+    role: str = Field(min_length=1)
+    after: Duration
+    calendar: CalendarKind = "24x7"
+
+
+class Escalation(_Model):
+    clocks: tuple[ClockName, ...] = Field(description="clocks whose breach climbs the ladder")
+    steps: tuple[EscalationStep, ...]
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Escalation:
+        levels = [s.level for s in self.steps]
+        if levels != sorted(set(levels)):
+            raise ValueError(f"steps must climb strictly by level, got {levels}")
+        if any(s.after < timedelta(0) for s in self.steps):
+            raise ValueError("a step's after cannot be negative")
+        if self.clocks and not self.steps:
+            raise ValueError("clocks escalate but the ladder has no steps")
+        return self
+
+
 class Grading(_Model):
     matrix: dict[Tier, dict[Impact, Grade]]
     assumed: tuple[str, ...] = Field(
@@ -202,6 +268,8 @@ class Policy(_Model):
     incidents: IncidentRules | None = None
     # Absent: nobody is notified.
     notifications: NotificationRules | None = None
+    timers: Timers
+    escalation: Escalation
 
     @model_validator(mode="after")
     def _every_grade_and_tier_has_one_clock(self) -> Policy:

@@ -2,8 +2,10 @@
 
 Two sources feed one loop: ``NOTIFY robowatch_events`` wakes it at once, and a periodic sweep
 of the unticketed anomalies catches whatever was missed while the service was down or the
-listener was reconnecting. The database work is synchronous and runs in a worker thread, one
-transaction per anomaly; the event loop only waits.
+listener was reconnecting. Beside it runs the timer loop (``ticketing.timers.run_timers``):
+warnings, breaches, re-dispatch and escalation, woken early when a ticket changes. The
+database work is synchronous and runs in worker threads, one transaction per anomaly; the event
+loop only waits.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from storage.connect import connect, first_line, log_retry, usable
 from ticketing.dispatch import auto_dispatch
 from ticketing.intake import ticket_anomaly
 from ticketing.policy import Policy
+from ticketing.timers import run_timers
 
 __all__ = ["run_ticketing", "SweepStats"]
 
@@ -131,8 +134,9 @@ class _Worker:
             self.conn = None
 
 
-async def _listen(conninfo: str, wake: asyncio.Event) -> None:
-    """Set ``wake`` on every new anomaly; reconnect forever with capped, jittered backoff."""
+async def _listen(conninfo: str, wake: asyncio.Event, timers: asyncio.Event) -> None:
+    """Set ``wake`` on every new anomaly and ``timers`` on every ticket change; reconnect
+    forever with capped, jittered backoff."""
     while True:
         async with contextlib.AsyncExitStack() as stack:
             # A fresh retry policy per connection: backoff restarts after a healthy session.
@@ -147,10 +151,13 @@ async def _listen(conninfo: str, wake: asyncio.Event) -> None:
                         events_channel.listen_events(conninfo=conninfo))
             log.info("listening on %s", events_channel.CHANNEL)
             wake.set()  # anything inserted while we were not listening
+            timers.set()
             try:
                 async for ev in events:
                     if ev.type == "anomaly" and ev.op == "insert":
                         wake.set()
+                    elif ev.type == "ticket":
+                        timers.set()  # a changed ticket may have a timer due sooner
             except Exception as exc:  # noqa: BLE001 - any failure means: reconnect
                 log.warning("event listener lost (%s); reconnecting", first_line(exc))
 
@@ -182,7 +189,12 @@ async def run_ticketing(
     worker = _Worker(conninfo=conninfo, policy=policy, clock=clock, batch=batch,
                      dispatch=dispatch)
     wake = asyncio.Event()
-    listener = asyncio.create_task(_listen(conninfo, wake), name="ticketing-listener")
+    timers_wake = asyncio.Event()
+    listener = asyncio.create_task(_listen(conninfo, wake, timers_wake),
+                                   name="ticketing-listener")
+    timer_loop = asyncio.create_task(
+        run_timers(conninfo=conninfo, policy=policy, stop=stop, wake=timers_wake, clock=clock),
+        name="ticketing-timers")
     log.info("ticketing service started with policy %s", policy.label)
     sweep: asyncio.Future[SweepStats] | None = None
     try:
@@ -191,7 +203,7 @@ async def run_ticketing(
                 # _listen never returns by itself: a bug, not a lost connection. Show it in
                 # full and listen again; the periodic sweep has covered the gap.
                 log.error("event listener died; restarting it", exc_info=listener.exception())
-                listener = asyncio.create_task(_listen(conninfo, wake),
+                listener = asyncio.create_task(_listen(conninfo, wake, timers_wake),
                                                name="ticketing-listener")
             wake.clear()
             sweep = asyncio.ensure_future(asyncio.to_thread(worker.sweep))
@@ -210,7 +222,8 @@ async def run_ticketing(
     finally:
         worker.halt.set()
         listener.cancel()
-        await asyncio.gather(listener, return_exceptions=True)
+        timer_loop.cancel()
+        await asyncio.gather(listener, timer_loop, return_exceptions=True)
         if sweep is not None and not sweep.done():
             # The thread cannot be cancelled; it stops at the next anomaly boundary.
             await asyncio.gather(sweep, return_exceptions=True)

@@ -17,6 +17,9 @@ from storage.fleet import (
     SiteSpec,
     register_fleet,
 )
+from storage.tickets import TicketRow, get_ticket
+from ticketing.events import apply
+from ticketing.policy import Policy
 
 T0 = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
 
@@ -68,3 +71,12 @@ def anomaly(
         if close:
             conn.execute("UPDATE anomalies SET ended_at = %s WHERE id = %s", (T0, aid))
     return aid
+
+
+def act(conn: Any, ticket_id: int, event: str, at: datetime, *, policy: Policy,
+        actor: str = "eng:E-01", **details: Any) -> TicketRow:
+    """Apply ``event`` as a person would: naming the version they last saw."""
+    seen = get_ticket(conn=conn, ticket_id=ticket_id)
+    return apply(conn=conn, ticket_id=ticket_id, event=event, actor=actor,
+                 expected_version=seen.version if seen else None, now=at, policy=policy,
+                 **details)

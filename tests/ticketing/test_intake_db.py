@@ -10,10 +10,9 @@ import pytest
 
 from storage import tickets as store
 from storage.connect import connect
-from tests.ticketing.fleet import T0, anomaly, register
+from tests.ticketing.fleet import T0, act, anomaly, register
 from ticketing.errors import EventRefused
 from ticketing.intake import ticket_anomaly
-from ticketing.lifecycle import apply_event
 from ticketing.policy import builtin_policy
 
 POLICY = builtin_policy("default")
@@ -94,11 +93,10 @@ def test_closed_ticket_does_not_absorb_new_anomalies(db_url, fleet, conn):
     report = {"process": "remote session", "cause": "fan", "solution": "replaced fan",
               "parts_used": ["fan-24V"], "before_after": "92 C -> 61 C"}
     steps: list[tuple[str, dict[str, Any]]] = [
-        ("dispatch", {"assignee": "E-01"}), ("accept", {}), ("start", {}),
+        ("dispatch", {"assignee": "E-01"}), ("accept", {}), ("start_remote", {}),
         ("resolve", {"report": report}), ("sign_off", {})]
     for event, details in steps:
-        apply_event(conn=conn, ticket_id=r1.ticket_id, event=event, actor="test", at=NOW,
-                    policy=POLICY, **details)
+        act(conn, r1.ticket_id, event, NOW, policy=POLICY, actor="test", **details)
     closed = _get(conn, r1.ticket_id)
     assert closed.state == "signed_off" and closed.closed_at == NOW
     second = anomaly(db_url, fleet["R-I1"])
@@ -147,8 +145,7 @@ def test_refused_event_changes_nothing(db_url, fleet, conn):
     tid = ticket_anomaly(conn=conn, anomaly_id=aid, policy=POLICY, now=NOW).ticket_id
     assert tid is not None
     with pytest.raises(EventRefused):
-        apply_event(conn=conn, ticket_id=tid, event="sign_off", actor="test", at=NOW,
-                    policy=POLICY)
+        act(conn, tid, "sign_off", NOW, policy=POLICY, actor="test")
     assert _get(conn, tid).state == "new"
     assert len(store.ticket_events(conn=conn, ticket_id=tid)) == 2
 

@@ -8,11 +8,10 @@ import pytest
 
 from storage import tickets as store
 from storage.connect import connect
-from tests.ticketing.fleet import T0, anomaly, register
+from tests.ticketing.fleet import T0, act, anomaly, register
 from ticketing.dispatch import auto_dispatch
 from ticketing.errors import EventRefused, MissingDetail, TicketNotFound
 from ticketing.intake import ticket_anomaly
-from ticketing.lifecycle import apply_event
 from ticketing.policy import builtin_policy
 
 POLICY = builtin_policy("default")
@@ -47,8 +46,7 @@ def _get(conn: store.Conn, ticket_id: int) -> store.TicketRow:
 
 
 def _do(conn, tid, event, at, **details):
-    return apply_event(conn=conn, ticket_id=tid, event=event, actor="eng:E-01", at=at,
-                       policy=POLICY, **details)
+    return act(conn, tid, event, at, policy=POLICY, **details)
 
 
 def test_full_life_with_refusal_pause_dispute_and_history(db_url, fleet, conn):
@@ -60,7 +58,7 @@ def test_full_life_with_refusal_pause_dispute_and_history(db_url, fleet, conn):
     _do(conn, tid, "dispatch", T0 + timedelta(minutes=6), assignee="E-01")
     accepted = _do(conn, tid, "accept", T0 + timedelta(minutes=10))
     assert accepted.responded_at == T0 + timedelta(minutes=10) and accepted.assignee == "E-01"
-    _do(conn, tid, "start", T0 + H)
+    _do(conn, tid, "start_remote", T0 + H)
     _do(conn, tid, "wait_customer", T0 + 3 * H, reason="line locked for production")
     resumed = _do(conn, tid, "resume", T0 + 5 * H)
     # Paused 2 h: deadlines still ahead at the pause move; respond_by had passed and stays.
@@ -83,7 +81,7 @@ def test_full_life_with_refusal_pause_dispute_and_history(db_url, fleet, conn):
         ("created", None, "new"), ("anomaly_appended", "new", "new"),
         ("dispatch", "new", "dispatched"), ("refuse", "dispatched", "new"),
         ("dispatch", "new", "dispatched"), ("accept", "dispatched", "accepted"),
-        ("start", "accepted", "in_progress"), ("wait_customer", "in_progress", "waiting_customer"),
+        ("start_remote", "accepted", "in_progress"), ("wait_customer", "in_progress", "waiting_customer"),
         ("resume", "waiting_customer", "in_progress"), ("resolve", "in_progress", "resolved"),
         ("dispute", "resolved", "in_progress"), ("resolve", "in_progress", "resolved"),
         ("sign_off", "resolved", "signed_off"), ("archive", "signed_off", "archived"),
@@ -113,7 +111,7 @@ def test_refused_detail_leaves_no_trace(db_url, fleet, conn):
 def test_grade_iv_extension_counts_pauses(db_url, fleet, conn):
     tid = _ticket(db_url, conn, fleet["R-O1"], impact="minor")  # IV: 4 h, extendable to 8 h
     for event, at, details in (("dispatch", T0, {"assignee": "E-01"}), ("accept", T0, {}),
-                               ("start", T0, {}),
+                               ("start_remote", T0, {}),
                                ("wait_customer", T0 + H, {"reason": "no access"}),
                                ("resume", T0 + 2 * H, {})):
         _do(conn, tid, event, at, **details)

@@ -1,0 +1,234 @@
+"""Ticket clocks and their timers: the rows ``ticketing`` keeps so that no deadline is lost in
+a restart and none fires twice.
+
+A clock row is one run of one clock of a ticket (its deadline, met or breached). A timer row is
+one thing a clock will do at ``due_at`` (warn, breach, re-dispatch, escalate); firing sets
+``fired_at`` in the same transaction as the history row it writes. ``claim_due`` locks due
+timers with their tickets ``FOR UPDATE SKIP LOCKED``, so two ticketing processes never take
+the same one, and reads them through the partial index on unfired ``due_at``: a pass costs
+what is due, not what is open.
+
+Calendar arithmetic stays in ``ticketing``: functions here store the instants it computed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from storage.tickets import Conn, _one, _rows
+
+__all__ = ["ClockRun", "TimerRow", "NewTimer", "DueTimer", "start_clock", "clocks_of",
+           "open_clocks", "latest_clock", "get_clock", "close_clock", "set_clock_due",
+           "mark_warned", "mark_breached", "unfired_timers", "set_timer_due", "claim_due",
+           "mark_fired", "postpone", "next_due", "timers_of", "add_timers"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClockRun:
+    id: int
+    ticket_id: int
+    clock: str
+    calendar: str
+    started_at: datetime
+    allowed: timedelta
+    due_at: datetime | None
+    paused_left: timedelta | None
+    warned_at: datetime | None
+    met_at: datetime | None
+    breached_at: datetime | None
+    closed_at: datetime | None
+    closed_why: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewTimer:
+    action: str
+    due_at: datetime
+    calendar: str
+    step: int = 0
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TimerRow:
+    id: int
+    ticket_id: int
+    clock_id: int
+    action: str
+    step: int
+    calendar: str
+    due_at: datetime | None
+    paused_left: timedelta | None
+    detail: dict[str, Any]
+    attempts: int
+    fired_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DueTimer:
+    id: int
+    ticket_id: int
+    clock_id: int
+    clock: str
+    action: str
+    step: int
+    due_at: datetime
+    detail: dict[str, Any]
+    attempts: int
+
+
+_CLOCK_COLS = ("id, ticket_id, clock, calendar, started_at, allowed, due_at, paused_left, "
+               "warned_at, met_at, breached_at, closed_at, closed_why")
+_TIMER_COLS = ("id, ticket_id, clock_id, action, step, calendar, due_at, paused_left, detail, "
+               "attempts, fired_at")
+
+
+def start_clock(
+    *, conn: Conn, ticket_id: int, clock: str, calendar: str, started_at: datetime,
+    allowed: timedelta, due_at: datetime, timers: Sequence[NewTimer] = (),
+) -> int:
+    """Open a clock run with its timers; the clock's id."""
+    row = _one(conn, """INSERT INTO ticket_clocks (ticket_id, clock, calendar, started_at, allowed,
+                                                  due_at)
+                        VALUES (%s, %s, %s, %s, %s, %s) RETURNING id""",
+               (ticket_id, clock, calendar, started_at, allowed, due_at))
+    assert row is not None  # INSERT ... RETURNING always yields the row
+    clock_id = int(row["id"])
+    add_timers(conn=conn, ticket_id=ticket_id, clock_id=clock_id, timers=timers)
+    return clock_id
+
+
+def add_timers(*, conn: Conn, ticket_id: int, clock_id: int, timers: Sequence[NewTimer]) -> None:
+    if not timers:
+        return
+    with conn.cursor() as cur:
+        cur.executemany(
+            """INSERT INTO ticket_timers (ticket_id, clock_id, action, step, calendar, due_at,
+                                          detail)
+               VALUES (%s, %s, %s, %s, %s, %s, %s)""",
+            [(ticket_id, clock_id, t.action, t.step, t.calendar, t.due_at, Jsonb(t.detail))
+             for t in timers])
+
+
+def clocks_of(*, conn: Conn, ticket_id: int) -> list[ClockRun]:
+    """Every clock run of a ticket, oldest first."""
+    rows = _rows(conn, f"SELECT {_CLOCK_COLS} FROM ticket_clocks WHERE ticket_id = %s ORDER BY id",
+                 (ticket_id,))
+    return [ClockRun(**r) for r in rows]
+
+
+def open_clocks(*, conn: Conn, ticket_id: int) -> list[ClockRun]:
+    rows = _rows(conn, f"SELECT {_CLOCK_COLS} FROM ticket_clocks "
+                       "WHERE ticket_id = %s AND closed_at IS NULL ORDER BY id", (ticket_id,))
+    return [ClockRun(**r) for r in rows]
+
+
+def latest_clock(*, conn: Conn, ticket_id: int, clock: str) -> ClockRun | None:
+    """The most recent run of ``clock`` on the ticket, open or closed."""
+    r = _one(conn, f"SELECT {_CLOCK_COLS} FROM ticket_clocks WHERE ticket_id = %s AND clock = %s "
+                   "ORDER BY id DESC LIMIT 1", (ticket_id, clock))
+    return ClockRun(**r) if r else None
+
+
+def get_clock(*, conn: Conn, clock_id: int) -> ClockRun | None:
+    r = _one(conn, f"SELECT {_CLOCK_COLS} FROM ticket_clocks WHERE id = %s", (clock_id,))
+    return ClockRun(**r) if r else None
+
+
+def close_clock(
+    *, conn: Conn, clock_id: int, at: datetime, why: str, drop_due_timers: bool = True
+) -> None:
+    """Stop a clock run (``why``: met, replaced, reassigned, refused, moot, cancelled) and drop
+    its unfired timers. ``drop_due_timers=False`` keeps those already due at ``at``: they
+    happened before the clock stopped and still fire."""
+    conn.execute("""UPDATE ticket_clocks SET closed_at = %s, closed_why = %s,
+                        met_at = CASE WHEN %s = 'met' THEN %s ELSE met_at END
+                    WHERE id = %s AND closed_at IS NULL""", (at, why, why, at, clock_id))
+    if drop_due_timers:
+        conn.execute("DELETE FROM ticket_timers WHERE clock_id = %s AND fired_at IS NULL",
+                     (clock_id,))
+    else:
+        conn.execute("""DELETE FROM ticket_timers WHERE clock_id = %s AND fired_at IS NULL
+                        AND (due_at IS NULL OR due_at > %s)""", (clock_id, at))
+
+
+def set_clock_due(
+    *, conn: Conn, clock_id: int, due_at: datetime | None, paused_left: timedelta | None
+) -> None:
+    conn.execute("UPDATE ticket_clocks SET due_at = %s, paused_left = %s WHERE id = %s",
+                 (due_at, paused_left, clock_id))
+
+
+def mark_warned(*, conn: Conn, clock_id: int, at: datetime) -> None:
+    conn.execute("UPDATE ticket_clocks SET warned_at = COALESCE(warned_at, %s) WHERE id = %s",
+                 (at, clock_id))
+
+
+def mark_breached(*, conn: Conn, clock_id: int, at: datetime) -> None:
+    conn.execute("UPDATE ticket_clocks SET breached_at = COALESCE(breached_at, %s) WHERE id = %s",
+                 (at, clock_id))
+
+
+def unfired_timers(*, conn: Conn, ticket_id: int) -> list[TimerRow]:
+    rows = _rows(conn, f"SELECT {_TIMER_COLS} FROM ticket_timers "
+                       "WHERE ticket_id = %s AND fired_at IS NULL ORDER BY id", (ticket_id,))
+    return [TimerRow(**r) for r in rows]
+
+
+def timers_of(*, conn: Conn, ticket_id: int) -> list[TimerRow]:
+    """Every timer of a ticket, fired or not, oldest first."""
+    rows = _rows(conn, f"SELECT {_TIMER_COLS} FROM ticket_timers WHERE ticket_id = %s ORDER BY id",
+                 (ticket_id,))
+    return [TimerRow(**r) for r in rows]
+
+
+def set_timer_due(
+    *, conn: Conn, moves: Sequence[tuple[int, datetime | None, timedelta | None]]
+) -> None:
+    """Move timers: ``(timer id, due_at, paused_left)``; a paused timer has no ``due_at``."""
+    if not moves:
+        return
+    with conn.cursor() as cur:
+        cur.executemany("UPDATE ticket_timers SET due_at = %s, paused_left = %s WHERE id = %s",
+                        [(due, left, tid) for tid, due, left in moves])
+
+
+def claim_due(*, conn: Conn, now: datetime, limit: int) -> list[DueTimer]:
+    """Lock up to ``limit`` unfired timers due at ``now`` and their tickets, earliest first,
+    skipping any another process holds. Call inside a transaction; the locks last until it
+    ends."""
+    rows = _rows(conn, """
+        SELECT tm.id, tm.ticket_id, tm.clock_id, c.clock, tm.action, tm.step, tm.due_at,
+               tm.detail, tm.attempts
+        FROM ticket_timers tm
+        JOIN tickets t ON t.id = tm.ticket_id
+        JOIN ticket_clocks c ON c.id = tm.clock_id
+        WHERE tm.fired_at IS NULL AND tm.due_at <= %s
+        ORDER BY tm.due_at, tm.id
+        LIMIT %s
+        FOR UPDATE OF tm, t SKIP LOCKED""", (now, limit))
+    return [DueTimer(**r) for r in rows]
+
+
+def mark_fired(*, conn: Conn, timer_id: int, at: datetime) -> bool:
+    """Record that a timer fired; False if it had already (nothing is written then)."""
+    r = _one(conn, "UPDATE ticket_timers SET fired_at = %s WHERE id = %s AND fired_at IS NULL "
+                   "RETURNING id", (at, timer_id))
+    return r is not None
+
+
+def postpone(*, conn: Conn, timer_id: int, until: datetime) -> None:
+    """A timer that failed to fire is tried again at ``until``."""
+    conn.execute("UPDATE ticket_timers SET due_at = %s, attempts = attempts + 1 WHERE id = %s",
+                 (until, timer_id))
+
+
+def next_due(*, conn: Conn) -> datetime | None:
+    """When the earliest unfired timer is due (None: nothing is scheduled)."""
+    r = _one(conn, "SELECT min(due_at) AS at FROM ticket_timers WHERE fired_at IS NULL")
+    return r["at"] if r else None

@@ -1,0 +1,229 @@
+"""Timers that act: warnings before a deadline, breaches, re-dispatch of an unconfirmed
+ticket, and the escalation ladder, fired from the database (``storage.timers``).
+
+``fire_due`` is one pass: in one transaction it locks the due timers and their tickets
+(``FOR UPDATE SKIP LOCKED``, so a second ticketing process takes other ones or none), writes
+one history row per timer (actor ``system``) and sets ``fired_at`` with it. A restart loses no
+deadline (they are rows) and fires none twice (``fired_at`` commits with its event). Each timer
+fires in a savepoint: one that fails is logged, postponed and retried, and costs the others
+nothing.
+
+``run_timers`` is the loop the ticketing service runs: a pass, then sleep until the next due
+timer (or until woken: a ticket changed), in a worker thread.
+
+History rows written here, for the notification outbox (``storage.tickets.events_since``):
+``clock_warning`` (``data.clock``; a warning of clock ``update`` is the progress-update
+reminder), ``clock_breached``, ``escalation`` (``data.level``, ``to``, ``role``), and the
+lifecycle's ``reassign`` with ``data.lapsed = true``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
+
+from storage import tickets as store
+from storage import timers as tstore
+from storage.connect import DatabaseError, connect, first_line, usable
+from ticketing import deadlines, events
+from ticketing.dispatch import next_assignee
+from ticketing.errors import TicketingError
+from ticketing.policy import Policy, format_duration
+
+__all__ = ["FiredTimer", "fire_due", "run_timers", "TIMER_EVENTS", "WARNING", "BREACH",
+           "ESCALATION"]
+
+log = logging.getLogger(__name__)
+
+WARNING, BREACH, ESCALATION = "clock_warning", "clock_breached", "escalation"
+TIMER_EVENTS = (WARNING, BREACH, ESCALATION, "reassign")
+# A timer whose firing failed (a bug, a broken row) is retried this much later, so it neither
+# spins the loop nor blocks the timers due after it.
+RETRY_AFTER = timedelta(minutes=1)
+# The loop sleeps at most this long without a pass: bounds the delay of a timer created by a
+# writer whose change notification was lost.
+IDLE_S = 30.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FiredTimer:
+    timer_id: int
+    ticket_id: int
+    ticket: str
+    clock: str
+    action: str
+    step: int
+    due_at: datetime
+    event: str           # the history row it wrote
+    detail: str = ""
+
+
+def _fire_one(
+    conn: store.Conn, d: tstore.DueTimer, *, now: datetime, policy: Policy
+) -> FiredTimer:
+    t = store.get_ticket(conn=conn, ticket_id=d.ticket_id)
+    run = tstore.get_clock(conn=conn, clock_id=d.clock_id)
+    if t is None or run is None:
+        raise LookupError(f"timer {d.id} points at a missing ticket or clock")
+    base = {"clock": d.clock, "due_at": d.due_at.isoformat(), "timer_id": d.id,
+            "clock_id": run.id, "allowed": format_duration(run.allowed)}
+    fired = FiredTimer(timer_id=d.id, ticket_id=t.id, ticket=t.number, clock=d.clock,
+                       action=d.action, step=d.step, due_at=d.due_at, event=WARNING)
+    if d.action == "warn":
+        tstore.mark_warned(conn=conn, clock_id=run.id, at=now)
+        store.add_event(conn=conn, ticket_id=t.id, at=now, event=WARNING, actor=events.SYSTEM,
+                        state=t.state, data={**base, "share": policy.timers.warn_share})
+        return fired
+    if d.action == "escalate":
+        level = max(t.escalation, d.step)
+        store.transition(conn=conn, ticket_id=t.id, from_state=t.state, to_state=t.state,
+                         event=ESCALATION, actor=events.SYSTEM, at=now,
+                         data={**base, "level": d.step, **d.detail},
+                         changes={"escalation": level})
+        return _with(fired, event=ESCALATION, detail=f"level {d.step}: {d.detail.get('to')}")
+    # breach, or reassign (the confirm clock's breach)
+    tstore.mark_breached(conn=conn, clock_id=run.id, at=d.due_at)
+    store.add_event(conn=conn, ticket_id=t.id, at=now, event=BREACH, actor=events.SYSTEM,
+                    state=t.state, data=base)
+    if d.action != "reassign" or run.closed_at is not None or t.state != "dispatched":
+        return _with(fired, event=BREACH)
+    lapsed = t.assignee
+    chosen = next_assignee(conn=conn, ticket=t, policy=policy,
+                           exclude=[lapsed] if lapsed else [])
+    if chosen is None:
+        # Nobody else can take it: the ladder climbs from the breach instead.
+        deadlines.start_ladder(conn=conn, ticket=t, policy=policy, clock_id=run.id,
+                               breach_at=d.due_at)
+        return _with(fired, event=BREACH, detail="nobody left to reassign to: escalating")
+    events.apply(conn=conn, ticket_id=t.id, event="reassign", actor=events.SYSTEM,
+                 expected_version=None, now=now, policy=policy, assignee=chosen.code,
+                 reason=f"{lapsed} did not confirm within {format_duration(run.allowed)}",
+                 lapsed=True, timer_id=d.id)
+    return _with(fired, event="reassign", detail=f"{lapsed} -> {chosen.code}")
+
+
+def _with(f: FiredTimer, *, event: str, detail: str = "") -> FiredTimer:
+    return FiredTimer(timer_id=f.timer_id, ticket_id=f.ticket_id, ticket=f.ticket, clock=f.clock,
+                      action=f.action, step=f.step, due_at=f.due_at, event=event, detail=detail)
+
+
+def fire_due(
+    *, conn: store.Conn, now: datetime, policy: Policy, limit: int = 500
+) -> list[FiredTimer]:
+    """Fire up to ``limit`` timers due at ``now``, earliest first, in one transaction; what
+    fired. Timers another process holds are skipped (it fires them)."""
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("now must be timezone-aware")
+    if limit < 1:
+        raise ValueError(f"limit must be >= 1, got {limit}")
+    fired: list[FiredTimer] = []
+    with store.atomic(conn=conn):
+        for d in tstore.claim_due(conn=conn, now=now, limit=limit):
+            try:
+                with store.atomic(conn=conn):  # a savepoint: a failure undoes only this timer
+                    # Marked first: the action may close the clock, which drops its unfired
+                    # timers.
+                    if not tstore.mark_fired(conn=conn, timer_id=d.id, at=now):
+                        raise LookupError(f"timer {d.id} fired meanwhile")
+                    one = _fire_one(conn, d, now=now, policy=policy)
+            except (TicketingError, LookupError, ValueError, DatabaseError) as exc:
+                if not usable(conn):
+                    raise
+                log.error("timer %s (%s %s of ticket %s, due %s) failed, retried in %s: %s",
+                          d.id, d.clock, d.action, d.ticket_id, d.due_at.isoformat(),
+                          RETRY_AFTER, first_line(exc))
+                tstore.postpone(conn=conn, timer_id=d.id, until=now + RETRY_AFTER)
+                continue
+            fired.append(one)
+    return fired
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(slots=True)
+class _Pass:
+    """The loop's database side; runs in one worker thread at a time, owns its connection."""
+
+    conninfo: str
+    policy: Policy
+    clock: Callable[[], datetime]
+    limit: int
+    conn: store.Conn | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __call__(self) -> tuple[int, datetime | None]:
+        with self.lock:
+            if self.conn is None or not usable(self.conn):
+                if self.conn is not None:
+                    self.conn.close()
+                self.conn = connect(self.conninfo, autocommit=True)
+            fired = fire_due(conn=self.conn, now=self.clock(), policy=self.policy,
+                             limit=self.limit)
+            for f in fired:
+                log.info("ticket %s: %s %s (%s) %s", f.ticket, f.clock, f.action, f.event,
+                         f.detail)
+            return len(fired), tstore.next_due(conn=self.conn)
+
+    def close(self) -> None:
+        with self.lock:
+            if self.conn is not None:
+                self.conn.close()
+                self.conn = None
+
+
+async def _sleep(stop: asyncio.Event, wake: asyncio.Event, seconds: float) -> None:
+    if seconds <= 0:
+        return
+    waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())]
+    try:
+        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waiters:
+            w.cancel()
+        await asyncio.gather(*waiters, return_exceptions=True)
+
+
+async def run_timers(
+    *,
+    conninfo: str,
+    policy: Policy,
+    stop: asyncio.Event,
+    wake: asyncio.Event | None = None,
+    clock: Callable[[], datetime] = _utcnow,
+    limit: int = 500,
+) -> None:
+    """Fire timers until ``stop`` is set, waking at the next due time or when ``wake`` is set.
+    A lost database is retried with capped, jittered exponential backoff; it never ends the
+    loop."""
+    wake = wake or asyncio.Event()
+    one_pass = _Pass(conninfo=conninfo, policy=policy, clock=clock, limit=limit)
+
+    def note(state: object) -> None:
+        exc = getattr(getattr(state, "outcome", None), "exception", lambda: None)()
+        log.error("timer pass failed: %s", first_line(exc) if exc else "unknown error")
+        one_pass.close()
+
+    try:
+        while not stop.is_set():
+            wake.clear()
+            async for attempt in AsyncRetrying(
+                    retry=retry_if_exception_type(DatabaseError),
+                    wait=wait_exponential_jitter(initial=0.5, max=30.0), before_sleep=note):
+                with attempt:
+                    fired, next_at = await asyncio.to_thread(one_pass)
+            if fired >= limit:
+                continue  # more are due right now
+            delay = IDLE_S
+            if next_at is not None:
+                delay = min(IDLE_S, max(0.0, (next_at - clock()).total_seconds()))
+            await _sleep(stop, wake, delay)
+    finally:
+        await asyncio.to_thread(one_pass.close)
