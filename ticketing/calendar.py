@@ -5,7 +5,8 @@ working weekends count).
 Both answer two questions over timezone-aware instants, and each is the inverse of the other:
 ``add(t, d)`` is the instant at which ``d`` of counted time has passed since ``t``;
 ``elapsed(a, b)`` is the counted time between two instants (negative when ``b`` is before
-``a``). A working day counts whole, midnight to midnight local time, as real elapsed time: so
+``a``). When several instants have the same count (a weekend), ``add`` answers the earliest:
+that is when the time ran out. A working day counts whole, midnight to midnight local time, as real elapsed time: so
 "3 working days" from Friday 15:00 ends Wednesday 15:00, and a working day that loses an hour
 to daylight saving counts 23 h.
 
@@ -131,12 +132,15 @@ class WorkingDays:
             day += _DAY
 
     def add(self, start: datetime, span: timedelta) -> datetime:
+        """The earliest instant at which the counted time since ``start`` is ``span``.
+
+        Earliest matters when the answer falls in non-working time: a clock whose allowed time
+        ran out on Friday at midnight was due then, not on Monday morning. So a zero or
+        negative ``span`` may answer before ``start`` when ``start`` is not working time.
+        """
         _aware("start", start)
-        if span == _ZERO:
-            return start
         left = abs(span)
         day = self._local_day(start)
-        step = _DAY if span > _ZERO else -_DAY
         # A year of non-working days in a row means the calendar is unusable, not slow.
         for _ in range(366 + 366 * (left // _DAY + 1)):
             lo, hi = self._bounds(day)
@@ -150,10 +154,12 @@ class WorkingDays:
                 else:
                     seg_start, seg_end = lo, min(hi, start)
                     if seg_end > seg_start:
-                        if seg_end - seg_start >= left:
+                        # Strictly inside: landing on a segment's start means the count was
+                        # already reached at the end of the working time before it.
+                        if seg_end - seg_start > left:
                             return seg_end - left
                         left -= seg_end - seg_start
-            day += step
+            day += _DAY if span > _ZERO else -_DAY
         raise CalendarError(f"no working day within a year of {start.isoformat()}")
 
 

@@ -1,26 +1,33 @@
-"""SLA clocks: deadlines of each grade/tier row of seed 000, pauses, extension, overdue."""
+"""SLA clocks, pure: each grade/tier row of seed 000, the timer plan (warning, breach, ladder),
+pauses, the grade IV extension, seed 004's working-day rung."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from ticketing.calendar import ALWAYS, WorkingDays
 from ticketing.clocks import (
-    Pause,
-    deadlines_for,
-    extended_resolve_by,
-    next_update_due,
-    overdue,
-    paused_total,
-    shifted,
+    ClockSpec,
+    extended_resolve,
+    final_update_clock,
+    left_at,
+    paused,
+    plan_clock,
+    process_clock,
+    resumed,
+    sla_clocks,
 )
-from ticketing.errors import MissingDetail
+from ticketing.deadlines import calendars_of
+from ticketing.errors import CalendarError, MissingDetail
 from ticketing.policy import builtin_policy
 
 POLICY = builtin_policy("default")
+SEED004 = builtin_policy("seed004")
 T0 = datetime(2026, 11, 21, 23, 50, tzinfo=UTC)  # late evening: clocks run through midnight
 M, H = timedelta(minutes=1), timedelta(hours=1)
+CAL = calendars_of(policy=POLICY, tz="Asia/Shanghai")
 
 # Service rules section 3: grade, tier -> respond, onsite, plan, resolve, update cadence.
 TABLE = [
@@ -39,86 +46,102 @@ TABLE = [
 
 
 @pytest.mark.parametrize(("grade", "tier", "respond", "onsite", "plan", "resolve", "update"), TABLE)
-def test_deadlines_per_grade_and_tier(grade, tier, respond, onsite, plan, resolve, update):
-    d = deadlines_for(clock=POLICY.clock_for(grade=grade, tier=tier), accepted_at=T0)
-    assert d.respond_by == T0 + respond
-    assert d.onsite_by == (T0 + onsite if onsite else None)
-    assert d.plan_by == (T0 + plan if plan else None)
-    assert d.resolve_by == T0 + resolve
-    assert d.update_every == update
+def test_clocks_per_grade_and_tier(grade, tier, respond, onsite, plan, resolve, update):
+    specs = sla_clocks(policy=POLICY, grade=grade, tier=tier)
+    expected = {"respond": respond, "onsite": onsite, "plan": plan, "resolve": resolve,
+                "update": update}
+    assert {n: s.allowed for n, s in specs.items()} == {
+        n: v for n, v in expected.items() if v is not None}
+    for name, spec in specs.items():
+        due = plan_clock(spec, now=T0, spent=timedelta(0), policy=POLICY, calendars=CAL).due_at
+        assert due == T0 + expected[name]
 
 
-def test_deadlines_keep_the_callers_offset_and_instant():
-    shanghai = timezone(timedelta(hours=8))
-    local = T0.astimezone(shanghai)
-    d = deadlines_for(clock=POLICY.clock_for(grade="I", tier="core"), accepted_at=local)
-    assert d.resolve_by == T0 + 24 * H
+def test_process_clocks_and_completion_update():
+    assert process_clock(policy=POLICY, name="dispatch").allowed == 15 * M
+    confirm = process_clock(policy=POLICY, name="confirm")
+    assert (confirm.allowed, confirm.on_breach) == (30 * M, "reassign")
+    assert final_update_clock(policy=POLICY).allowed == H
 
 
-def test_naive_datetimes_are_refused():
-    with pytest.raises(ValueError, match="timezone-aware"):
-        deadlines_for(clock=POLICY.clock_for(grade="I", tier="core"),
-                      accepted_at=T0.replace(tzinfo=None))
+def test_plan_warns_at_the_share_then_breaches_then_climbs_the_ladder():
+    spec = sla_clocks(policy=POLICY, grade="I", tier="core")["resolve"]
+    plan = plan_clock(spec, now=T0, spent=timedelta(0), policy=POLICY, calendars=CAL)
+    assert [(t.action, t.step, t.due_at - T0) for t in plan.timers] == [
+        ("warn", 0, timedelta(hours=24 * 0.8)), ("breach", 0, 24 * H),
+        ("escalate", 2, 24 * H), ("escalate", 3, 26 * H), ("escalate", 4, 34 * H)]
+    assert [t.to for t in plan.timers[2:]] == ["O&M manager", "after-sales department head",
+                                               "senior management"]
 
 
-def test_pause_moves_only_deadlines_still_ahead():
-    d = deadlines_for(clock=POLICY.clock_for(grade="II", tier="core"), accepted_at=T0)
-    paused_at = T0 + 1 * H  # respond_by (30 min) already passed
-    moved = shifted(d, by=3 * H, paused_at=paused_at)
-    assert d.onsite_by is not None and d.plan_by is not None  # grade II has both
-    assert moved.respond_by == d.respond_by
-    assert moved.onsite_by == d.onsite_by + 3 * H
-    assert moved.plan_by == d.plan_by + 3 * H
-    assert moved.resolve_by == d.resolve_by + 3 * H
+def test_update_clock_warns_but_does_not_escalate():
+    spec = sla_clocks(policy=POLICY, grade="II", tier="core")["update"]
+    plan = plan_clock(spec, now=T0, spent=timedelta(0), policy=POLICY, calendars=CAL)
+    assert [(t.action, t.due_at - T0) for t in plan.timers] == [
+        ("warn", timedelta(hours=3.2)), ("breach", 4 * H)]
+
+
+def test_confirm_clock_reassigns_instead_of_escalating():
+    plan = plan_clock(process_clock(policy=POLICY, name="confirm"), now=T0,
+                      spent=timedelta(0), policy=POLICY, calendars=CAL)
+    assert [(t.action, t.due_at - T0) for t in plan.timers] == [
+        ("warn", 24 * M), ("reassign", 30 * M)]
+
+
+def test_a_clock_planned_late_skips_the_past_warning_but_keeps_the_breach():
+    spec = sla_clocks(policy=POLICY, grade="I", tier="core")["respond"]
+    plan = plan_clock(spec, now=T0, spent=20 * M, policy=POLICY, calendars=CAL)
+    assert plan.due_at == T0 - 5 * M
+    assert [t.action for t in plan.timers][:2] == ["breach", "escalate"]
+
+
+def test_seed004_third_rung_counts_working_days_at_the_site():
+    spec = sla_clocks(policy=SEED004, grade="I", tier="core")["respond"]
+    assert spec.escalates and spec.allowed == 4 * H
+    friday = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
+    cal = calendars_of(policy=SEED004, tz="Asia/Shanghai")
+    plan = plan_clock(spec, now=friday, spent=timedelta(0), policy=SEED004, calendars=cal)
+    rungs = {t.step: t.due_at for t in plan.timers if t.action == "escalate"}
+    assert rungs[2] == friday + 4 * H                      # L2 at the breach, Friday 14:00
+    assert rungs[3] == friday + 28 * H                     # L3 24 h later, Saturday 14:00
+    # L4 three working days after Saturday 14:00 local: Mon, Tue, Wed -> Thursday 00:00.
+    assert rungs[4] == datetime(2026, 11, 26, 0, 0, tzinfo=UTC) - 8 * H
+
+
+def test_pause_keeps_what_was_left_and_a_passed_deadline_stays():
+    due = T0 + 2 * H
+    left = paused(ALWAYS, at=T0 + 30 * M, due_at=due)
+    assert left == 90 * M
+    assert resumed(ALWAYS, at=T0 + 5 * H, left=left) == T0 + 6 * H + 30 * M
+    assert paused(ALWAYS, at=due + M, due_at=due) is None
+    assert left_at(ALWAYS, now=T0, due_at=None, paused_left=7 * M) == 7 * M
+    assert left_at(ALWAYS, now=due + M, due_at=due, paused_left=None) == -M
     with pytest.raises(ValueError):
-        shifted(d, by=-H, paused_at=paused_at)
+        resumed(ALWAYS, at=T0, left=-M)
+    with pytest.raises(ValueError):
+        left_at(ALWAYS, now=T0, due_at=None, paused_left=None)
 
 
-def test_paused_total_counts_open_pause_to_now():
-    pauses = [Pause(started_at=T0, ended_at=T0 + H, reason="customer away"),
-              Pause(started_at=T0 + 2 * H, ended_at=None, reason="line stopped for audit")]
-    assert paused_total(pauses, now=T0 + 2 * H + 30 * M) == 90 * M
-    with pytest.raises(ValueError, match="before it starts"):
-        paused_total([Pause(started_at=T0, ended_at=T0 - H, reason="x")], now=T0)
-
-
-def test_grade_iv_extension_needs_a_reason_and_stops_at_8h():
-    iv = POLICY.clock_for(grade="IV", tier="core")
-    assert extended_resolve_by(clock=iv, accepted_at=T0, paused=30 * M,
-                               reason="spare part in transit") == T0 + 8 * H + 30 * M
+def test_grade_iv_extension_needs_a_reason_and_only_grade_iv_has_one():
+    spec = extended_resolve(policy=POLICY, grade="IV", tier="core", reason="part on order")
+    assert spec.allowed == 8 * H and spec.name == "resolve"
     with pytest.raises(MissingDetail, match="reason"):
-        extended_resolve_by(clock=iv, accepted_at=T0, paused=timedelta(0), reason="  ")
+        extended_resolve(policy=POLICY, grade="IV", tier="core", reason="  ")
     with pytest.raises(MissingDetail, match="no resolve extension"):
-        extended_resolve_by(clock=POLICY.clock_for(grade="I", tier="core"), accepted_at=T0,
-                            paused=timedelta(0), reason="x")
+        extended_resolve(policy=POLICY, grade="II", tier="core", reason="x")
 
 
-def test_overdue_detection():
-    d = deadlines_for(clock=POLICY.clock_for(grade="II", tier="core"), accepted_at=T0)
-    assert overdue(deadlines=d, now=T0 + 29 * M) == []
-    assert overdue(deadlines=d, now=T0 + 31 * M) == ["respond_by"]
-    # Responded in time: only the later deadlines can be missed.
-    met = {"responded_at": T0 + 10 * M}
-    assert overdue(deadlines=d, now=T0 + 5 * H, met=met) == ["onsite_by", "plan_by"]
-    # A milestone met late stays a miss.
-    assert overdue(deadlines=d, now=T0 + 5 * H, met={"responded_at": T0 + 40 * M,
-                                                    "onsite_at": T0 + H, "plan_at": T0 + H}) \
-        == ["respond_by"]
-    done = {"responded_at": T0, "onsite_at": T0, "plan_at": T0, "resolved_at": T0 + 47 * H}
-    assert overdue(deadlines=d, now=T0 + 100 * H, met=done) == []
+def test_working_calendar_needs_a_known_zone():
+    spec = ClockSpec(name="resolve", allowed=H, calendar="working", escalates=False)
+    bad = calendars_of(policy=POLICY, tz="Mars/Olympus")
+    with pytest.raises(CalendarError, match="Mars/Olympus"):
+        plan_clock(spec, now=T0, spent=timedelta(0), policy=POLICY, calendars=bad)
+    with pytest.raises(CalendarError, match="country"):
+        WorkingDays(tz="Asia/Shanghai", country="XX")
 
 
-def test_paused_ticket_does_not_become_overdue():
-    d = deadlines_for(clock=POLICY.clock_for(grade="IV", tier="core"), accepted_at=T0)
-    met = {"responded_at": T0 + M}
-    assert overdue(deadlines=d, now=T0 + 10 * H, met=met, paused_since=T0 + H) == []
-    assert overdue(deadlines=d, now=T0 + 10 * H, met=met, paused_since=T0 + 5 * H) == [
-        "resolve_by"]
-
-
-def test_next_update_due():
-    d = deadlines_for(clock=POLICY.clock_for(grade="I", tier="core"), accepted_at=T0)
-    assert next_update_due(deadlines=d, accepted_at=T0, last_update=None) == T0 + 2 * H
-    assert next_update_due(deadlines=d, accepted_at=T0, last_update=T0 + 3 * H) == T0 + 5 * H
-    iv = deadlines_for(clock=POLICY.clock_for(grade="IV", tier="core"), accepted_at=T0)
-    assert next_update_due(deadlines=iv, accepted_at=T0, last_update=None) is None
+def test_naive_instants_are_refused():
+    spec = sla_clocks(policy=POLICY, grade="I", tier="core")["respond"]
+    with pytest.raises(ValueError, match="timezone-aware"):
+        plan_clock(spec, now=datetime(2026, 1, 1), spent=timedelta(0), policy=POLICY,
+                   calendars=CAL)

@@ -11,31 +11,45 @@ from ticketing.lifecycle import EVENTS, STATES, TicketLifecycle, check_event
 REPORT = {"process": "remote session", "cause": "worn belt", "solution": "belt replaced",
           "parts_used": ["belt"], "before_after": "backlash 0.4 mm -> 0.05 mm"}
 
+_WORKING = ("accepted", "travelling", "in_progress")
+_OPEN = ("new", "dispatched", *_WORKING, "waiting_customer")
 ALLOWED = {
     ("new", "dispatch"): "dispatched",
     ("dispatched", "refuse"): "new",
     ("dispatched", "accept"): "accepted",
-    ("accepted", "start"): "in_progress",
-    ("accepted", "extend_resolve"): "accepted",
+    ("dispatched", "reassign"): "dispatched",
+    **{(s, "reassign"): "dispatched" for s in _WORKING},
+    ("accepted", "start_remote"): "in_progress",
+    ("accepted", "start_travel"): "travelling",
+    ("travelling", "arrive"): "in_progress",
     ("in_progress", "wait_customer"): "waiting_customer",
-    ("in_progress", "extend_resolve"): "in_progress",
     ("waiting_customer", "resume"): "in_progress",
-    ("waiting_customer", "extend_resolve"): "waiting_customer",
     ("in_progress", "resolve"): "resolved",
     ("resolved", "dispute"): "in_progress",
     ("resolved", "sign_off"): "signed_off",
+    ("resolved", "reopen"): "in_progress",
+    ("signed_off", "reopen"): "in_progress",
     ("signed_off", "archive"): "archived",
+    **{(s, "cancel"): "cancelled" for s in _OPEN},
+    **{(s, "merge"): "merged" for s in _OPEN},
+    **{(s, "regrade"): s for s in _OPEN},
+    **{(s, "extend_resolve"): s for s in (*_WORKING, "waiting_customer")},
+    **{(s, "submit_plan"): s for s in _WORKING},
+    **{(s, "send_update"): s for s in ("dispatched", *_WORKING, "waiting_customer",
+                                        "resolved")},
 }
-DETAILS = {"assignee": "E-01", "reason": "customer asked", "report": REPORT}
+DETAILS = {"assignee": "E-01", "reason": "customer asked", "report": REPORT, "grade": "II",
+           "into": 7, "plan": "replace the fan", "message": "engineer on the way"}
 
 
 def test_machine_is_strict_and_complete():
     assert issubclass(TicketLifecycle, StateMachine)
     assert TicketLifecycle.allow_event_without_transition is False
     assert TicketLifecycle.catch_errors_as_events is False
-    assert [s.value for s in TicketLifecycle.final_states] == ["archived"]
-    assert set(STATES) == {"new", "dispatched", "accepted", "in_progress", "waiting_customer",
-                           "resolved", "signed_off", "archived"}
+    assert [s.value for s in TicketLifecycle.final_states] == ["archived", "cancelled", "merged"]
+    assert set(STATES) == {"new", "dispatched", "accepted", "travelling", "in_progress",
+                           "waiting_customer", "resolved", "signed_off", "archived",
+                           "cancelled", "merged"}
 
 
 @pytest.mark.parametrize(("state", "event"), sorted(ALLOWED))
@@ -66,6 +80,15 @@ def test_unknown_event_and_state_are_refused():
     ("in_progress", "extend_resolve", {}, "reason"),
     ("in_progress", "resolve", {}, "handling report"),
     ("in_progress", "resolve", {"report": {**REPORT, "cause": ""}}, "cause"),
+    ("dispatched", "reassign", {"assignee": "E-02"}, "reason"),
+    ("new", "cancel", {}, "reason"),
+    ("new", "merge", {"into": "RW-1"}, "into"),
+    ("new", "regrade", {"reason": "worse"}, "grade"),
+    ("new", "regrade", {"grade": "V", "reason": "worse"}, "grade"),
+    ("new", "regrade", {"grade": "I"}, "reason"),
+    ("signed_off", "reopen", {}, "reason"),
+    ("in_progress", "submit_plan", {"plan": ""}, "plan"),
+    ("in_progress", "send_update", {}, "message"),
 ])
 def test_events_need_their_details(state, event, details, message):
     with pytest.raises(MissingDetail, match=message):
