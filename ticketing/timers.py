@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
+from tenacity import AsyncRetrying, retry_if_exception_type, wait_random_exponential
 
 from storage import tickets as store
 from storage import timers as tstore
@@ -216,7 +216,7 @@ async def run_timers(
             wake.clear()
             async for attempt in AsyncRetrying(
                     retry=retry_if_exception_type(DatabaseError),
-                    wait=wait_exponential_jitter(initial=0.5, max=30.0), before_sleep=note):
+                    wait=wait_random_exponential(multiplier=0.5, max=30.0), before_sleep=note):
                 with attempt:
                     fired, next_at = await asyncio.to_thread(one_pass)
             if fired >= limit:

@@ -43,6 +43,8 @@ FLEET = FleetSpec(
     ),
     engineers=(
         EngineerSpec(code="M-01", name="Manager", role="manager", city="Suzhou", on_duty=True),
+        EngineerSpec(code="M-02", name="Deputy manager", role="manager", city="Wuxi",
+                     on_duty=True),
         EngineerSpec(code="E-01", name="Field 1", city="Suzhou", skills=("ABB", "overheating"),
                      on_duty=True),
         EngineerSpec(code="E-02", name="Field 2", city="Wuxi", skills=("KUKA",), on_duty=True),
