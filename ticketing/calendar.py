@@ -6,9 +6,9 @@ Both answer two questions over timezone-aware instants, and each is the inverse 
 ``add(t, d)`` is the instant at which ``d`` of counted time has passed since ``t``;
 ``elapsed(a, b)`` is the counted time between two instants (negative when ``b`` is before
 ``a``). When several instants have the same count (a weekend), ``add`` answers the earliest:
-that is when the time ran out. A working day counts whole, midnight to midnight local time, as real elapsed time: so
-"3 working days" from Friday 15:00 ends Wednesday 15:00, and a working day that loses an hour
-to daylight saving counts 23 h.
+that is when the time ran out. A working day counts whole, midnight to midnight local time,
+as real elapsed time: so "3 working days" from Friday 15:00 ends Wednesday 15:00, and a
+working day that loses an hour to daylight saving counts 23 h.
 
 Pure and deterministic; the holiday tables come from the ``holidays`` package.
 """

@@ -222,7 +222,8 @@ async def run_ticketing(
     finally:
         worker.halt.set()
         listener.cancel()
-        timer_loop.cancel()
+        if not stop.is_set():
+            timer_loop.cancel()  # leaving on an error; on stop it ends by itself, connection closed
         await asyncio.gather(listener, timer_loop, return_exceptions=True)
         if sweep is not None and not sweep.done():
             # The thread cannot be cancelled; it stops at the next anomaly boundary.

@@ -26,7 +26,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from tenacity import AsyncRetrying, retry_if_exception_type, wait_random_exponential
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    wait_random_exponential,
+)
 
 from storage import tickets as store
 from storage import timers as tstore
@@ -205,20 +210,31 @@ async def run_timers(
     loop."""
     wake = wake or asyncio.Event()
     one_pass = _Pass(conninfo=conninfo, policy=policy, clock=clock, limit=limit)
+    never = asyncio.Event()
 
-    def note(state: object) -> None:
-        exc = getattr(getattr(state, "outcome", None), "exception", lambda: None)()
+    def note(state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
         log.error("timer pass failed: %s", first_line(exc) if exc else "unknown error")
-        one_pass.close()
+
+    async def backoff(seconds: float) -> None:
+        await asyncio.to_thread(one_pass.close)
+        await _sleep(stop, never, seconds)  # a stop ends the wait, and the retries
 
     try:
         while not stop.is_set():
             wake.clear()
-            async for attempt in AsyncRetrying(
-                    retry=retry_if_exception_type(DatabaseError),
-                    wait=wait_random_exponential(multiplier=0.5, max=30.0), before_sleep=note):
-                with attempt:
-                    fired, next_at = await asyncio.to_thread(one_pass)
+            try:
+                async for attempt in AsyncRetrying(
+                        retry=retry_if_exception_type(DatabaseError),
+                        wait=wait_random_exponential(multiplier=0.5, max=30.0),
+                        stop=lambda _: stop.is_set(), sleep=backoff, before_sleep=note,
+                        reraise=True):
+                    with attempt:
+                        fired, next_at = await asyncio.to_thread(one_pass)
+            except DatabaseError:
+                if stop.is_set():
+                    break
+                raise
             if fired >= limit:
                 continue  # more are due right now
             delay = IDLE_S

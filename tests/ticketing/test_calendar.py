@@ -127,8 +127,8 @@ def test_a_run_continued_later_keeps_its_deadline(tz, start, later, allowed, kin
 SH = "Asia/Shanghai"
 
 
-def _local(tz: str, *args: int) -> datetime:
-    return datetime(*args, tzinfo=cal_zone(tz)).astimezone(UTC)
+def _local(tz: str, year: int, month: int, day: int, hour: int = 0) -> datetime:
+    return datetime(year, month, day, hour, tzinfo=cal_zone(tz)).astimezone(UTC)
 
 
 def test_three_working_days_from_friday_afternoon_end_wednesday():
