@@ -1,9 +1,12 @@
 """SQL the benchmarks measure with (the timing is theirs, in ``benchmarks/``): scratch
 databases, exporting and reloading the stored telemetry, on-disk sizes of the telemetry layouts,
-and detection latency. Not used by the services.
+detection latency, and cloned open tickets for the timer benchmark. Not used by the services.
 """
 
 from __future__ import annotations
+
+from datetime import datetime
+from typing import cast
 
 import psycopg
 from psycopg import conninfo as ci
@@ -11,7 +14,8 @@ from psycopg import conninfo as ci
 from storage.telemetry import table_bytes
 
 __all__ = ["create_scratch_database", "drop_database", "count_telemetry", "export_telemetry",
-           "empty_telemetry", "layout_bytes", "series_values_sample", "alarm_latencies"]
+           "empty_telemetry", "layout_bytes", "series_values_sample", "alarm_latencies",
+           "clone_open_ticket", "nth_due"]
 
 _EXPORT = ("COPY (SELECT time, robot_id, signal_id, value, quality FROM telemetry{limit})"
            " TO STDOUT (FORMAT BINARY)")
@@ -98,3 +102,47 @@ def alarm_latencies(*, conn: psycopg.Connection, alarm_code: int,
              FROM first_alarm f
              LEFT JOIN anomalies a ON a.robot_id = f.robot_id AND a.kind = %s""",
         (alarm_code, kind)).fetchall()
+
+
+def clone_open_ticket(
+    *, conn: psycopg.Connection, ticket_id: int, copies: int, step_s: float, tag: str
+) -> int:
+    """Copy an open ticket ``copies`` times with its open clocks and unfired timers, copy ``g``
+    accepted ``g * step_s`` seconds after the original (every instant shifted alike); numbered
+    ``{tag}-{g}``. The number of timers written."""
+    shift = "make_interval(secs => g * %(step)s)"
+    p = {"id": ticket_id, "n": copies, "step": step_s, "tag": tag}
+    conn.execute(f"""
+        INSERT INTO tickets (number, robot_id, customer_id, tier, impact, grade, component, kind,
+                             title, channel, state, policy, created_at, respond_by, onsite_by,
+                             plan_by, resolve_by, update_every, updated_at)
+        SELECT %(tag)s || '-' || g, robot_id, customer_id, tier, impact, grade, component, kind,
+               title, channel, state, policy, created_at + {shift}, respond_by + {shift},
+               onsite_by + {shift}, plan_by + {shift}, resolve_by + {shift}, update_every,
+               updated_at + {shift}
+        FROM tickets, generate_series(1, %(n)s) g WHERE id = %(id)s""", p)
+    conn.execute("""
+        INSERT INTO ticket_clocks (ticket_id, clock, calendar, started_at, allowed, due_at)
+        SELECT t.id, c.clock, c.calendar, c.started_at + (t.created_at - o.created_at),
+               c.allowed, c.due_at + (t.created_at - o.created_at)
+        FROM tickets o JOIN ticket_clocks c ON c.ticket_id = o.id AND c.closed_at IS NULL
+        JOIN tickets t ON t.number LIKE %(tag)s || '-%%'
+        WHERE o.id = %(id)s""", p)
+    cur = conn.execute("""
+        INSERT INTO ticket_timers (ticket_id, clock_id, action, step, calendar, due_at, detail)
+        SELECT nc.ticket_id, nc.id, tm.action, tm.step, tm.calendar,
+               tm.due_at + (t.created_at - o.created_at), tm.detail
+        FROM tickets o
+        JOIN ticket_clocks oc ON oc.ticket_id = o.id AND oc.closed_at IS NULL
+        JOIN ticket_timers tm ON tm.clock_id = oc.id AND tm.fired_at IS NULL
+        JOIN tickets t ON t.number LIKE %(tag)s || '-%%'
+        JOIN ticket_clocks nc ON nc.ticket_id = t.id AND nc.clock = oc.clock
+        WHERE o.id = %(id)s""", p)
+    return cur.rowcount
+
+
+def nth_due(*, conn: psycopg.Connection, n: int) -> datetime | None:
+    """When the ``n``-th earliest unfired timer is due (None: fewer are scheduled)."""
+    row = conn.execute("""SELECT due_at FROM ticket_timers WHERE fired_at IS NULL
+                          ORDER BY due_at, id OFFSET %s LIMIT 1""", (n - 1,)).fetchone()
+    return cast("datetime", row[0]) if row else None

@@ -1,8 +1,12 @@
 """ticketing: anomalies become graded tickets with SLA clocks and a strict lifecycle.
 
 Modules, by concept: ``policy`` (TOML policy files, validated), ``grading`` (tier x impact,
-multi-customer escalation), ``clocks`` (deadlines, pauses, overdue), ``lifecycle`` (the state
-machine and ``apply_event``), ``intake`` (one anomaly -> ticket), ``dispatch`` (who gets it),
-``service`` (``run_ticketing``: NOTIFY + sweep), ``errors`` (the exception hierarchy).
-Shipped policies are in ``ticketing/policies``; the format is in ``docs/service-policy.md``.
+multi-customer escalation), ``lifecycle`` (the state machine), ``events`` (``apply``: every
+ticket event, and manual intake), ``calendar`` (24x7 and working-day time), ``clocks`` (which
+clocks a ticket runs and their timer plans, pure), ``deadlines`` (the clocks kept in step with
+the events), ``timers`` (``fire_due``: warnings, breaches, re-dispatch, escalation), ``sla``
+(the read-time view), ``intake`` (one anomaly -> ticket), ``incidents``, ``dispatch`` (who gets
+it), ``roster``, ``notify``, ``service`` (``run_ticketing``: NOTIFY + sweep + timers),
+``errors`` (the exception hierarchy). Shipped policies are in ``ticketing/policies``; the
+format is in ``docs/service-policy.md``.
 """

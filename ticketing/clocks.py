@@ -12,7 +12,7 @@ pause began stays where it was: waiting does not excuse a miss that happened bef
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -22,7 +22,8 @@ from ticketing.policy import CalendarKind, ClockName, EscalationStep, Policy
 
 __all__ = ["ClockSpec", "PlannedTimer", "Plan", "sla_clocks", "process_clock",
            "final_update_clock", "extended_resolve", "plan_clock", "ladder", "left_at",
-           "paused", "resumed", "DEADLINE_COLUMNS", "SLA_CLOCKS"]
+           "paused", "resumed", "DEADLINE_COLUMNS", "SLA_CLOCKS", "Deadlines", "MILESTONES",
+           "overdue"]
 
 # The ticket columns that show a clock's current deadline (read by the API).
 DEADLINE_COLUMNS: dict[str, str] = {"respond": "respond_by", "onsite": "onsite_by",
@@ -30,7 +31,27 @@ DEADLINE_COLUMNS: dict[str, str] = {"respond": "respond_by", "onsite": "onsite_b
 # The grade's clocks (service rules section 3); a regrade recomputes exactly these.
 SLA_CLOCKS: tuple[ClockName, ...] = ("respond", "onsite", "plan", "resolve", "update")
 
+# Read side (``ticketing.sla``): deadline column -> the milestone that stops it.
+MILESTONES = {"respond_by": "responded_at", "onsite_by": "onsite_at", "plan_by": "plan_at",
+              "resolve_by": "resolved_at"}
+
 _ZERO = timedelta(0)
+
+
+def _aware(name: str, value: datetime) -> None:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be timezone-aware, got naive {value.isoformat()}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Deadlines:
+    """A ticket's current deadlines as its columns show them (read side)."""
+
+    respond_by: datetime
+    onsite_by: datetime | None
+    plan_by: datetime | None
+    resolve_by: datetime
+    update_every: timedelta | None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -154,3 +175,30 @@ def resumed(cal: Calendar, *, at: datetime, left: timedelta) -> datetime:
     if left < _ZERO:
         raise ValueError(f"a paused clock cannot have {left} left")
     return cal.add(at, left)
+
+
+def overdue(
+    *,
+    deadlines: Deadlines,
+    now: datetime,
+    met: Mapping[str, datetime | None] | None = None,
+    paused_since: datetime | None = None,
+) -> list[str]:
+    """Names of the deadlines missed at ``now``, most urgent first.
+
+    ``met`` maps a milestone (``responded_at``, ``onsite_at``, ``plan_at``, ``resolved_at``) to
+    when it happened; a milestone met late still counts as missed. While paused, the clock
+    stands at ``paused_since``.
+    """
+    _aware("now", now)
+    met = met or {}
+    clock_now = min(now, paused_since) if paused_since is not None else now
+    missed: list[tuple[datetime, str]] = []
+    for name, milestone in MILESTONES.items():
+        due: datetime | None = getattr(deadlines, name)
+        if due is None:
+            continue
+        done = met.get(milestone)
+        if (done is not None and done > due) or (done is None and clock_now > due):
+            missed.append((due, name))
+    return [name for _, name in sorted(missed)]

@@ -1,6 +1,6 @@
 """The SLA state of a ticket at one instant, as every reader shows it (API, console, stream).
 
-One truth: the deadlines are the ticket's (set and moved by ``ticketing.lifecycle`` from the
+One truth: the deadlines are the ticket's (set and moved by ``ticketing.deadlines`` from the
 policy), and what counts as missed is :func:`ticketing.clocks.overdue`: a milestone met late
 stays a breach, and while the ticket waits for the customer its clocks stand still at the
 pause instant, so nothing turns overdue during a pause.

@@ -13,7 +13,7 @@ from simulators.brokers import free_port
 from storage.tickets import transition
 from tests.api.seed import NOW, add_anomaly, add_ticket, seed_fleet
 from tests.api.server import serve_in_thread
-from ticketing.lifecycle import apply_event
+from ticketing.events import apply
 from ticketing.policy import builtin_policy
 
 
@@ -117,11 +117,11 @@ def test_ticket_waiting_for_customer_is_not_overdue(
                    respond_in=timedelta(hours=2), resolve_in=timedelta(hours=8))
     policy = builtin_policy()
     steps: list[tuple[str, dict[str, Any], float]] = [
-        ("dispatch", {"assignee": "E-1"}, 9), ("accept", {}, 8.5), ("start", {}, 8),
+        ("dispatch", {"assignee": "E-1"}, 9), ("accept", {}, 8.5), ("start_remote", {}, 8),
         ("wait_customer", {"reason": "customer must stop the line first"}, 7)]
     for event, details, hours_before in steps:
-        apply_event(conn=db, ticket_id=t.id, event=event, actor="E-1", policy=policy,
-                    at=NOW - timedelta(hours=hours_before), **details)
+        apply(conn=db, ticket_id=t.id, event=event, actor="E-1", policy=policy,
+              expected_version=None, now=NOW - timedelta(hours=hours_before), **details)
     db.commit()
     got = client.get(f"/api/v1/tickets/{t.id}").json()
     assert got["state"] == "waiting_customer" and got["paused"] is True

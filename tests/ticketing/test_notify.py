@@ -23,8 +23,8 @@ from storage import tickets as store
 from storage.connect import connect
 from storage.notifications import EventToNotify, Recipient
 from tests.ticketing.fleet import T0, anomaly, register
+from ticketing.events import apply
 from ticketing.intake import ticket_anomaly
-from ticketing.lifecycle import apply_event
 from ticketing.notify.channels import ChannelConfig, Webhook, webhook_payload
 from ticketing.notify.plan import deliveries_for
 from ticketing.notify.service import Notifier, retry_delay
@@ -165,8 +165,8 @@ def ticket(db_url: str) -> int:
         aid = anomaly(db_url, fleet["R-C1"], kind="temperature_high")
         t = ticket_anomaly(conn=conn, anomaly_id=aid, policy=POLICY, now=T0).ticket_id
         assert t is not None
-        apply_event(conn=conn, ticket_id=t, event="dispatch", actor="M-01", at=T0,
-                    policy=POLICY, assignee="E-01")
+        apply(conn=conn, ticket_id=t, event="dispatch", actor="M-01", now=T0,
+              expected_version=None, policy=POLICY, assignee="E-01")
         row = store.get_ticket(conn=conn, ticket_id=t)
         assert row is not None
         store.transition(conn=conn, ticket_id=t, from_state=row.state, to_state=row.state,

@@ -1,0 +1,131 @@
+"""``bench ticketing``: what one timer pass (``ticketing.timers.fire_due``) costs.
+
+A scratch database holds ``tickets`` open tickets with all their clocks and timers (one real
+ticket per grade opened through ``ticketing.events``, then cloned, each copy accepted a little
+later, so the timers of the fleet are spread over the following days). The clock then moves
+forward just far enough that ``K`` timers are due, and one pass fires them; repeated ``repeat``
+times per ``K``. The pass reads the due timers through the partial index on unfired
+``due_at``: its cost should follow ``K``, not the number of open tickets, which the run with
+fewer tickets shows. The last line printed is one JSON object.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from benchmarks.ingest import prepared_database
+from storage.connect import connect
+from storage.fleet import CustomerSpec, EngineerSpec, FleetSpec, LineSpec, RobotSpec, SiteSpec
+from storage.measure import clone_open_ticket, nth_due
+from ticketing.events import create_manual_ticket
+from ticketing.policy import builtin_policy
+from ticketing.timers import fire_due
+
+log = logging.getLogger(__name__)
+
+T0 = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
+_IMPACTS = {"I": "stoppage", "II": "core-module", "III": "non-core", "IV": "minor"}
+
+
+def _fleet() -> FleetSpec:
+    robots = tuple(RobotSpec(code=f"R-{g}", brand="ABB", model="IRB6700") for g in _IMPACTS)
+    return FleetSpec(
+        customers=(CustomerSpec(code="CORE1", name="Core Ltd", tier="core", city="Suzhou",
+                                sites=(SiteSpec(code="S1", name="Plant", city="Suzhou", lines=(
+                                    LineSpec(code="L1", name="Line 1", robots=robots),)),)),),
+        engineers=(EngineerSpec(code="M-01", name="Manager", role="manager", on_duty=True),
+                   EngineerSpec(code="E-01", name="Engineer", on_duty=True)))
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def _seed(url: str, tickets: int) -> int:
+    """Open one ticket per grade, clone each to ``tickets`` in all; the timers written."""
+    policy = builtin_policy("default")
+    per_grade = tickets // len(_IMPACTS)
+    # Copies accepted this far apart spread the fleet's first timers over about a day.
+    step_s = 86_400 / per_grade
+    written = 0
+    with connect(url, autocommit=True) as conn:
+        for grade, impact in _IMPACTS.items():
+            t = create_manual_ticket(conn=conn, robot=f"R-{grade}", channel="phone",
+                                     reporter="bench", description="benchmark ticket",
+                                     impact=impact, request=None, actor="bench", now=T0,
+                                     policy=policy)
+            assert t.grade == grade
+            with conn.transaction():
+                written += clone_open_ticket(conn=conn, ticket_id=t.id, copies=per_grade - 1,
+                                             step_s=step_s, tag=f"B{grade}")
+        conn.execute("VACUUM ANALYZE ticket_timers")
+        conn.execute("VACUUM ANALYZE tickets")
+        conn.execute("VACUUM ANALYZE ticket_clocks")
+    return written
+
+
+def _passes(url: str, due: int, repeat: int) -> list[float]:
+    """Seconds of ``repeat`` passes, each with exactly ``due`` timers due."""
+    policy = builtin_policy("default")
+    times = []
+    with connect(url, autocommit=True) as conn:
+        for _ in range(repeat):
+            now = nth_due(conn=conn, n=due)
+            if now is None:
+                raise RuntimeError(f"fewer than {due} timers left to fire")
+            t0 = time.perf_counter()
+            fired = fire_due(conn=conn, now=now, policy=policy, limit=due)
+            times.append(time.perf_counter() - t0)
+            # Timers due at the very same instant as the K-th may make a few more due.
+            if len(fired) < due:
+                raise RuntimeError(f"pass fired {len(fired)} of {due} due timers")
+    return times
+
+
+def run_ticketing_bench(
+    *, tickets: int = 100_000, due: tuple[int, ...] = (10, 100, 1000), repeat: int = 20,
+    settings_url: str | None = None,
+) -> dict[str, Any]:
+    """Seed ``tickets`` open tickets in a scratch database and time timer passes."""
+    with contextlib.ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="rw-bench-t-")))
+        url, _, _ = prepared_database(stack, settings_url, tmp, _fleet())
+        t0 = time.perf_counter()
+        timers = _seed(url, tickets)
+        seeded_s = time.perf_counter() - t0
+        report: dict[str, Any] = {"tickets": tickets, "timers": timers,
+                                  "seed_s": round(seeded_s, 1), "repeat": repeat, "passes": {}}
+        for k in due:
+            secs = _passes(url, k, repeat)
+            report["passes"][str(k)] = {
+                "p50_ms": round(_pct(secs, 0.5) * 1000, 1),
+                "p99_ms": round(_pct(secs, 0.99) * 1000, 1),
+                "per_timer_ms": round(_pct(secs, 0.5) * 1000 / k, 3)}
+            log.info("K=%d: %s", k, report["passes"][str(k)])
+    return report
+
+
+def main() -> None:
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--tickets", type=int, default=100_000)
+    ap.add_argument("--due", type=int, nargs="+", default=[10, 100, 1000])
+    ap.add_argument("--repeat", type=int, default=20)
+    ap.add_argument("--database-url", default=None)
+    a = ap.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    print(json.dumps(run_ticketing_bench(tickets=a.tickets, due=tuple(a.due), repeat=a.repeat,
+                                         settings_url=a.database_url)))
+
+
+if __name__ == "__main__":
+    main()
