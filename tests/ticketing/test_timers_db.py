@@ -334,3 +334,31 @@ def test_two_passes_racing_for_one_timer_fire_it_once(db_url):
         fired = [x for x in tstore.timers_of(conn=c, ticket_id=1) if x.fired_at]
         events = [e for e in store.events_since(conn=c, after_id=0) if e.actor == SYSTEM]
     assert sum(results) + 1 == len(fired) == len(events)
+
+
+def test_a_timer_that_cannot_fire_is_logged_postponed_and_costs_the_others_nothing(conn, caplog):
+    good = create_manual_ticket(conn=conn, robot="R-O1", channel="phone", reporter="A",
+                                description="x", impact="minor", request=None, actor="cs",
+                                now=T0, policy=POLICY)
+    bad = create_manual_ticket(conn=conn, robot="R-I1", channel="phone", reporter="B",
+                               description="y", impact="minor", request=None, actor="cs",
+                               now=T0, policy=POLICY)
+    # A real database error for one ticket's history only (think: a broken row).
+    conn.execute(f"""
+        CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF NEW.ticket_id = {bad.id} AND NEW.actor = 'system' THEN
+                RAISE EXCEPTION 'poisoned history';
+            END IF;
+            RETURN NEW;
+        END $$;
+        CREATE TRIGGER refuse_poison BEFORE INSERT ON ticket_events
+            FOR EACH ROW EXECUTE FUNCTION refuse_poison();""")
+    caplog.set_level("ERROR", logger="ticketing.timers")
+    fired = fire_due(conn=conn, now=T0 + 12 * M, policy=POLICY)  # both dispatch warnings due
+    assert [(f.ticket_id, f.action) for f in fired] == [(good.id, "warn")]
+    failed = [r.getMessage() for r in caplog.records]
+    assert len(failed) == 1 and "poisoned history" in failed[0] and "retried in" in failed[0]
+    stuck = [x for x in tstore.unfired_timers(conn=conn, ticket_id=bad.id) if x.attempts]
+    assert [(x.action, x.due_at, x.attempts) for x in stuck] == [("warn", T0 + 13 * M, 1)]
+    assert [e.event for e in store.ticket_events(conn=conn, ticket_id=bad.id)] == ["created"]
