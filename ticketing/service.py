@@ -26,7 +26,7 @@ from storage.connect import connect, first_line, log_retry, usable
 from ticketing.dispatch import auto_dispatch
 from ticketing.intake import ticket_anomaly
 from ticketing.policy import Policy
-from ticketing.timers import run_timers
+from ticketing.timers import run_timers, wait_either
 
 __all__ = ["run_ticketing", "SweepStats"]
 
@@ -162,16 +162,6 @@ async def _listen(conninfo: str, wake: asyncio.Event, timers: asyncio.Event) -> 
                 log.warning("event listener lost (%s); reconnecting", first_line(exc))
 
 
-async def _wait(stop: asyncio.Event, wake: asyncio.Event, timeout: float) -> None:
-    waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())]
-    try:
-        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for w in waiters:
-            w.cancel()
-        await asyncio.gather(*waiters, return_exceptions=True)
-
-
 async def run_ticketing(
     *,
     conninfo: str,
@@ -218,7 +208,7 @@ async def run_ticketing(
                 if stats.created or stats.appended or stats.failed:
                     log.info("sweep: %d created, %d appended, %d dispatched, %d failed",
                              stats.created, stats.appended, stats.dispatched, stats.failed)
-            await _wait(stop, wake, sweep_every)
+            await wait_either(stop, wake, sweep_every)
     finally:
         worker.halt.set()
         listener.cancel()

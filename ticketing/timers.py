@@ -26,23 +26,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception_type,
-    wait_random_exponential,
-)
+from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
 
 from storage import tickets as store
 from storage import timers as tstore
-from storage.connect import DatabaseError, connect, first_line, usable
+from storage.connect import DatabaseError, connect, first_line, log_retry, usable
 from ticketing import deadlines, events
 from ticketing.dispatch import next_assignee
 from ticketing.errors import TicketingError
 from ticketing.policy import Policy, format_duration
 
-__all__ = ["FiredTimer", "fire_due", "run_timers", "TIMER_EVENTS", "WARNING", "BREACH",
-           "ESCALATION"]
+__all__ = ["FiredTimer", "fire_due", "run_timers", "wait_either", "TIMER_EVENTS", "WARNING",
+           "BREACH", "ESCALATION"]
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +179,8 @@ class _Pass:
                 self.conn = None
 
 
-async def _sleep(stop: asyncio.Event, wake: asyncio.Event, seconds: float) -> None:
+async def wait_either(stop: asyncio.Event, wake: asyncio.Event, seconds: float) -> None:
+    """Sleep ``seconds``, or less if ``stop`` or ``wake`` is set meanwhile."""
     if seconds <= 0:
         return
     waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())]
@@ -212,13 +208,9 @@ async def run_timers(
     one_pass = _Pass(conninfo=conninfo, policy=policy, clock=clock, limit=limit)
     never = asyncio.Event()
 
-    def note(state: RetryCallState) -> None:
-        exc = state.outcome.exception() if state.outcome else None
-        log.error("timer pass failed: %s", first_line(exc) if exc else "unknown error")
-
     async def backoff(seconds: float) -> None:
         await asyncio.to_thread(one_pass.close)
-        await _sleep(stop, never, seconds)  # a stop ends the wait, and the retries
+        await wait_either(stop, never, seconds)  # a stop ends the wait, and the retries
 
     try:
         while not stop.is_set():
@@ -226,9 +218,9 @@ async def run_timers(
             try:
                 async for attempt in AsyncRetrying(
                         retry=retry_if_exception_type(DatabaseError),
-                        wait=wait_random_exponential(multiplier=0.5, max=30.0),
-                        stop=lambda _: stop.is_set(), sleep=backoff, before_sleep=note,
-                        reraise=True):
+                        wait=wait_exponential_jitter(multiplier=0.5, jitter=0.5, max=30.0),
+                        stop=lambda _: stop.is_set(), sleep=backoff, reraise=True,
+                        before_sleep=log_retry(log, "timer pass failed", level=logging.ERROR)):
                     with attempt:
                         fired, next_at = await asyncio.to_thread(one_pass)
             except DatabaseError:
@@ -240,6 +232,6 @@ async def run_timers(
             delay = IDLE_S
             if next_at is not None:
                 delay = min(IDLE_S, max(0.0, (next_at - clock()).total_seconds()))
-            await _sleep(stop, wake, delay)
+            await wait_either(stop, wake, delay)
     finally:
         await asyncio.to_thread(one_pass.close)
