@@ -46,7 +46,7 @@ EMAILS = {"M-01": "manager@example.com", "E-01": "field1@example.com"}
 
 # -- pure ---------------------------------------------------------------------------------
 
-def _event(event: str = "sla_warning", grade: str = "II", assignee: str | None = "E-01"):
+def _event(event: str = "clock_warning", grade: str = "II", assignee: str | None = "E-01"):
     return EventToNotify(id=7, ticket_id=1, at=T0, event=event, actor="system",
                          data={"clock": "respond_by"}, number="RW-1", grade=grade, robot="R-1",
                          customer="C", title="temperature_high on R-1 J3", state="dispatched",
@@ -74,7 +74,7 @@ def test_plan_routes_by_event_and_grade_and_dedupes() -> None:
     assert [(d.channel, d.recipient) for d in minor] == [("email", "field1@example.com")]
     # The manager assigned to a ticket is told once, not twice.
     manager = _people("manager")[0]
-    both = deliveries_for(_event("sla_breach", grade="I"), rules=RULES, assignee=manager,
+    both = deliveries_for(_event("clock_breached", grade="I"), rules=RULES, assignee=manager,
                           people_with_role=_people)
     assert [d.recipient for d in both].count("manager@example.com") == 1
     assert deliveries_for(_event("created"), rules=RULES, assignee=field1,
@@ -170,7 +170,7 @@ def ticket(db_url: str) -> int:
         row = store.get_ticket(conn=conn, ticket_id=t)
         assert row is not None
         store.transition(conn=conn, ticket_id=t, from_state=row.state, to_state=row.state,
-                         event="sla_warning", actor="system", at=T0 + timedelta(minutes=24),
+                         event="clock_warning", actor="system", at=T0 + timedelta(minutes=24),
                          data={"clock": "respond_by", "due": (T0 + timedelta(minutes=30))
                                .isoformat()}, changes={})
         return t

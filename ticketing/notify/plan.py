@@ -10,8 +10,8 @@ from ticketing.policy import NotificationRules
 __all__ = ["deliveries_for", "message"]
 
 _TITLES = {
-    "sla_warning": "SLA warning", "sla_breach": "SLA breached", "escalated": "escalated",
-    "reassigned": "reassigned", "handover": "handed over", "regrade": "regraded",
+    "clock_warning": "SLA warning", "clock_breached": "SLA breached", "escalation": "escalated",
+    "reassign": "reassigned", "handover": "handed over", "regrade": "regraded",
 }
 
 
