@@ -12,7 +12,6 @@ fewer tickets shows. The last line printed is one JSON object.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import tempfile
 import time
@@ -111,21 +110,3 @@ def run_ticketing_bench(
                 "per_timer_ms": round(_pct(secs, 0.5) * 1000 / k, 3)}
             log.info("K=%d: %s", k, report["passes"][str(k)])
     return report
-
-
-def main() -> None:
-    import argparse
-
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--tickets", type=int, default=100_000)
-    ap.add_argument("--due", type=int, nargs="+", default=[10, 100, 1000])
-    ap.add_argument("--repeat", type=int, default=20)
-    ap.add_argument("--database-url", default=None)
-    a = ap.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    print(json.dumps(run_ticketing_bench(tickets=a.tickets, due=tuple(a.due), repeat=a.repeat,
-                                         settings_url=a.database_url)))
-
-
-if __name__ == "__main__":
-    main()
