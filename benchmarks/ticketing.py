@@ -11,6 +11,7 @@ fewer tickets shows. The last line printed is one JSON object.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import tempfile
@@ -20,11 +21,21 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.ingest import prepared_database
+from storage.anomalies import NewAnomaly, open_anomaly
 from storage.connect import connect
-from storage.fleet import CustomerSpec, EngineerSpec, FleetSpec, LineSpec, RobotSpec, SiteSpec
-from storage.measure import clone_open_ticket, nth_due
+from storage.fleet import (
+    CustomerSpec,
+    EngineerSpec,
+    FleetSpec,
+    LineSpec,
+    RobotSpec,
+    SiteSpec,
+    robot_ids,
+)
+from storage.measure import clone_open_ticket, dispatch_delays, nth_due
 from ticketing.events import create_manual_ticket
 from ticketing.policy import builtin_policy
+from ticketing.service import run_ticketing
 from ticketing.timers import fire_due
 
 log = logging.getLogger(__name__)
@@ -89,11 +100,69 @@ def _passes(url: str, due: int, repeat: int) -> list[float]:
     return times
 
 
+def _intake_fleet(robots: int) -> FleetSpec:
+    codes = tuple(RobotSpec(code=f"R-{i:04d}", brand="ABB", model="IRB6700")
+                  for i in range(robots))
+    return FleetSpec(
+        customers=(CustomerSpec(code="CORE1", name="Core Ltd", tier="core", city="Suzhou",
+                                sites=(SiteSpec(code="S1", name="Plant", city="Suzhou", lines=(
+                                    LineSpec(code="L1", name="Line 1", robots=codes),)),)),),
+        engineers=(EngineerSpec(code="M-01", name="Manager", role="manager", on_duty=True),
+                   EngineerSpec(code="M-02", name="Manager 2", role="manager", on_duty=True),
+                   EngineerSpec(code="E-01", name="Engineer", on_duty=True,
+                                skills=("ABB", "temperature_high")),
+                   EngineerSpec(code="E-02", name="Engineer 2", on_duty=True)))
+
+
+async def _feed_anomalies(url: str, robots: dict[str, int], count: int, gap_s: float) -> None:
+    """Store ``count`` anomalies on distinct robots while the real service runs, ``gap_s``
+    apart, as detection would (one transaction each)."""
+    impacts = ("core-module", "non-core", "minor", "stoppage")
+    ids = sorted(robots.values())
+    for i in range(count):
+        with connect(url, autocommit=True) as conn:
+            open_anomaly(conn=conn, anomaly=NewAnomaly(
+                robot_id=ids[i % len(ids)], component=f"J{1 + i // len(ids) % 6}",
+                kind="temperature_high", detector="bench", impact=impacts[i % len(impacts)],
+                started_at=datetime.now(UTC), score=4.0, signals=("J1.temperature",)))
+        await asyncio.sleep(gap_s)
+
+
+def _anomaly_to_dispatch(settings_url: str | None, *, count: int, gap_s: float) -> list[float]:
+    """Seconds from each anomaly's commit to its ticket's dispatch event, through the real
+    ticketing service (NOTIFY wake-up, intake, grading, dispatch) on a scratch database."""
+    with contextlib.ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="rw-bench-t2-")))
+        url, _, _ = prepared_database(stack, settings_url, tmp, _intake_fleet(count))
+        with connect(url, autocommit=True) as conn:
+            robots = robot_ids(conn=conn)
+
+        async def scenario() -> None:
+            stop = asyncio.Event()
+            service = asyncio.create_task(run_ticketing(
+                conninfo=url, policy=builtin_policy("default"), stop=stop, sweep_every=30.0))
+            await asyncio.sleep(2.0)  # listening, first (empty) sweep done
+            await _feed_anomalies(url, robots, count, gap_s)
+            await asyncio.sleep(2.0)
+            stop.set()
+            await service
+
+        asyncio.run(scenario())
+        with connect(url, autocommit=True) as conn:
+            return dispatch_delays(conn=conn)
+
+
 def run_ticketing_bench(
     *, tickets: int = 100_000, due: tuple[int, ...] = (10, 100, 1000), repeat: int = 20,
-    settings_url: str | None = None,
+    settings_url: str | None = None, anomalies: int = 100, anomaly_gap_s: float = 0.2,
 ) -> dict[str, Any]:
-    """Seed ``tickets`` open tickets in a scratch database and time timer passes."""
+    """Seed ``tickets`` open tickets in a scratch database and time timer passes; then time
+    ``anomalies`` anomalies from storage to dispatch through the real service."""
+    delays = _anomaly_to_dispatch(settings_url, count=anomalies, gap_s=anomaly_gap_s)
+    intake = {"anomalies": anomalies, "dispatched": len(delays),
+              "anomaly_to_dispatch_p50_s": round(_pct(delays, 0.5), 4) if delays else None,
+              "anomaly_to_dispatch_p99_s": round(_pct(delays, 0.99), 4) if delays else None}
+    log.info("anomaly -> dispatch: %s", intake)
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="rw-bench-t-")))
         url, _, _ = prepared_database(stack, settings_url, tmp, _fleet())
@@ -101,7 +170,8 @@ def run_ticketing_bench(
         timers = _seed(url, tickets)
         seeded_s = time.perf_counter() - t0
         report: dict[str, Any] = {"tickets": tickets, "timers": timers,
-                                  "seed_s": round(seeded_s, 1), "repeat": repeat, "passes": {}}
+                                  "seed_s": round(seeded_s, 1), "repeat": repeat, "passes": {},
+                                  **intake}
         for k in due:
             secs = _passes(url, k, repeat)
             report["passes"][str(k)] = {

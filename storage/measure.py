@@ -15,7 +15,7 @@ from storage.telemetry import table_bytes
 
 __all__ = ["create_scratch_database", "drop_database", "count_telemetry", "export_telemetry",
            "empty_telemetry", "layout_bytes", "series_values_sample", "alarm_latencies",
-           "clone_open_ticket", "nth_due"]
+           "clone_open_ticket", "nth_due", "dispatch_delays"]
 
 _EXPORT = ("COPY (SELECT time, robot_id, signal_id, value, quality FROM telemetry{limit})"
            " TO STDOUT (FORMAT BINARY)")
@@ -146,3 +146,17 @@ def nth_due(*, conn: psycopg.Connection, n: int) -> datetime | None:
     row = conn.execute("""SELECT due_at FROM ticket_timers WHERE fired_at IS NULL
                           ORDER BY due_at, id OFFSET %s LIMIT 1""", (n - 1,)).fetchone()
     return cast("datetime", row[0]) if row else None
+
+
+def dispatch_delays(*, conn: psycopg.Connection) -> list[float]:
+    """Per ticket opened from monitoring: seconds from its first anomaly's insert to the
+    ticket's dispatch event."""
+    rows = conn.execute(
+        """SELECT extract(epoch FROM (d.at - a.created_at))::float8
+             FROM tickets t
+             JOIN LATERAL (SELECT min(created_at) AS created_at FROM anomalies
+                            WHERE ticket_id = t.id) a ON true
+             JOIN LATERAL (SELECT min(at) AS at FROM ticket_events
+                            WHERE ticket_id = t.id AND event = 'dispatch') d ON true
+            WHERE t.channel = 'monitoring' AND d.at IS NOT NULL""").fetchall()
+    return [float(r[0]) for r in rows]
