@@ -318,9 +318,13 @@ def _parse(text: str, origin: str) -> Policy:
         raise PolicyError(f"{origin}: invalid policy:\n{_explain(exc)}") from exc
 
 
+# Policy files beside the service policies that are not service policies.
+_OTHER_POLICIES = frozenset({"access.toml"})
+
+
 def builtin_policy_names() -> list[str]:
     return sorted(e.name[:-5] for e in resources.files("ticketing.policies").iterdir()
-                  if e.name.endswith(".toml"))
+                  if e.name.endswith(".toml") and e.name not in _OTHER_POLICIES)
 
 
 def builtin_policy(name: str = "default") -> Policy:

@@ -1,0 +1,180 @@
+"""Who may read what and perform which ticket event: the access policy, loaded from TOML.
+
+What each role may do is data (``ticketing/policies/access.toml``), validated completely when
+loaded: every role listed, no unknown role, scope, event or key, so a typo can neither grant
+nor silently withhold a right. This module is pure: it reads the packaged TOML (or a file
+the caller names) and answers questions; the API enforces the answers.
+
+The role names, the read scopes and the action names are vocabularies of the code (the
+``users.role`` CHECK constraint in storage, the lifecycle's events), not policy.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from ticketing.errors import PolicyError
+
+__all__ = ["Role", "ROLES", "Scope", "SCOPES", "TICKET_EVENTS", "MANAGE", "Reach",
+           "RoleRights", "AccessPolicy", "load_access", "builtin_access", "ticket_in_reach"]
+
+Role = Literal["admin", "om_manager", "dispatcher", "engineer", "expert", "parts_keeper",
+               "maintainer", "customer_viewer"]
+ROLES: tuple[Role, ...] = get_args(Role)
+
+Scope = Literal["robots", "anomalies", "tickets", "telemetry", "reports", "users", "api_keys",
+                "parts"]
+SCOPES: tuple[Scope, ...] = get_args(Scope)
+
+# The lifecycle's events (ticketing/lifecycle.py EVENTS) and those issue 10 adds to it.
+# tests/ticketing/test_access.py checks the lifecycle never has an event missing here.
+TicketEvent = Literal[
+    "dispatch", "refuse", "accept", "start", "wait_customer", "resume", "resolve", "dispute",
+    "sign_off", "archive", "extend_resolve",
+    "create", "regrade", "reassign", "start_remote", "start_travel", "arrive", "submit_plan",
+    "progress_update", "cancel", "merge", "reopen", "acknowledge_handover",
+]
+TICKET_EVENTS: tuple[TicketEvent, ...] = get_args(TicketEvent)
+
+Manage = Literal["users", "api_keys"]
+MANAGE: tuple[Manage, ...] = get_args(Manage)
+
+Reach = Literal["all", "assigned", "own_customer", "none"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class RoleRights(_Model):
+    description: str = ""
+    read: tuple[Scope, ...]
+    events: tuple[TicketEvent, ...]
+    tickets: Reach
+    manage: tuple[Manage, ...] = ()
+
+    @model_validator(mode="after")
+    def _reach_fits_events(self) -> RoleRights:
+        if self.events and self.tickets == "none":
+            raise ValueError("a role with events needs tickets = 'all', 'assigned' or "
+                             "'own_customer'")
+        if not self.events and self.tickets != "none":
+            raise ValueError("a role without events must say tickets = 'none'")
+        if self.events and "tickets" not in self.read:
+            raise ValueError("a role with ticket events must be able to read tickets")
+        for name in ("read", "events", "manage"):
+            values = getattr(self, name)
+            if len(set(values)) != len(values):
+                raise ValueError(f"{name} lists a name twice")
+        return self
+
+
+class AccessHeader(_Model):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    version: str = Field(min_length=1, max_length=32)
+
+
+class AccessPolicy(_Model):
+    access: AccessHeader
+    roles: dict[Role, RoleRights]
+
+    @model_validator(mode="after")
+    def _every_role(self) -> AccessPolicy:
+        missing = [r for r in ROLES if r not in self.roles]
+        if missing:
+            raise ValueError(f"roles missing: {', '.join(missing)} (list each, even with no "
+                             "rights, so an omission is never silent)")
+        return self
+
+    @property
+    def label(self) -> str:
+        return f"{self.access.name}@{self.access.version}"
+
+    def rights(self, role: str) -> RoleRights:
+        try:
+            return self.roles[role]  # type: ignore[index]
+        except KeyError:
+            raise PolicyError(f"unknown role {role!r}; roles are {', '.join(ROLES)}") from None
+
+    def may_read(self, role: str, scope: str) -> bool:
+        """May ``role`` read ``scope``? An unknown scope is a programming error."""
+        if scope not in SCOPES:
+            raise PolicyError(f"unknown read scope {scope!r}; scopes are {', '.join(SCOPES)}")
+        return scope in self.rights(role).read
+
+    def allows(self, role: str, action: str) -> bool:
+        """May ``role`` perform ``action``: a ticket event, or ``manage_<what>``?
+
+        Whether the event may touch a given ticket is :func:`ticket_in_reach`'s question.
+        """
+        rights = self.rights(role)
+        if action.startswith("manage_"):
+            what = action.removeprefix("manage_")
+            if what not in MANAGE:
+                raise PolicyError(f"unknown action {action!r}")
+            return what in rights.manage
+        if action not in TICKET_EVENTS:
+            raise PolicyError(f"unknown action {action!r}")
+        return action in rights.events
+
+    def reach(self, role: str) -> Reach:
+        return self.rights(role).tickets
+
+
+def ticket_in_reach(
+    *,
+    reach: Reach,
+    ticket_assignee: str | None,
+    ticket_customer: str,
+    engineer: str | None,
+    customer: str | None,
+) -> bool:
+    """Is a ticket (its assignee's engineer code and its customer code) within a user's reach
+    (the engineer code the user is linked to, the customer code it is bound to)?"""
+    if reach == "all":
+        return True
+    if reach == "assigned":
+        return engineer is not None and ticket_assignee == engineer
+    if reach == "own_customer":
+        return customer is not None and ticket_customer == customer
+    return False
+
+
+def _explain(exc: ValidationError) -> str:
+    return "\n".join(f"  {'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg']}"
+                     for e in exc.errors())
+
+
+def _parse(text: str, origin: str) -> AccessPolicy:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyError(f"{origin}: not valid TOML: {exc}") from exc
+    try:
+        return AccessPolicy.model_validate(data)
+    except ValidationError as exc:
+        raise PolicyError(f"{origin}: invalid access policy:\n{_explain(exc)}") from exc
+
+
+def builtin_access() -> AccessPolicy:
+    """The access policy shipped in ``ticketing/policies/access.toml``."""
+    entry = resources.files("ticketing.policies").joinpath("access.toml")
+    return _parse(entry.read_text(encoding="utf-8"), "built-in access policy")
+
+
+def load_access(path: Path | None = None) -> AccessPolicy:
+    """The access policy in ``path``; the built-in one when ``path`` is None."""
+    if path is None:
+        return builtin_access()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PolicyError(f"{path}: cannot read access policy: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise PolicyError(f"{path}: access policy is not UTF-8: {exc}") from exc
+    return _parse(text, str(path))
