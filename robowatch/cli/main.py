@@ -10,7 +10,7 @@ from typer.core import TyperGroup
 from collectors.errors import CollectorError
 from detection.errors import DetectionError
 from robowatch import __version__
-from robowatch.cli import bench, collect, db, detect, fleet, simulate
+from robowatch.cli import bench, collect, db, detect, fleet, simulate, user
 from robowatch.cli import ticketing as ticketing_cli
 from robowatch.cli.api import api as api_command
 from robowatch.cli.demo import demo as demo_command
@@ -55,6 +55,7 @@ app.add_typer(detect.app, name="detect")
 app.add_typer(collect.app, name="collect")
 app.add_typer(ticketing_cli.app, name="ticketing")
 app.command("simulate")(simulate.simulate)
+app.add_typer(user.app, name="user")
 
 
 def _version(value: bool) -> None:
