@@ -1,37 +1,29 @@
 """Dependencies every router shares, as ``Annotated`` aliases.
 
 ``ConnDep`` lends a pooled connection for the duration of the handler; the pool commits on a
-clean exit and rolls back on an exception. ``CurrentUser`` is the single place where
-authentication will go: today it admits everyone as ``anonymous``.
+clean exit and rolls back on an exception. ``CurrentUser`` is the authenticated caller
+(``api.auth``): a missing or refused credential is a 401 before the handler runs.
+``AccessDep`` is the access policy the app was started with.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends
 from starlette.requests import HTTPConnection
 
+from api.auth.caller import Caller, get_current_user
 from api.config import ApiConfig
 from api.hub import Hub
 from api.relay import Relay
 from storage.connect import Conn, Pool
+from ticketing.access import AccessPolicy
 
-__all__ = ["User", "ConnDep", "CurrentUser", "HubDep", "RelayDep", "NowDep", "PoolDep",
-           "ConfigDep", "get_current_user"]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class User:
-    name: str
-
-
-async def get_current_user(connection: HTTPConnection) -> User:
-    # HTTPConnection rather than Request: the same check guards the WebSocket stream.
-    return User(name="anonymous")
+__all__ = ["Caller", "ConnDep", "CurrentUser", "HubDep", "RelayDep", "NowDep", "PoolDep",
+           "ConfigDep", "AccessDep", "get_current_user"]
 
 
 def _pool(connection: HTTPConnection) -> Pool:
@@ -61,11 +53,17 @@ def _config(connection: HTTPConnection) -> ApiConfig:
     return config
 
 
+def _access(connection: HTTPConnection) -> AccessPolicy:
+    access: AccessPolicy = connection.app.state.access
+    return access
+
+
 def _now(config: Annotated[ApiConfig, Depends(_config)]) -> datetime:
     return config.clock()
 
 
-CurrentUser = Annotated[User, Depends(get_current_user)]
+# HTTPConnection inside: the same check guards the WebSocket stream.
+CurrentUser = Annotated[Caller, Depends(get_current_user)]
 PoolDep = Annotated[Pool, Depends(_pool)]
 # scope="function": the connection goes back to the pool before the response is sent.
 ConnDep = Annotated[Conn, Depends(_conn, scope="function")]
@@ -73,3 +71,4 @@ HubDep = Annotated[Hub, Depends(_hub)]
 RelayDep = Annotated[Relay, Depends(_relay)]
 NowDep = Annotated[datetime, Depends(_now)]
 ConfigDep = Annotated[ApiConfig, Depends(_config)]
+AccessDep = Annotated[AccessPolicy, Depends(_access)]

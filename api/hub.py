@@ -10,21 +10,32 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["Hub", "Subscription", "EndReason"]
+__all__ = ["Hub", "Subscription", "EndReason", "Topic"]
 
 log = logging.getLogger(__name__)
 
 EndReason = Literal["overflow", "shutdown"]
 
 
+@dataclass(frozen=True, slots=True)
+class Topic:
+    """What a message is about, for a subscriber's filter (a customer viewer sees its own
+    customer's rows only; a role that may not read anomalies gets no anomaly messages)."""
+
+    type: str
+    customer: str
+
+
 class Subscription:
     """One client's queue of serialised messages; ``ended`` is set when the hub drops it."""
 
-    def __init__(self, *, maxsize: int) -> None:
+    def __init__(self, *, maxsize: int, accepts: Callable[[Topic], bool] | None = None) -> None:
         self._queue: asyncio.Queue[str] = asyncio.Queue(maxsize=maxsize)
+        self.accepts = accepts
         self.ended = asyncio.Event()
         self.reason: EndReason | None = None
 
@@ -59,8 +70,10 @@ class Hub:
         return len(self._subs)
 
     @contextlib.contextmanager
-    def subscribe(self) -> Iterator[Subscription]:
-        sub = Subscription(maxsize=self._queue_size)
+    def subscribe(self, accepts: Callable[[Topic], bool] | None = None) -> Iterator[Subscription]:
+        """A new subscriber; ``accepts`` filters messages published with a topic (messages
+        without one, such as ``resync``, reach everyone)."""
+        sub = Subscription(maxsize=self._queue_size, accepts=accepts)
         if self._closed:
             sub._end("shutdown")
         else:
@@ -70,8 +83,10 @@ class Hub:
         finally:
             self._subs.discard(sub)
 
-    def publish(self, message: str) -> None:
+    def publish(self, message: str, *, topic: Topic | None = None) -> None:
         for sub in list(self._subs):
+            if topic is not None and sub.accepts is not None and not sub.accepts(topic):
+                continue
             if not sub._offer(message):
                 log.warning("stream client dropped: %d messages queued and unread",
                             self._queue_size)

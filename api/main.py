@@ -14,16 +14,21 @@ from datetime import datetime
 from typing import Any
 
 import anyio.to_thread
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import Depends, FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.routing import APIRoute
-from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.auth import get_current_user
+from api.auth.problems import http_problem_handler
+from api.auth.router import api_keys, auth, users
 from api.config import ApiConfig
 from api.hub import Hub
 from api.relay import Relay
 from api.routers import anomalies, console, health, robots, stream, tickets
 from storage.connect import DatabaseUnavailable, PoolTimeout, first_line, open_pool
+from ticketing.access import load_access
 
 __all__ = ["create_app"]
 
@@ -53,6 +58,8 @@ def create_app(
     if clock is not None:
         options["clock"] = clock
     config = ApiConfig(database_url=database_url, **options)
+    # Loaded (and validated) here, so a bad policy file stops the start, not a request.
+    access = load_access(config.access_file)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -64,6 +71,7 @@ def create_app(
         relay = Relay(conninfo=config.database_url, pool=pool, hub=hub, clock=config.clock,
                       heartbeat=config.stream_heartbeat, backoff_max=config.stream_backoff_max)
         app.state.config = config
+        app.state.access = access
         app.state.pool = pool
         app.state.hub = hub
         app.state.relay = relay
@@ -82,12 +90,28 @@ def create_app(
         version="1",
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
+        # Served below behind get_current_user, like every route but /healthz and login.
+        openapi_url=None, docs_url=None, redoc_url=None,
     )
+
+    @app.get("/openapi.json", include_in_schema=False,
+             dependencies=[Depends(get_current_user)])
+    async def openapi() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False, dependencies=[Depends(get_current_user)])
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="robowatch API")
+
     for resource in (robots, tickets, anomalies, stream):
         app.include_router(resource.router, prefix=API_PREFIX)
+    for router in (auth, users, api_keys):
+        app.include_router(router, prefix=API_PREFIX)
     app.include_router(health.router)
     app.include_router(console.router)
-    app.mount("/console", StaticFiles(directory=console.CONSOLE_DIR), name="console-static")
+    app.mount("/console", console.ConsoleFiles(directory=console.CONSOLE_DIR),
+              name="console-static")
+    app.add_exception_handler(StarletteHTTPException, http_problem_handler)
     app.add_exception_handler(DatabaseUnavailable, _database_unavailable)
     app.add_exception_handler(PoolTimeout, _database_unavailable)
     return app

@@ -17,7 +17,7 @@ from typing import Literal
 import anyio.to_thread
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
 
-from api.hub import Hub
+from api.hub import Hub, Topic
 from api.schemas import AnomalyPublic, StreamMessage, TicketEventPublic, TicketPublic
 from storage.anomalies import get_anomaly
 from storage.connect import DatabaseUnavailable, Pool, first_line, log_retry
@@ -88,16 +88,17 @@ class Relay:
 
     async def _relay(self, event: Event) -> None:
         try:
-            message = await anyio.to_thread.run_sync(self._render, event)
+            rendered = await anyio.to_thread.run_sync(self._render, event)
         except Exception:  # noqa: BLE001 - one unreadable row must not stop the stream
             log.exception("live stream could not read %s %d", event.type, event.id)
             return
-        if message is None:
+        if rendered is None:
             log.info("live stream: %s %d is gone; not relayed", event.type, event.id)
             return
-        self._hub.publish(message)
+        message, topic = rendered
+        self._hub.publish(message, topic=topic)
 
-    def _render(self, event: Event) -> str | None:
+    def _render(self, event: Event) -> tuple[str, Topic] | None:
         # Runs in a worker thread: the pool and the storage functions block.
         data: TicketPublic | AnomalyPublic | TicketEventPublic
         with self._pool.connection() as conn:
@@ -106,14 +107,22 @@ class Relay:
                 if ticket is None:
                     return None
                 data = TicketPublic.of(ticket, now=self._clock())
+                customer = ticket.customer
             elif event.type == "ticket_event":
                 history = get_ticket_event(conn=conn, event_id=event.id)
                 if history is None:
                     return None
                 data = TicketEventPublic.of(history)
+                # Whose it is decides who may receive it (a customer viewer: its own only).
+                owner = get_ticket(conn=conn, ticket_id=history.ticket_id)
+                if owner is None:
+                    return None
+                customer = owner.customer
             else:
                 anomaly = get_anomaly(conn=conn, anomaly_id=event.id)
                 if anomaly is None:
                     return None
                 data = AnomalyPublic.of(anomaly)
-        return StreamMessage(type=event.type, op=event.op, data=data).model_dump_json()
+                customer = anomaly.customer
+        message = StreamMessage(type=event.type, op=event.op, data=data).model_dump_json()
+        return message, Topic(type=event.type, customer=customer)

@@ -109,6 +109,7 @@ def list_anomalies(
     *,
     conn: psycopg.Connection,
     robot: str | None = None,
+    customer: str | None = None,
     open_only: bool = False,
     limit: int = 100,
     offset: int = 0,
@@ -119,6 +120,9 @@ def list_anomalies(
     if robot is not None:
         where.append("r.code = %(robot)s")
         params["robot"] = robot
+    if customer is not None:
+        where.append("c.code = %(customer)s")
+        params["customer"] = customer
     if open_only:
         where.append("a.ended_at IS NULL")
     cond = " AND ".join(where)

@@ -14,12 +14,18 @@ from http import HTTPStatus
 from fastapi import HTTPException
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import HTTPConnection
-from starlette.responses import JSONResponse
+from starlette.responses import HTMLResponse, JSONResponse, Response
 
 __all__ = ["PROBLEM_JSON", "problem_response", "http_problem_handler", "unauthorized",
            "forbidden", "not_found", "too_many"]
 
 PROBLEM_JSON = "application/problem+json"
+LOGIN_PAGE = "/console/login.html"
+# A browser that opens a protected page without a session is sent to the login form; the
+# status stays 401, so nothing but a browser treats the page as content.
+_TO_LOGIN = (f'<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" '
+             f'content="0; url={LOGIN_PAGE}"><title>Sign in</title>'
+             f'<p><a href="{LOGIN_PAGE}">Sign in</a> to use the robowatch console.</p>')
 
 # A bearer challenge names the realm; "invalid_token" (RFC 6750 section 3.1) tells a client
 # that its token was refused rather than missing.
@@ -41,9 +47,17 @@ def problem_response(
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
 
 
-async def http_problem_handler(connection: HTTPConnection, exc: Exception) -> JSONResponse:
+def _browser_navigation(connection: HTTPConnection) -> bool:
+    accept = connection.headers.get("accept", "")
+    return (connection.scope["type"] == "http" and connection.scope.get("method") == "GET"
+            and "text/html" in accept)
+
+
+async def http_problem_handler(connection: HTTPConnection, exc: Exception) -> Response:
     if not isinstance(exc, StarletteHTTPException):
         raise TypeError(f"not an HTTPException: {exc!r}")
+    if exc.status_code == 401 and _browser_navigation(connection):
+        return HTMLResponse(_TO_LOGIN, status_code=401, headers=exc.headers)
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
     return problem_response(exc.status_code, detail, headers=exc.headers,
                             instance=connection.url.path)

@@ -15,7 +15,7 @@ import logging
 from typing import Annotated, Any
 
 import anyio.to_thread
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.datastructures import State
 
@@ -262,7 +262,7 @@ def list_(request: Request) -> UsersPublic:
 def create(
     body: UserCreate, request: Request,
     caller: Annotated[Caller, require_action("manage_users")],
-) -> UserPublic | JSONResponse:
+) -> UserPublic:
     config: ApiConfig = request.app.state.config
     try:
         with _pool_conn(request) as conn:
@@ -271,7 +271,7 @@ def create(
                            display_name=body.display_name, customer=body.customer,
                            engineer=body.engineer)
     except AccountError as exc:
-        return problem_response(409, str(exc))
+        raise HTTPException(status_code=409, detail=str(exc)) from exc
     log.info("user %s added by %s", row.username, caller.name)
     return UserPublic.of(row)
 
@@ -306,7 +306,7 @@ def list_keys(request: Request) -> ApiKeysPublic:
 def create_key(
     body: ApiKeyCreate, request: Request,
     caller: Annotated[Caller, require_action("manage_api_keys")],
-) -> ApiKeyCreated | JSONResponse:
+) -> ApiKeyCreated:
     """Create a key for a machine; the answer holds the key, shown this once."""
     config: ApiConfig = request.app.state.config
     try:
@@ -315,7 +315,7 @@ def create_key(
                                    at=config.clock(), customer=body.customer,
                                    created_by=caller.name if caller.kind == "session" else None)
     except AccountError as exc:
-        return problem_response(409, str(exc))
+        raise HTTPException(status_code=409, detail=str(exc)) from exc
     return ApiKeyCreated(**ApiKeyPublic.of(row).model_dump(), key=key)
 
 

@@ -5,6 +5,7 @@
 
 const API = "/api/v1";
 const STREAM_PATH = API + "/stream";
+const LOGIN_PAGE = "/console/login.html";
 const ANOMALY_ROWS = 25;
 const SOON_S = 30 * 60; // a deadline this close is shown in orange
 
@@ -23,8 +24,29 @@ function el(tag, cls, text) {
   return node;
 }
 
+// The session cookie goes with every request (same origin); without a live session the API
+// answers 401 and the screen goes to the login form.
+function toLogin() {
+  location.assign(LOGIN_PAGE);
+}
+
+async function signedIn() {
+  const resp = await fetch(`${API}/auth/me`, { headers: { Accept: "application/json" } });
+  if (resp.ok) {
+    const me = await resp.json();
+    $("who").textContent = `${me.name} · ${me.role.replace("_", " ")}`;
+  }
+  return resp.status !== 401;
+}
+
+async function signOut() {
+  await fetch(`${API}/auth/logout`, { method: "POST" });
+  toLogin();
+}
+
 async function getJSON(path) {
   const resp = await fetch(path, { headers: { Accept: "application/json" } });
+  if (resp.status === 401) { toLogin(); throw new Error("signed out"); }
   if (!resp.ok) throw new Error(`${path}: HTTP ${resp.status}`);
   const date = resp.headers.get("Date");
   if (date) clockOffsetMs = Date.parse(date) - Date.now();
@@ -154,7 +176,9 @@ function connect() {
   ws.onmessage = (ev) => {
     try { onMessage(JSON.parse(ev.data)); } catch (err) { console.error("bad message", err); }
   };
-  ws.onclose = () => {
+  ws.onclose = async (ev) => {
+    // 1008: the session ended. A refused handshake shows only as 1006, so ask the API.
+    if (ev.code === 1008 || !(await signedIn().catch(() => true))) { toLogin(); return; }
     setLink("down", "reconnecting…");
     setTimeout(connect, retryMs);
     retryMs = Math.min(retryMs * 2, 30000);
@@ -170,6 +194,8 @@ function tick() {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
+  $("signout").addEventListener("click", () => { signOut().catch(console.error); });
+  signedIn().catch(console.error);
   connect();
   tick();
   setInterval(tick, 1000);

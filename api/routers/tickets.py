@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query
 
-from api.deps import ConnDep, NowDep, get_current_user
+from api.auth import require_read
+from api.deps import ConnDep, CurrentUser, NowDep
 from api.params import Limit, Offset, RowId
 from api.schemas import (
     CODE_PATTERN,
@@ -19,12 +20,13 @@ from api.schemas import (
 )
 from storage.tickets import get_ticket, list_tickets, ticket_events
 
-router = APIRouter(prefix="/tickets", tags=["tickets"], dependencies=[Depends(get_current_user)])
+router = APIRouter(prefix="/tickets", tags=["tickets"], dependencies=[require_read("tickets")])
 
 
 @router.get("")
 def list_(
     conn: ConnDep,
+    caller: CurrentUser,
     now: NowDep,
     limit: Limit = 100,
     offset: Offset = 0,
@@ -36,15 +38,18 @@ def list_(
     ] = None,
     grade: Grade | None = None,
 ) -> TicketsPublic:
+    if not caller.may_list(customer):
+        return TicketsPublic(items=[], count=0)
     rows, count = list_tickets(conn=conn, open_only=open, state=state, robot=robot,
-                               customer=customer, grade=grade, limit=limit, offset=offset)
+                               customer=caller.customer_filter(customer), grade=grade,
+                               limit=limit, offset=offset)
     return TicketsPublic(items=[TicketPublic.of(r, now=now) for r in rows], count=count)
 
 
 @router.get("/{ticket_id}", responses={404: {"description": "No ticket with this id"}})
-def read(conn: ConnDep, now: NowDep, ticket_id: RowId) -> TicketDetail:
+def read(conn: ConnDep, caller: CurrentUser, now: NowDep, ticket_id: RowId) -> TicketDetail:
     row = get_ticket(conn=conn, ticket_id=ticket_id)
-    if row is None:
+    if row is None or not caller.sees(row.customer):
         raise HTTPException(status_code=404, detail=f"ticket {ticket_id} not found")
     ticket = TicketPublic.of(row, now=now)
     events = [TicketEventPublic.of(e) for e in ticket_events(conn=conn, ticket_id=ticket_id)]

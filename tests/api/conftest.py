@@ -3,9 +3,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import httpx
+import psycopg
 import pytest
 
 from api import create_app
+from tests.api.callers import bearer, token_for
 from tests.api.seed import NOW
 from tests.api.server import serve_in_thread
 
@@ -19,6 +21,21 @@ def base_url(db_url: str) -> Iterator[str]:
 
 
 @pytest.fixture
-def client(base_url: str) -> Iterator[httpx.Client]:
+def admin_token(db_url: str) -> str:
+    """A session of an administrator, who may read everything."""
+    with psycopg.connect(db_url) as conn:
+        return token_for(conn, "admin", "admin")
+
+
+@pytest.fixture
+def client(base_url: str, admin_token: str) -> Iterator[httpx.Client]:
+    """An HTTP client signed in as an administrator."""
+    with httpx.Client(base_url=base_url, timeout=10, headers=bearer(admin_token)) as c:
+        yield c
+
+
+@pytest.fixture
+def anonymous(base_url: str) -> Iterator[httpx.Client]:
+    """An HTTP client with no credentials."""
     with httpx.Client(base_url=base_url, timeout=10) as c:
         yield c

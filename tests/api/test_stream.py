@@ -15,6 +15,7 @@ from websockets.sync.client import connect
 from websockets.sync.connection import Connection  # type of ``with connect(...) as ws``
 
 from api import create_app
+from tests.api.callers import bearer
 from tests.api.seed import NOW, add_anomaly, add_ticket, seed_fleet
 from tests.api.server import serve_in_thread
 
@@ -40,8 +41,8 @@ def _next(ws: Connection) -> dict[str, Any]:
 
 
 @pytest.fixture
-def stream(base_url: str) -> Iterator[Connection]:
-    with connect(_ws_url(base_url)) as ws:
+def stream(base_url: str, admin_token: str) -> Iterator[Connection]:
+    with connect(_ws_url(base_url), additional_headers=bearer(admin_token)) as ws:
         _wait_listening(base_url, clients=1)
         yield ws
 
@@ -64,9 +65,13 @@ def test_inserted_anomaly_arrives_as_full_object(
     assert (msg["type"], msg["op"], msg["data"]["open"]) == ("anomaly", "update", False)
 
 
-def test_new_ticket_reaches_every_client(base_url: str, db: psycopg.Connection) -> None:
+def test_new_ticket_reaches_every_client(
+    base_url: str, admin_token: str, db: psycopg.Connection
+) -> None:
     robots = seed_fleet(db)
-    with connect(_ws_url(base_url)) as a, connect(_ws_url(base_url)) as b:
+    auth = bearer(admin_token)
+    with (connect(_ws_url(base_url), additional_headers=auth) as a,
+          connect(_ws_url(base_url), additional_headers=auth) as b):
         _wait_listening(base_url, clients=2)
         ticket = add_ticket(db, robots, grade="I")
         for ws in (a, b):
@@ -97,14 +102,17 @@ def test_malformed_notification_is_skipped_and_stream_goes_on(
     assert msg["data"]["id"] == anomaly_id
 
 
-def test_client_disconnect_is_clean_and_server_stops_with_clients(db_url: str) -> None:
+def test_client_disconnect_is_clean_and_server_stops_with_clients(
+    db_url: str, admin_token: str
+) -> None:
     app = create_app(database_url=db_url, clock=lambda: NOW, pool_max_size=2)
+    auth = bearer(admin_token)
     with serve_in_thread(app) as base_url:
-        with connect(_ws_url(base_url)):
+        with connect(_ws_url(base_url), additional_headers=auth):
             _wait_listening(base_url, clients=1)
         _wait_listening(base_url, clients=0)
         assert httpx.get(f"{base_url}/healthz").json()["stream_clients"] == 0
-        staying = connect(_ws_url(base_url))
+        staying = connect(_ws_url(base_url), additional_headers=auth)
         _wait_listening(base_url, clients=1)
     # Leaving serve_in_thread shut the server down with a client still connected.
     with pytest.raises(ConnectionClosed) as closed:
