@@ -281,10 +281,10 @@ def record_login_failure(
 def recent_login_failures(
     *, conn: Conn, username: str, address: str, since: datetime, limit: int
 ) -> tuple[list[datetime], list[datetime]]:
-    """Times of failed logins since ``since``, newest first, at most ``limit`` of each: for
+    """Times of failed logins after ``since``, newest first, at most ``limit`` of each: for
     this username (from any address) and from this address (for any username)."""
-    by_user = _rows(conn, """SELECT at FROM login_failures WHERE username = %s AND at >= %s
+    by_user = _rows(conn, """SELECT at FROM login_failures WHERE username = %s AND at > %s
                              ORDER BY at DESC LIMIT %s""", (username, since, limit))
-    by_addr = _rows(conn, """SELECT at FROM login_failures WHERE address = %s AND at >= %s
+    by_addr = _rows(conn, """SELECT at FROM login_failures WHERE address = %s AND at > %s
                              ORDER BY at DESC LIMIT %s""", (address, since, limit))
     return [r["at"] for r in by_user], [r["at"] for r in by_addr]

@@ -1,0 +1,323 @@
+"""Every route of the app x every role of the access policy: allowed, refused (403), another
+customer's rows (404) and no caller (401).
+
+The routes come from ``app.routes`` and the roles from ``access.toml``, so a new route that
+does not say here what it needs fails ``test_every_route_declares_its_access``, and a role
+added to the policy is tested at once.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import fastapi.routing
+import httpx
+import psycopg
+import pytest
+from fastapi.routing import APIRoute, APIWebSocketRoute
+from psycopg import conninfo as ci
+from starlette.routing import Mount
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
+
+from api import create_app
+from ticketing.access import ROLES, builtin_access
+from tests.api.callers import PASSWORD, api_key_for, bearer, ensure_user, token_for
+from tests.api.seed import NOW, add_anomaly, add_ticket, seed_fleet
+from tests.api.server import serve_in_thread
+
+ACCESS = builtin_access()
+OWN, FOREIGN = "ACME", "BETA"
+
+
+@dataclass(frozen=True)
+class Need:
+    """What a route needs: nothing (public), a caller, a read scope or an action; and whether
+    its path names one customer's row (a foreign one answers 404 to a customer viewer)."""
+
+    read: str | None = None
+    action: str | None = None
+    caller: bool = True
+    scoped: bool = False
+
+    def allows(self, role: str) -> bool:
+        if self.read is not None:
+            return ACCESS.may_read(role, self.read)
+        if self.action is not None:
+            return ACCESS.allows(role, self.action)
+        return True
+
+
+NEEDS: dict[tuple[str, str], Need] = {
+    ("GET", "/api/v1/robots"): Need(read="robots"),
+    ("GET", "/api/v1/robots/{code}"): Need(read="robots", scoped=True),
+    ("GET", "/api/v1/tickets"): Need(read="tickets"),
+    ("GET", "/api/v1/tickets/{ticket_id}"): Need(read="tickets", scoped=True),
+    ("GET", "/api/v1/anomalies"): Need(read="anomalies"),
+    ("GET", "/api/v1/anomalies/{anomaly_id}"): Need(read="anomalies", scoped=True),
+    ("WS", "/api/v1/stream"): Need(),
+    ("POST", "/api/v1/auth/login"): Need(caller=False),
+    ("POST", "/api/v1/auth/logout"): Need(),
+    ("GET", "/api/v1/auth/me"): Need(),
+    ("POST", "/api/v1/auth/password"): Need(),
+    ("GET", "/api/v1/users"): Need(read="users"),
+    ("POST", "/api/v1/users"): Need(action="manage_users"),
+    ("POST", "/api/v1/users/{username}/disable"): Need(action="manage_users"),
+    ("GET", "/api/v1/api-keys"): Need(read="api_keys"),
+    ("POST", "/api/v1/api-keys"): Need(action="manage_api_keys"),
+    ("DELETE", "/api/v1/api-keys/{key_id}"): Need(action="manage_api_keys"),
+    ("GET", "/healthz"): Need(caller=False),
+    ("GET", "/"): Need(),
+    ("GET", "/openapi.json"): Need(),
+    ("GET", "/docs"): Need(),
+    ("GET", "/console/console.js"): Need(),
+    ("GET", "/console/login.html"): Need(caller=False),
+    ("GET", "/console/login.js"): Need(caller=False),
+    ("GET", "/console/console.css"): Need(caller=False),
+}
+
+
+def _app_routes() -> list[tuple[str, str]]:
+    # Building the app connects to nothing: the pool opens in the lifespan.
+    app = create_app(database_url="postgresql://nobody@127.0.0.1:1/none")
+    # FastAPI >= 0.16x keeps included routers lazily in app.routes and walks them with
+    # iter_route_contexts; older versions list the routes themselves.
+    walk = getattr(fastapi.routing, "iter_route_contexts", lambda routes: routes)
+    found: list[tuple[str, str]] = []
+    for route in walk(app.routes):
+        original = getattr(route, "original_route", route)
+        if isinstance(original, APIRoute):
+            found += [(m, route.path) for m in sorted(route.methods - {"HEAD"})]
+        elif isinstance(original, APIWebSocketRoute):
+            found.append(("WS", route.path))
+        elif isinstance(original, Mount):
+            # A mount serves files: the table names each of them.
+            found += [k for k in NEEDS if k[1].startswith(original.path + "/")]
+        else:
+            found.append(("?", repr(original)))
+    return found
+
+
+ROUTES = _app_routes()
+
+
+def test_every_route_declares_its_access():
+    assert sorted(set(ROUTES)) == sorted(NEEDS)
+
+
+@dataclass
+class World:
+    base_url: str
+    db_url: str
+    ids: dict[str, Any]
+    counter: Iterator[int]
+    tokens: dict[str, str]
+
+    def conn(self) -> psycopg.Connection:
+        return psycopg.connect(self.db_url)
+
+    def token(self, role: str, *, fresh: bool = False) -> str:
+        """A session of ``role``: a fresh user's when asked (logout and a password change
+        spend theirs), one shared per role otherwise."""
+        if not fresh and role in self.tokens:
+            return self.tokens[role]
+        n = next(self.counter)
+        with self.conn() as conn:
+            token = token_for(conn, f"{role}-{n}", role,
+                              customer=OWN if role == "customer_viewer" else None)
+        if not fresh:
+            self.tokens[role] = token
+        return token
+
+
+@pytest.fixture(scope="module")
+def world(pg_server: str, pg_template: str) -> Iterator[World]:
+    name = f"rw_test_{os.getpid()}_routes"
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"')
+    params = ci.conninfo_to_dict(pg_server)
+    params["dbname"] = name
+    db_url = ci.make_conninfo("", **params)
+    try:
+        with psycopg.connect(db_url) as conn:
+            robots = seed_fleet(conn)
+            ids = {
+                "ticket": {OWN: add_ticket(conn, robots).id,
+                           FOREIGN: add_ticket(conn, robots, robot="R-0003",
+                                               customer=FOREIGN).id},
+                "anomaly": {OWN: add_anomaly(conn, robots),
+                            FOREIGN: add_anomaly(conn, robots, robot="R-0003")},
+                "robot": {OWN: "R-0001", FOREIGN: "R-0003"},
+            }
+        app = create_app(database_url=db_url, clock=lambda: NOW, pool_max_size=4)
+        with serve_in_thread(app) as base_url:
+            yield World(base_url=base_url, db_url=db_url, ids=ids, counter=itertools.count(),
+                        tokens={})
+    finally:
+        with psycopg.connect(pg_server, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+Call = Callable[[World, dict[str, str]], int]
+
+
+def _request(method: str, path: str, **kwargs: Any) -> Call:
+    def call(world: World, headers: dict[str, str]) -> int:
+        with httpx.Client(base_url=world.base_url, timeout=10) as c:
+            return c.request(method, path, headers=headers, **kwargs).status_code
+    return call
+
+
+def _scoped(method: str, template: str, kind: str) -> Callable[[str], Call]:
+    def for_customer(customer: str) -> Call:
+        def call(world: World, headers: dict[str, str]) -> int:
+            path = template.format(world.ids[kind][customer])
+            return _request(method, path)(world, headers)
+        return call
+    return for_customer
+
+
+def _stream(world: World, headers: dict[str, str]) -> int:
+    url = world.base_url.replace("http://", "ws://") + "/api/v1/stream"
+    try:
+        with connect(url, additional_headers=headers, open_timeout=10):
+            return 101
+    except InvalidStatus as exc:
+        return exc.response.status_code
+
+
+def _disable(world: World, headers: dict[str, str]) -> int:
+    n = next(world.counter)
+    with world.conn() as conn:
+        ensure_user(conn, f"victim-{n}", "engineer")
+    return _request("POST", f"/api/v1/users/victim-{n}/disable")(world, headers)
+
+
+def _revoke_key(world: World, headers: dict[str, str]) -> int:
+    n = next(world.counter)
+    with world.conn() as conn:
+        api_key_for(conn, f"machine-{n}", "engineer")
+        key_id = conn.execute("SELECT id FROM api_keys WHERE name = %s",
+                              (f"machine-{n}",)).fetchone()[0]  # type: ignore[index]
+    return _request("DELETE", f"/api/v1/api-keys/{key_id}")(world, headers)
+
+
+def _new_user(world: World, headers: dict[str, str]) -> int:
+    n = next(world.counter)
+    return _request("POST", "/api/v1/users", json={
+        "username": f"new-{n}", "role": "engineer", "password": PASSWORD})(world, headers)
+
+
+def _new_key(world: World, headers: dict[str, str]) -> int:
+    n = next(world.counter)
+    return _request("POST", "/api/v1/api-keys", json={
+        "name": f"key-{n}", "role": "engineer"})(world, headers)
+
+
+SCOPED = {
+    ("GET", "/api/v1/robots/{code}"): _scoped("GET", "/api/v1/robots/{}", "robot"),
+    ("GET", "/api/v1/tickets/{ticket_id}"): _scoped("GET", "/api/v1/tickets/{}", "ticket"),
+    ("GET", "/api/v1/anomalies/{anomaly_id}"): _scoped("GET", "/api/v1/anomalies/{}",
+                                                       "anomaly"),
+}
+
+CALLS: dict[tuple[str, str], Call] = {
+    **{k: f(OWN) for k, f in SCOPED.items()},
+    ("WS", "/api/v1/stream"): _stream,
+    ("POST", "/api/v1/auth/login"): _request("POST", "/api/v1/auth/login",
+                                             data={"username": "nobody", "password": "x" * 12}),
+    ("POST", "/api/v1/auth/password"): _request("POST", "/api/v1/auth/password", json={
+        "current_password": PASSWORD, "new_password": PASSWORD + "!"}),
+    ("POST", "/api/v1/users"): _new_user,
+    ("POST", "/api/v1/users/{username}/disable"): _disable,
+    ("POST", "/api/v1/api-keys"): _new_key,
+    ("DELETE", "/api/v1/api-keys/{key_id}"): _revoke_key,
+}
+
+
+def _call(key: tuple[str, str]) -> Call:
+    return CALLS.get(key) or _request(*key)
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("route", sorted(NEEDS), ids=lambda k: f"{k[0]} {k[1]}")
+def test_route_answers_role_as_the_policy_says(world: World, route, role):
+    need = NEEDS[route]
+    fresh = route in {("POST", "/api/v1/auth/logout"), ("POST", "/api/v1/auth/password")}
+    status = _call(route)(world, bearer(world.token(role, fresh=fresh)))
+    if not need.caller:
+        assert status not in (403, 500), status  # public: the caller's role is irrelevant
+    elif need.allows(role):
+        assert status < 400, f"{role} refused {status}"
+    else:
+        assert status == 403, f"{role} got {status}, expected 403"
+
+
+@pytest.mark.parametrize("route", sorted(NEEDS), ids=lambda k: f"{k[0]} {k[1]}")
+def test_route_without_caller_is_401_unless_public(world: World, route):
+    status = _call(route)(world, {})
+    if NEEDS[route].caller:
+        assert status == 401
+    else:
+        assert status != 401
+
+
+@pytest.mark.parametrize("route", sorted(SCOPED), ids=lambda k: f"{k[0]} {k[1]}")
+def test_customer_viewer_gets_404_for_another_customers_row(world: World, route):
+    viewer = bearer(world.token("customer_viewer"))
+    assert SCOPED[route](OWN)(world, viewer) == 200
+    assert SCOPED[route](FOREIGN)(world, viewer) == 404
+    # The same answer as for a row that does not exist: nothing is learnt.
+    admin = bearer(world.token("admin"))
+    assert SCOPED[route](FOREIGN)(world, admin) == 200
+
+
+def test_refusals_are_problem_details(world: World):
+    with httpx.Client(base_url=world.base_url, timeout=10) as c:
+        none = c.get("/api/v1/robots")
+        assert none.status_code == 401
+        assert none.headers["content-type"] == "application/problem+json"
+        assert none.headers["www-authenticate"] == 'Bearer realm="robowatch"'
+        assert none.json()["status"] == 401 and none.json()["title"] == "Unauthorized"
+        bad = c.get("/api/v1/robots", headers=bearer("rws_forged"))
+        assert bad.status_code == 401
+        assert 'error="invalid_token"' in bad.headers["www-authenticate"]
+        keeper = c.get("/api/v1/anomalies", headers=bearer(world.token("parts_keeper")))
+        assert keeper.status_code == 403
+        assert keeper.headers["content-type"] == "application/problem+json"
+        assert keeper.json()["detail"] == "role 'parts_keeper' may not read anomalies"
+        basic = c.get("/api/v1/robots", headers={"Authorization": "Basic YTpi"})
+        assert basic.status_code == 401
+
+
+def test_browser_without_session_is_sent_to_the_login_page(world: World):
+    with httpx.Client(base_url=world.base_url, timeout=10) as c:
+        page = c.get("/", headers={"Accept": "text/html,application/xhtml+xml"})
+        assert page.status_code == 401 and page.headers["content-type"].startswith("text/html")
+        assert 'url=/console/login.html' in page.text
+        login = c.get("/console/login.html")
+        assert login.status_code == 200 and 'action="/api/v1/auth/login"' in login.text
+
+
+def test_customer_viewer_lists_only_its_customer(world: World):
+    viewer = bearer(world.token("customer_viewer"))
+    with httpx.Client(base_url=world.base_url, timeout=10, headers=viewer) as c:
+        robots = c.get("/api/v1/robots").json()
+        assert {r["customer"] for r in robots["items"]} == {OWN} and robots["count"] == 2
+        assert c.get("/api/v1/robots", params={"customer": FOREIGN}).json() == {
+            "items": [], "count": 0}
+        tickets = c.get("/api/v1/tickets").json()
+        assert [t["customer_id"] for t in tickets["items"]] == [OWN]
+        assert c.get("/api/v1/tickets", params={"customer": FOREIGN}).json()["count"] == 0
+        anomalies = c.get("/api/v1/anomalies").json()
+        assert [a["customer_id"] for a in anomalies["items"]] == [OWN]
+        assert c.get("/api/v1/anomalies", params={"robot": "R-0003"}).json()["count"] == 0
+    admin = bearer(world.token("om_manager"))
+    with httpx.Client(base_url=world.base_url, timeout=10, headers=admin) as c:
+        assert c.get("/api/v1/robots").json()["count"] == 3
+        assert c.get("/api/v1/anomalies").json()["count"] == 2
