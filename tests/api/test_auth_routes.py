@@ -25,10 +25,10 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from api import create_app
-from ticketing.access import ROLES, builtin_access
 from tests.api.callers import PASSWORD, api_key_for, bearer, ensure_user, token_for
 from tests.api.seed import NOW, add_anomaly, add_ticket, seed_fleet
 from tests.api.server import serve_in_thread
+from ticketing.access import ROLES, builtin_access
 
 ACCESS = builtin_access()
 OWN, FOREIGN = "ACME", "BETA"
