@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
+from api.auth.errors import AuthError
 from collectors.errors import CollectorError
 from detection.errors import DetectionError
 from robowatch import __version__
@@ -24,7 +25,7 @@ from ticketing.errors import TicketingError
 # bug and keeps its traceback.
 _USER_ERRORS: tuple[type[Exception], ...] = (
     DetectionError, TicketingError, CollectorError, DatabaseError, TeamError, TimeoutError,
-    OSError,
+    OSError, AuthError,
 )
 
 

@@ -1,8 +1,9 @@
 """``robowatch user``: add, list, disable users and set their passwords.
 
-Passwords are read from a prompt that does not echo (asked twice), or from standard input
-with ``--password-stdin`` for scripts; never from an argument, which ``ps`` and the shell
-history would show.
+A refusal (:class:`api.auth.errors.AccountError`) is one line on stderr and exit code 2, as
+for every user error of the CLI. Passwords are read from a prompt that does not echo (asked
+twice), or from standard input with ``--password-stdin`` for scripts; never from an
+argument, which ``ps`` and the shell history would show.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from typing import Annotated
 import typer
 
 from api.auth.accounts import add_user, change_password, disable
-from api.auth.errors import AccountError
 from robowatch.cli.context import settings_of
 from robowatch.database import database
 from storage.connect import connect
@@ -36,11 +36,6 @@ def _password(from_stdin: bool) -> str:
     return value
 
 
-def _fail(exc: AccountError) -> typer.Exit:
-    typer.echo(f"error: {exc}", err=True)
-    return typer.Exit(2)
-
-
 @app.command()
 def add(
     ctx: typer.Context,
@@ -57,12 +52,9 @@ def add(
     """Add a user with a role."""
     password = _password(password_stdin)
     with database(settings_of(ctx)) as url, connect(url) as conn:
-        try:
-            user = add_user(conn=conn, username=username, role=role, password=password,
-                            at=datetime.now(UTC), display_name=name, customer=customer,
-                            engineer=engineer)
-        except AccountError as exc:
-            raise _fail(exc) from exc
+        user = add_user(conn=conn, username=username, role=role, password=password,
+                        at=datetime.now(UTC), display_name=name, customer=customer,
+                        engineer=engineer)
     typer.echo(f"added {user.username} ({user.role})")
 
 
@@ -82,10 +74,7 @@ def list_(ctx: typer.Context) -> None:
 def disable_(ctx: typer.Context, username: str) -> None:
     """Disable a user and revoke all its sessions at once."""
     with database(settings_of(ctx)) as url, connect(url) as conn:
-        try:
-            user = disable(conn=conn, username=username, at=datetime.now(UTC))
-        except AccountError as exc:
-            raise _fail(exc) from exc
+        user = disable(conn=conn, username=username, at=datetime.now(UTC))
     typer.echo(f"disabled {user.username}; its sessions are revoked")
 
 
@@ -94,9 +83,6 @@ def password(ctx: typer.Context, username: str, password_stdin: PasswordStdin = 
     """Set a user's password; its sessions are revoked."""
     new = _password(password_stdin)
     with database(settings_of(ctx)) as url, connect(url) as conn:
-        try:
-            revoked = change_password(conn=conn, username=username, password=new,
-                                      at=datetime.now(UTC))
-        except AccountError as exc:
-            raise _fail(exc) from exc
+        revoked = change_password(conn=conn, username=username, password=new,
+                                  at=datetime.now(UTC))
     typer.echo(f"password of {username.strip().lower()} set; {revoked} session(s) revoked")

@@ -20,11 +20,6 @@ from ticketing.access import ROLES
 
 PASSWORD = "a long enough passphrase"
 
-# storage.connect.wait_for_database (run by every CLI command with a database URL) passes
-# tenacity's deprecated ``initial``; under pytest's warnings-as-errors that aborts the command.
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:The 'initial' parameter is deprecated:DeprecationWarning")
-
 
 @pytest.fixture
 def run(db_url: str, tmp_path, monkeypatch):
