@@ -14,8 +14,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeAlias
 
 import psycopg
-from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
+
+from storage.rows import fetch_all as _rows
+from storage.rows import fetch_one as _one
 
 __all__ = [
     "Conn", "UnticketedAnomaly", "NewTicket", "TicketRow",
@@ -155,20 +157,6 @@ class EngineerLoad:
     skills: list[str]
     on_duty: bool
     open_tickets: int
-
-
-_Params: TypeAlias = Sequence[Any] | dict[str, Any]
-
-
-def _rows(conn: Conn, sql: str, params: _Params = ()) -> list[dict[str, Any]]:
-    with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(sql, params)
-        return cur.fetchall() if cur.description else []
-
-
-def _one(conn: Conn, sql: str, params: _Params = ()) -> dict[str, Any] | None:
-    rows = _rows(conn, sql, params)
-    return rows[0] if rows else None
 
 
 def atomic(*, conn: Conn) -> contextlib.AbstractContextManager[Any]:

@@ -9,15 +9,14 @@ Each function works in the caller's transaction when one is open, in its own oth
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import psycopg
-from psycopg.rows import dict_row
 
 from storage.connect import Conn
+from storage.rows import fetch_all as _rows
+from storage.rows import fetch_one as _one
 
 __all__ = [
     "UserRow", "Credentials", "SessionRow", "ApiKeyRow", "UserExists", "UnknownReference",
@@ -72,20 +71,6 @@ class ApiKeyRow:
     created_by: str | None
     created_at: datetime
     revoked_at: datetime | None
-
-
-_Params = Sequence[Any] | dict[str, Any]
-
-
-def _rows(conn: Conn, sql: str, params: _Params = ()) -> list[dict[str, Any]]:
-    with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(sql, params)
-        return cur.fetchall() if cur.description else []
-
-
-def _one(conn: Conn, sql: str, params: _Params = ()) -> dict[str, Any] | None:
-    rows = _rows(conn, sql, params)
-    return rows[0] if rows else None
 
 
 _USER_SELECT = """

@@ -14,6 +14,7 @@ token in the query string is not accepted: it would end up in access logs and hi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -123,33 +124,28 @@ def get_current_user(connection: HTTPConnection) -> Caller:
     return caller
 
 
-def require_read(scope: Scope) -> Any:
-    """A dependency (for ``dependencies=[...]`` or a parameter) that admits callers whose role
-    may read ``scope`` and answers 403 to the others."""
-
+def _admitting(test: Callable[[AccessPolicy, str], bool], refusal: str) -> Any:
     async def check(
         caller: Annotated[Caller, Depends(get_current_user)], connection: HTTPConnection
     ) -> Caller:
         _, _, access = _state(connection)
-        if not access.may_read(caller.role, scope):
-            raise forbidden(f"role {caller.role!r} may not read {scope}")
+        if not test(access, caller.role):
+            raise forbidden(f"role {caller.role!r} may not {refusal}")
         return caller
 
     return Depends(check)
+
+
+def require_read(scope: Scope) -> Any:
+    """A dependency (for ``dependencies=[...]`` or a parameter) that admits callers whose role
+    may read ``scope`` and answers 403 to the others."""
+    return _admitting(lambda access, role: access.may_read(role, scope), f"read {scope}")
 
 
 def require_action(action: str) -> Any:
     """A dependency admitting callers whose role ``allows`` ``action``; 403 for the others."""
-
-    async def check(
-        caller: Annotated[Caller, Depends(get_current_user)], connection: HTTPConnection
-    ) -> Caller:
-        _, _, access = _state(connection)
-        if not access.allows(caller.role, action):
-            raise forbidden(f"role {caller.role!r} may not {action.replace('_', ' ')}")
-        return caller
-
-    return Depends(check)
+    return _admitting(lambda access, role: access.allows(role, action),
+                      action.replace("_", " "))
 
 
 def authorize_event(

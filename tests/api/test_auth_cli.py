@@ -3,6 +3,7 @@ database, and the demo's users."""
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 import psycopg
@@ -30,7 +31,13 @@ def run(db_url: str, tmp_path, monkeypatch):
     def invoke(*args: str, stdin: str | None = None):
         return runner.invoke(app, ["user", *args], input=stdin)
 
-    return invoke
+    # The root command points logging at CliRunner's stream, closed after each invoke: put
+    # the handlers back so later tests do not log into a closed file.
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield invoke
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 def test_add_with_prompt_never_echoes_the_password(run, db: psycopg.Connection):

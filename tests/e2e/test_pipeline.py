@@ -23,6 +23,25 @@ from simulators.brokers import free_port
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.mqtt, pytest.mark.opcua]
 
 HERE = Path(__file__).resolve().parent
+E2E_PASSWORD = "end-to-end passphrase"
+
+
+def _signed_in(api: str, deadline: float, stack: Stack) -> httpx.Client:
+    """A client with a session from the API's login, once the API answers."""
+    while time.monotonic() < deadline:
+        stack.alive()
+        try:
+            resp = httpx.post(f"{api}/auth/login", timeout=5,
+                              data={"username": "e2e", "password": E2E_PASSWORD})
+        except httpx.HTTPError:
+            time.sleep(0.5)
+            continue
+        resp.raise_for_status()
+        token = resp.json()["access_token"]
+        client = httpx.Client(timeout=5, headers={"Authorization": f"Bearer {token}"})
+        stack.clients.append(client)  # closed when the stack stops
+        return client
+    raise AssertionError("the API did not answer the login in time")
 
 
 class Stack:
@@ -31,6 +50,7 @@ class Stack:
         self.logdir = logdir
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.logs: list[object] = []
+        self.clients: list[httpx.Client] = []
 
     def start(self, name: str, *args: str) -> None:
         log = open(self.logdir / f"{name}.log", "wb")  # noqa: SIM115 - closed in stop()
@@ -38,9 +58,9 @@ class Stack:
         self.procs[name] = subprocess.Popen([sys.executable, "-m", "robowatch", *args],
                                             env=self.env, stdout=log, stderr=subprocess.STDOUT)
 
-    def run(self, *args: str) -> None:
+    def run(self, *args: str, stdin: str | None = None) -> None:
         subprocess.run([sys.executable, "-m", "robowatch", *args], env=self.env, check=True,
-                       capture_output=True, timeout=60)
+                       capture_output=True, timeout=60, input=stdin and stdin.encode())
 
     def alive(self) -> None:
         for name, p in self.procs.items():
@@ -63,6 +83,8 @@ class Stack:
                 codes[name] = p.wait()
         for log in self.logs:
             log.close()  # type: ignore[attr-defined]
+        for client in self.clients:
+            client.close()
         return codes
 
 
@@ -85,6 +107,9 @@ def test_a_scheduled_fault_becomes_a_graded_ticket_with_its_deadlines(stack: Sta
     scenario = str(HERE / "scenario.toml")
     opcua_port, api_port = free_port(), free_port()
     stack.run("fleet", "load", "--scenario", scenario)
+    # The API needs a caller: a user made with the real CLI signs in through the real login.
+    stack.run("user", "add", "e2e", "--role", "om_manager", "--password-stdin",
+              stdin=E2E_PASSWORD + "\n")
     stack.env["ROBOWATCH_API_PORT"] = str(api_port)
     stack.start("api", "api")
     stack.start("ticketing", "ticketing", "run")
@@ -98,11 +123,12 @@ def test_a_scheduled_fault_becomes_a_graded_ticket_with_its_deadlines(stack: Sta
 
     api = f"http://127.0.0.1:{api_port}/api/v1"
     deadline = time.monotonic() + 120
+    client = _signed_in(api, deadline, stack)
     tickets: list[dict[str, Any]] = []
     while time.monotonic() < deadline:
         stack.alive()
         try:
-            tickets = httpx.get(f"{api}/tickets", timeout=5).json()["items"]
+            tickets = client.get(f"{api}/tickets", timeout=5).json()["items"]
         except httpx.HTTPError:
             tickets = []
         if tickets:
@@ -110,7 +136,7 @@ def test_a_scheduled_fault_becomes_a_graded_ticket_with_its_deadlines(stack: Sta
         time.sleep(1)
     assert tickets, "no ticket within 120 s:\n" + stack.tail("detect")
 
-    anomalies = httpx.get(f"{api}/anomalies", timeout=5).json()["items"]
+    anomalies = client.get(f"{api}/anomalies", timeout=5).json()["items"]
     seen = [(a["robot_id"], a["component"], a["kind"], a["evidence"].get("peak_score"),
              a["evidence"].get("median"), a["evidence"].get("upper")) for a in anomalies]
     t = tickets[-1]  # the oldest: the first fault seen
@@ -123,13 +149,13 @@ def test_a_scheduled_fault_becomes_a_graded_ticket_with_its_deadlines(stack: Sta
     assert datetime.fromisoformat(t["onsite_by"]) - created == timedelta(hours=2)
     assert datetime.fromisoformat(t["resolve_by"]) - created == timedelta(hours=48)
 
-    detail = httpx.get(f"{api}/tickets/{t['id']}", timeout=5).json()
+    detail = client.get(f"{api}/tickets/{t['id']}", timeout=5).json()
     assert detail["anomaly_ids"]
-    anomaly = httpx.get(f"{api}/anomalies/{detail['anomaly_ids'][0]}", timeout=5).json()
+    anomaly = client.get(f"{api}/anomalies/{detail['anomaly_ids'][0]}", timeout=5).json()
     assert anomaly["evidence"]["signal"] == "J3.temperature" and anomaly["evidence"]["window"]
     # The healthy robot of the ordinary customer raised nothing.
     assert all(a["robot_id"] != "R-E2" for a in
-               httpx.get(f"{api}/anomalies", timeout=5).json()["items"])
+               client.get(f"{api}/anomalies", timeout=5).json()["items"])
     # Both transports delivered: the MQTT robot's data is in the database too.
-    robots = {r["code"] for r in httpx.get(f"{api}/robots", timeout=5).json()["items"]}
+    robots = {r["code"] for r in client.get(f"{api}/robots", timeout=5).json()["items"]}
     assert robots == {"R-E1", "R-E2"}
