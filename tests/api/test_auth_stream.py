@@ -63,14 +63,28 @@ def test_each_caller_gets_only_what_it_may_read(base_url: str, db: psycopg.Conne
         acme_ticket = add_ticket(db, robots, robot="R-0001")
 
         def seen(ws, n):
-            return [(msg["type"], msg["data"]["id"])
-                    for msg in (json.loads(ws.recv(timeout=5)) for _ in range(n))]
+            # (type, id of the ticket or anomaly); a history entry names its ticket.
+            out = []
+            for _ in range(n):
+                msg = json.loads(ws.recv(timeout=5))
+                data = msg["data"]
+                out.append((msg["type"], data["ticket_id"] if msg["type"] == "ticket_event"
+                            else data["id"]))
+            return sorted(out)
 
-        assert len(seen(m, 4)) == 4
-        # The viewer's first message is ACME's anomaly: BETA's two were never sent to it.
-        assert seen(v, 2) == [("anomaly", acme_anomaly), ("ticket", acme_ticket.id)]
-        # The parts keeper reads tickets but not anomalies.
-        assert seen(k, 2) == [("ticket", beta_ticket.id), ("ticket", acme_ticket.id)]
+        acme, beta = acme_ticket.id, beta_ticket.id
+        # The manager gets all six: two anomalies, two tickets and their "create" entries.
+        assert len(seen(m, 6)) == 6
+        # The viewer gets ACME's three only: BETA's were never sent to it.
+        assert seen(v, 3) == sorted([("anomaly", acme_anomaly), ("ticket", acme),
+                                     ("ticket_event", acme)])
+        # The parts keeper reads tickets (and their history) but not anomalies.
+        assert seen(k, 4) == sorted([("ticket", beta), ("ticket", acme),
+                                     ("ticket_event", beta), ("ticket_event", acme)])
+        # Nothing more is waiting for either.
+        for ws in (v, k):
+            with pytest.raises(TimeoutError):
+                ws.recv(timeout=0.5)
 
 
 def test_stream_ends_when_its_session_is_revoked(base_url: str, db: psycopg.Connection):
