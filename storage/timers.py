@@ -20,7 +20,9 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from storage.tickets import Conn, _one, _rows
+from storage.rows import fetch_all as _rows
+from storage.rows import fetch_one as _one
+from storage.tickets import Conn
 
 __all__ = ["ClockRun", "TimerRow", "NewTimer", "DueTimer", "start_clock", "clocks_of",
            "open_clocks", "latest_clock", "get_clock", "close_clock", "set_clock_due",

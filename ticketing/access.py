@@ -31,13 +31,14 @@ Scope = Literal["robots", "anomalies", "tickets", "telemetry", "reports", "users
                 "parts"]
 SCOPES: tuple[Scope, ...] = get_args(Scope)
 
-# The lifecycle's events (ticketing/lifecycle.py EVENTS) and those issue 10 adds to it.
-# tests/ticketing/test_access.py checks the lifecycle never has an event missing here.
+# The lifecycle's events (ticketing/lifecycle.py EVENTS), plus two acts that are not moves of
+# the machine: ``create`` (intake of a ticket by hand) and ``acknowledge_handover`` (taking
+# over a shift's open work). tests/ticketing/test_access.py checks the two stay in step.
 TicketEvent = Literal[
-    "dispatch", "refuse", "accept", "start", "wait_customer", "resume", "resolve", "dispute",
-    "sign_off", "archive", "extend_resolve",
-    "create", "regrade", "reassign", "start_remote", "start_travel", "arrive", "submit_plan",
-    "progress_update", "cancel", "merge", "reopen", "acknowledge_handover",
+    "dispatch", "refuse", "reassign", "accept", "start_remote", "start_travel", "arrive",
+    "wait_customer", "resume", "resolve", "dispute", "sign_off", "reopen", "archive", "cancel",
+    "merge", "regrade", "extend_resolve", "submit_plan", "send_update",
+    "create", "acknowledge_handover",
 ]
 TICKET_EVENTS: tuple[TicketEvent, ...] = get_args(TicketEvent)
 

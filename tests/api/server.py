@@ -7,10 +7,18 @@ import threading
 import time
 from collections.abc import Iterator
 
+import anyio
 import uvicorn
 from fastapi import FastAPI
 
 from simulators.brokers import free_port
+
+
+# Starlette's FileResponse reaches anyio.open_file, a module anyio imports lazily. Imported
+# first in a server thread while pytest imports (and rewrites) a test module in the main
+# thread, it trips a CPython 3.11 bug ("SystemError: AST constructor recursion depth
+# mismatch", seen on GET / in the route x role tests). Import it once, here.
+_ = anyio.open_file
 
 
 class _Server(uvicorn.Server):

@@ -35,9 +35,10 @@ def test_shipped_policy_loads_and_lists_every_role():
     assert policy.label == "robowatch-default@2026.1"
 
 
-def test_every_lifecycle_event_is_a_known_action():
-    # The lifecycle grows (issue 10); an event it has that the policy cannot name would be
-    # impossible to grant.
+def test_ticket_events_are_the_lifecycles_and_two_more():
+    # An event the lifecycle has that the policy cannot name would be impossible to grant; a
+    # name the lifecycle lost would grant nothing.
+    assert set(TICKET_EVENTS) - set(EVENTS) == {"create", "acknowledge_handover"}
     assert set(EVENTS) <= set(TICKET_EVENTS)
 
 
@@ -114,7 +115,7 @@ def _shipped() -> str:
                                                       "customer_viewer"),
         (lambda t: t.replace('manage = ["users", "api_keys"]', 'manage = ["robots"]'),
          "roles.admin.manage.0"),
-        (lambda t: t.replace('events = ["start_remote", "submit_plan", "progress_update"]',
+        (lambda t: t.replace('events = ["start_remote", "submit_plan", "send_update"]',
                              'events = ["submit_plan", "submit_plan"]'),
          "events lists a name twice"),
         (lambda t: t + "\n[roles", "not valid TOML"),
