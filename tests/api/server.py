@@ -13,7 +13,6 @@ from fastapi import FastAPI
 
 from simulators.brokers import free_port
 
-
 # Starlette's FileResponse reaches anyio.open_file, a module anyio imports lazily. Imported
 # first in a server thread while pytest imports (and rewrites) a test module in the main
 # thread, it trips a CPython 3.11 bug ("SystemError: AST constructor recursion depth
