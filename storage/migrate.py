@@ -63,11 +63,10 @@ def load_migrations(dialect: Dialect) -> list[Migration]:
             raise MigrationError(f"two migrations claim version {version}: {fname}")
         found[version] = Migration(version, head, entry.read_text(encoding="utf-8"))
     versions = sorted(found)
-    # Numbers are handed out to pieces of work that land in any order (0010 identity before
-    # 0007-0009), so a gap is allowed; each migration still applies once, in number order
-    # among those pending, and the history records what a database has.
-    if not versions or versions[0] != 1:
-        raise MigrationError(f"migrations must start at version 1: {versions}")
+    # Contiguous: a missing file is caught by its number, and work that lands later takes the
+    # next free number when it is merged, so a database never meets a lower pending version.
+    if versions != list(range(1, len(versions) + 1)):
+        raise MigrationError(f"migration versions are not contiguous: {versions}")
     return [found[v] for v in versions]
 
 
