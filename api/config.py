@@ -51,6 +51,9 @@ class ApiConfig:
     cookie_secure: bool | None = None
     # The access policy; None: the packaged ticketing/policies/access.toml.
     access_file: Path | None = None
+    # The service policy events are checked and clocked against (the ticketing service's);
+    # None: the packaged default (seed 000).
+    policy_file: Path | None = None
     # How often an open live stream re-checks its session, so a revoked or expired token's
     # stream ends within this long (each check is one indexed lookup).
     stream_auth_recheck: float = 30.0

@@ -21,9 +21,10 @@ from api.hub import Hub
 from api.relay import Relay
 from storage.connect import Conn, Pool
 from ticketing.access import AccessPolicy
+from ticketing.policy import Policy
 
 __all__ = ["Caller", "ConnDep", "CurrentUser", "HubDep", "RelayDep", "NowDep", "PoolDep",
-           "ConfigDep", "AccessDep", "get_current_user"]
+           "ConfigDep", "AccessDep", "PolicyDep", "get_current_user"]
 
 
 def _pool(connection: HTTPConnection) -> Pool:
@@ -58,6 +59,11 @@ def _access(connection: HTTPConnection) -> AccessPolicy:
     return access
 
 
+def _policy(connection: HTTPConnection) -> Policy:
+    policy: Policy = connection.app.state.policy
+    return policy
+
+
 def _now(config: Annotated[ApiConfig, Depends(_config)]) -> datetime:
     return config.clock()
 
@@ -72,3 +78,4 @@ RelayDep = Annotated[Relay, Depends(_relay)]
 NowDep = Annotated[datetime, Depends(_now)]
 ConfigDep = Annotated[ApiConfig, Depends(_config)]
 AccessDep = Annotated[AccessPolicy, Depends(_access)]
+PolicyDep = Annotated[Policy, Depends(_policy)]

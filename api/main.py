@@ -26,9 +26,10 @@ from api.auth.router import api_keys, auth, users
 from api.config import ApiConfig
 from api.hub import Hub
 from api.relay import Relay
-from api.routers import anomalies, console, health, robots, stream, tickets
+from api.routers import anomalies, console, health, robots, stream, ticket_events, tickets
 from storage.connect import DatabaseUnavailable, PoolTimeout, first_line, open_pool
 from ticketing.access import load_access
+from ticketing.policy import load_policy
 
 __all__ = ["create_app"]
 
@@ -60,6 +61,7 @@ def create_app(
     config = ApiConfig(database_url=database_url, **options)
     # Loaded (and validated) here, so a bad policy file stops the start, not a request.
     access = load_access(config.access_file)
+    policy = load_policy(config.policy_file)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -72,6 +74,7 @@ def create_app(
                       heartbeat=config.stream_heartbeat, backoff_max=config.stream_backoff_max)
         app.state.config = config
         app.state.access = access
+        app.state.policy = policy
         app.state.pool = pool
         app.state.hub = hub
         app.state.relay = relay
@@ -103,7 +106,7 @@ def create_app(
     async def docs() -> HTMLResponse:
         return get_swagger_ui_html(openapi_url="/openapi.json", title="robowatch API")
 
-    for resource in (robots, tickets, anomalies, stream):
+    for resource in (robots, tickets, ticket_events, anomalies, stream):
         app.include_router(resource.router, prefix=API_PREFIX)
     for router in (auth, users, api_keys):
         app.include_router(router, prefix=API_PREFIX)

@@ -10,19 +10,21 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from storage.anomalies import AnomalyRow
 from storage.fleet import RobotRow
 from storage.tickets import TicketEventRow, TicketRow
 from ticketing.clocks import MILESTONES, Deadlines
+from ticketing.lifecycle import EVENTS
 from ticketing.sla import sla_state
 
 __all__ = [
     "CODE_PATTERN", "STATE_PATTERN", "Grade", "UtcDatetime",
     "RobotPublic", "RobotsPublic", "AnomalyPublic", "AnomaliesPublic",
     "ClockPublic", "TicketPublic", "TicketsPublic", "TicketEventPublic", "TicketDetail",
-    "StreamMessage", "Health",
+    "StreamMessage", "Health", "HandlingReport", "TicketEventCreate",
+    "ManualTicketCreate",
 ]
 
 # Same rule as the CHECK constraints in storage/migrations/0001_fleet.sql.
@@ -143,6 +145,9 @@ class TicketPublic(_Public):
     # Every clock the ticket has (respond, on site, plan, resolve), from ticketing.sla.
     clocks: list[ClockPublic]
     paused: bool
+    # Name it as expected_version (or If-Match) when you post an event: a change made
+    # meanwhile is refused with 409 instead of being overwritten.
+    version: int
 
     @classmethod
     def of(cls, row: TicketRow, *, now: datetime) -> TicketPublic:
@@ -169,7 +174,7 @@ class TicketPublic(_Public):
             resolve_remaining_s=resolve.remaining_s if resolve else None,
             clocks=[ClockPublic(name=c.name, due=c.due, met_at=c.met_at, overdue=c.overdue,
                                 remaining_s=c.remaining_s) for c in sla.clocks],
-            paused=sla.paused,
+            paused=sla.paused, version=row.version,
         )
 
 
@@ -204,6 +209,65 @@ class TicketEventPublic(_Public):
 
 class TicketDetail(TicketPublic):
     events: list[TicketEventPublic]
+
+    @classmethod
+    def of_history(cls, row: TicketRow, history: list[TicketEventRow], *,
+                   now: datetime) -> TicketDetail:
+        return cls(**TicketPublic.of(row, now=now).model_dump(),
+                   events=[TicketEventPublic.of(e) for e in history])
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _known_event(value: str) -> str:
+    if value not in EVENTS:
+        raise ValueError(f"unknown event {value!r}; known: {', '.join(EVENTS)}")
+    return value
+
+
+class HandlingReport(_Input):
+    """What a resolution must say before the customer is asked to sign off (rules section 4)."""
+
+    process: str = Field(min_length=1)
+    cause: str = Field(min_length=1)
+    solution: str = Field(min_length=1)
+    parts_used: list[str] | str
+    before_after: str = Field(min_length=1)
+
+
+class TicketEventCreate(_Input):
+    """One step of a ticket's life; which details an event needs is the lifecycle's rule
+    (a missing one answers 422 saying which)."""
+
+    event: Annotated[str, AfterValidator(_known_event),
+                     Field(json_schema_extra={"enum": list(EVENTS)})]
+    expected_version: int | None = Field(
+        default=None, ge=1, description="the ticket version you saw; or send If-Match")
+    reason: str | None = None
+    assignee: str | None = Field(default=None, description="engineer code (dispatch, "
+                                                           "reassign)")
+    report: HandlingReport | None = None
+    plan: str | None = None
+    message: str | None = None
+    grade: Grade | None = None
+    into: int | None = Field(default=None, ge=1, description="merge: the ticket kept")
+
+    def details(self) -> dict[str, Any]:
+        out = self.model_dump(exclude={"event", "expected_version"}, exclude_none=True)
+        return out
+
+
+class ManualTicketCreate(_Input):
+    """A customer's report taken by phone, e-mail, chat, WeChat or on site."""
+
+    robot: str = Field(pattern=CODE_PATTERN, description="robot code")
+    channel: Literal["phone", "email", "chat", "wechat", "on_site"]
+    reporter: str = Field(min_length=1, description="who reported it")
+    description: str = Field(min_length=1)
+    impact: Literal["stoppage", "core-module", "non-core", "minor"]
+    request: str | None = Field(default=None, description="what the customer asks for")
 
 
 class StreamMessage(_Public):

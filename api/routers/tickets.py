@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Response
 
 from api.auth import require_read
 from api.deps import ConnDep, CurrentUser, NowDep
@@ -14,7 +14,6 @@ from api.schemas import (
     STATE_PATTERN,
     Grade,
     TicketDetail,
-    TicketEventPublic,
     TicketPublic,
     TicketsPublic,
 )
@@ -47,10 +46,10 @@ def list_(
 
 
 @router.get("/{ticket_id}", responses={404: {"description": "No ticket with this id"}})
-def read(conn: ConnDep, caller: CurrentUser, now: NowDep, ticket_id: RowId) -> TicketDetail:
+def read(conn: ConnDep, caller: CurrentUser, now: NowDep, ticket_id: RowId,
+         response: Response) -> TicketDetail:
     row = get_ticket(conn=conn, ticket_id=ticket_id)
     if row is None or not caller.sees(row.customer):
         raise HTTPException(status_code=404, detail=f"ticket {ticket_id} not found")
-    ticket = TicketPublic.of(row, now=now)
-    events = [TicketEventPublic.of(e) for e in ticket_events(conn=conn, ticket_id=ticket_id)]
-    return TicketDetail(**ticket.model_dump(), events=events)
+    response.headers["ETag"] = f'"{row.version}"'
+    return TicketDetail.of_history(row, ticket_events(conn=conn, ticket_id=ticket_id), now=now)

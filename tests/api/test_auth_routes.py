@@ -57,6 +57,10 @@ NEEDS: dict[tuple[str, str], Need] = {
     ("GET", "/api/v1/robots/{code}"): Need(read="robots", scoped=True),
     ("GET", "/api/v1/tickets"): Need(read="tickets"),
     ("GET", "/api/v1/tickets/{ticket_id}"): Need(read="tickets", scoped=True),
+    ("POST", "/api/v1/tickets"): Need(action="create"),
+    # The event is the action: the matrix dispatches (a manager's or dispatcher's step, with
+    # reach "all"); reach and other events: tests/api/test_ticket_events.py.
+    ("POST", "/api/v1/tickets/{ticket_id}/events"): Need(action="dispatch"),
     ("GET", "/api/v1/anomalies"): Need(read="anomalies"),
     ("GET", "/api/v1/anomalies/{anomaly_id}"): Need(read="anomalies", scoped=True),
     ("WS", "/api/v1/stream"): Need(),
@@ -219,6 +223,24 @@ def _new_key(world: World, headers: dict[str, str]) -> int:
         "name": f"key-{n}", "role": "engineer"})(world, headers)
 
 
+def _new_report(world: World, headers: dict[str, str]) -> int:
+    return _request("POST", "/api/v1/tickets", json={
+        "robot": "R-0001", "channel": "phone", "reporter": "line lead",
+        "description": "J3 overheats", "impact": "minor"})(world, headers)
+
+
+def _dispatch(world: World, headers: dict[str, str]) -> int:
+    with world.conn() as conn:
+        conn.execute("INSERT INTO engineers (code, name, role, on_duty) VALUES "
+                     "('E-1', 'Engineer', 'engineer', true) ON CONFLICT (code) DO NOTHING")
+        robots = {"R-0001": int(conn.execute(  # type: ignore[index]
+            "SELECT id FROM robots WHERE code = 'R-0001'").fetchone()[0])}
+        ticket = add_ticket(conn, robots)
+    return _request("POST", f"/api/v1/tickets/{ticket.id}/events", json={
+        "event": "dispatch", "assignee": "E-1",
+        "expected_version": ticket.version})(world, headers)
+
+
 SCOPED = {
     ("GET", "/api/v1/robots/{code}"): _scoped("GET", "/api/v1/robots/{}", "robot"),
     ("GET", "/api/v1/tickets/{ticket_id}"): _scoped("GET", "/api/v1/tickets/{}", "ticket"),
@@ -234,6 +256,8 @@ CALLS: dict[tuple[str, str], Call] = {
     ("POST", "/api/v1/auth/password"): _request("POST", "/api/v1/auth/password", json={
         "current_password": PASSWORD, "new_password": PASSWORD + "!"}),
     ("POST", "/api/v1/users"): _new_user,
+    ("POST", "/api/v1/tickets"): _new_report,
+    ("POST", "/api/v1/tickets/{ticket_id}/events"): _dispatch,
     ("POST", "/api/v1/users/{username}/disable"): _disable,
     ("POST", "/api/v1/api-keys"): _new_key,
     ("DELETE", "/api/v1/api-keys/{key_id}"): _revoke_key,
@@ -312,7 +336,8 @@ def test_customer_viewer_lists_only_its_customer(world: World):
         assert c.get("/api/v1/robots", params={"customer": FOREIGN}).json() == {
             "items": [], "count": 0}
         tickets = c.get("/api/v1/tickets").json()
-        assert [t["customer_id"] for t in tickets["items"]] == [OWN]
+        # Other tests of this module add tickets of OWN's robots (reports, dispatches).
+        assert {t["customer_id"] for t in tickets["items"]} == {OWN}
         assert c.get("/api/v1/tickets", params={"customer": FOREIGN}).json()["count"] == 0
         anomalies = c.get("/api/v1/anomalies").json()
         assert [a["customer_id"] for a in anomalies["items"]] == [OWN]
