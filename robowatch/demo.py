@@ -21,6 +21,8 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import resources
 from pathlib import Path
 
 from tenacity import (
@@ -30,21 +32,31 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from api.auth import demo_password, ensure_demo_users
 from robowatch.settings import Settings
 from robowatch.team import load_team
 from simulators.brokers import free_port
 from simulators.registry import fleet_spec
 from simulators.scenario import Scenario, default_scenario_path
-from storage.connect import connect
+from storage.anomalies import close_open_anomalies
+from storage.connect import Conn, connect
 from storage.embedded import EmbeddedPostgres
 from storage.fleet import FleetSpec, register_fleet
 from storage.migrate import upgrade
+from storage.tickets import list_tickets
+from ticketing.errors import TicketingError
+from ticketing.events import apply
+from ticketing.policy import Policy, load_policy
 
 __all__ = ["DemoOptions", "run_demo"]
 
 log = logging.getLogger(__name__)
 
 GRACE_S = 10.0
+# The demo's clocks are the default policy's with the process clocks shortened, so a ticket
+# nobody accepts is reassigned within minutes; ROBOWATCH_POLICY_FILE overrides it.
+DEMO_POLICY = Path(str(resources.files("ticketing.policies").joinpath("demo.toml")))
+DEMO_ACTOR = "demo"
 # A child that ran this long before exiting was healthy: its restart backoff starts afresh.
 HEALTHY_RUN_S = 60.0
 # Quick exits in a row (each sooner than HEALTHY_RUN_S after its start) before the demo gives
@@ -95,12 +107,40 @@ async def _broker(settings: Settings) -> AsyncIterator[tuple[str, str]]:
         await broker.shutdown()
 
 
-def _prepare_database(url: str, fleet: FleetSpec) -> None:
+def _fresh_story(conn: Conn, policy: Policy) -> int:
+    """Close what a previous demo run left open, so this run's faults open tickets of their
+    own instead of joining old ones; the history stays, with the reason."""
+    now = datetime.now(UTC)
+    ended = close_open_anomalies(conn=conn, ended_at=now)
+    open_tickets, _ = list_tickets(conn=conn, open_only=True, limit=10_000)
+    for t in open_tickets:
+        try:
+            apply(conn=conn, ticket_id=t.id, event="cancel", actor=DEMO_ACTOR,
+                  expected_version=t.version, now=now, policy=policy,
+                  reason="demo restarted: the story starts afresh")
+        except TicketingError as exc:
+            log.warning("left ticket %s of the last demo open: %s", t.number, exc)
+    if ended or open_tickets:
+        log.info("last demo run: %d open tickets cancelled, %d open anomalies ended",
+                 len(open_tickets), ended)
+    return len(open_tickets)
+
+
+def _prepare_database(url: str, fleet: FleetSpec, policy: Policy) -> list[str]:
+    """Migrate, register the fleet and team, start the story afresh, create the demo's users
+    (one per role); their usernames."""
     for m in upgrade(url):
         log.info("schema migrated to %04d %s", m.version, m.name)
     with connect(url) as conn:
         register_fleet(conn=conn, fleet=fleet)
         conn.commit()
+    with connect(url, autocommit=True) as conn:
+        _fresh_story(conn, policy)
+        managers = [e.code for e in fleet.engineers if e.role == "manager"]
+        engineers = [e.code for e in fleet.engineers if e.role == "engineer"]
+        return ensure_demo_users(conn, at=datetime.now(UTC), customer=fleet.customers[0].code,
+                                 engineer=engineers[0] if engineers else None,
+                                 manager=managers[0] if managers else None)
 
 
 class _Exited(Exception):
@@ -208,12 +248,13 @@ async def _demo(settings: Settings, options: DemoOptions, db_url: str, stop: asy
     scenario = Scenario.load(scenario_path)
     fleet = fleet_spec(scenario)
     fleet = FleetSpec(customers=fleet.customers, engineers=load_team())
-    await asyncio.to_thread(_prepare_database, db_url, fleet)
+    policy_file = settings.policy_file or DEMO_POLICY
+    users = await asyncio.to_thread(_prepare_database, db_url, fleet, load_policy(policy_file))
     async with _broker(settings) as (mqtt_url, mqtt_protocol):
         opcua_port = free_port()
         home = settings.home.resolve()
         env = {**os.environ, "ROBOWATCH_DATABASE_URL": db_url, "ROBOWATCH_MQTT_URL": mqtt_url,
-               "ROBOWATCH_HOME": str(home)}
+               "ROBOWATCH_HOME": str(home), "ROBOWATCH_POLICY_FILE": str(policy_file)}
         exe = [sys.executable, "-m", "robowatch"]
         sim = [*exe, "simulate", "--scenario", str(scenario_path), "--protocol", "both",
                "--rate", str(options.rate_hz), "--speedup", str(options.speedup),
@@ -231,7 +272,10 @@ async def _demo(settings: Settings, options: DemoOptions, db_url: str, stop: asy
             _Child("api", [*exe, "api"]),
         ]
         url = f"http://{settings.api.host}:{settings.api.port}/"
-        print(f"\nrobowatch demo: console at {url}  (API {url}api/v1/tickets)\n"
+        logins = "\n".join(f"  {u:<16} password {demo_password(u)}" for u in users)
+        print(f"\nrobowatch demo: console at {url}  (API {url}api/v1/tickets, docs {url}docs)\n"
+              f"sign in as one of (a user per role):\n{logins}\n"
+              f"policy {policy_file} (clocks shortened for the demo unless you set one)\n"
               f"data in {home}; press Ctrl-C to stop.\n", flush=True)
         if options.duration_s is not None:
             asyncio.get_running_loop().call_later(options.duration_s, stop.set)

@@ -10,6 +10,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 __all__ = ["NewAnomaly", "AnomalyRow", "open_anomaly", "close_anomaly", "open_anomaly_keys",
+           "close_open_anomalies",
            "list_anomalies", "get_anomaly", "update_open_anomaly_evidence", "IMPACT_CLASSES"]
 
 IMPACT_CLASSES = ("stoppage", "core-module", "non-core", "minor")
@@ -76,6 +77,13 @@ def close_anomaly(
         (ended_at, robot_id, component, kind),
     ).fetchone()
     return int(row[0]) if row else None
+
+
+def close_open_anomalies(*, conn: psycopg.Connection, ended_at: datetime) -> int:
+    """End every open anomaly at ``ended_at`` (a demo starting its story afresh); how many."""
+    rows = conn.execute("UPDATE anomalies SET ended_at = %s WHERE ended_at IS NULL RETURNING id",
+                        (ended_at,)).fetchall()
+    return len(rows)
 
 
 def open_anomaly_keys(*, conn: psycopg.Connection) -> set[tuple[int, str, str]]:

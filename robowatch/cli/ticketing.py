@@ -115,7 +115,7 @@ def run(
     dispatch: Annotated[bool, typer.Option(help="Dispatch new tickets automatically.")] = True,
 ) -> None:
     """Turn anomalies into graded tickets with SLA clocks until SIGINT/SIGTERM."""
-    chosen = _policy(policy)
+    chosen = _policy(policy or settings_of(ctx).policy_file)
     with database(settings_of(ctx)) as url:
         asyncio.run(_serve(url, chosen, sweep_every, dispatch,
                            channel_config(settings_of(ctx).notify)))

@@ -22,7 +22,7 @@ DEFAULT = Path(__file__).parents[2] / "ticketing" / "policies" / "default.toml"
 
 
 def test_builtin_policies_load_with_complete_clocks():
-    assert builtin_policy_names() == ["default", "seed003", "seed004"]
+    assert builtin_policy_names() == ["default", "demo", "seed003", "seed004"]
     labels = set()
     for name in builtin_policy_names():
         p = builtin_policy(name)
@@ -30,7 +30,7 @@ def test_builtin_policies_load_with_complete_clocks():
         for g in GRADES:
             for t in TIERS:
                 assert p.clock_for(grade=g, tier=t).grade == g
-    assert len(labels) == 3
+    assert len(labels) == 4  # every policy names itself apart
 
 
 def test_load_policy_without_path_is_the_default():
