@@ -1,5 +1,10 @@
 """Offline causal scoring of any CSV: a timestamp column and numeric columns in, one
-``timestamp,score,is_anomaly`` row per input row out. Label columns are never read."""
+``timestamp,score,is_anomaly`` row per input row out. Label columns are never read.
+
+``score`` is the calibrated likelihood of :mod:`detection.library.alarm` (in [0, 1], the
+same rarity on every series; empty for the training rows, which are not scored) and
+``is_anomaly`` is 1 on the first row of each incident only.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +17,10 @@ import numpy as np
 import pandas as pd
 
 from detection.errors import InvalidInputError
+from detection.library.alarm import run_alarm
 from detection.library.monitor import MonitorPolicy, feature_columns, run_monitor
 
-__all__ = ["CsvScoreSummary", "score_csv"]
+__all__ = ["CsvScoreSummary", "score_csv", "with_overrides"]
 
 log = logging.getLogger(__name__)
 
@@ -23,43 +29,81 @@ log = logging.getLogger(__name__)
 class CsvScoreSummary:
     rows: int
     features: list[str]
-    anomalies: int
-    limit: float
+    train_rows: int
+    trimmed: int  # training rows left out of the fit as outliers
+    incidents: int
+    rows_in_alarm: int
+    relearned: int
+    threshold: float
 
 
-def _sniff_sep(path: Path) -> str:
+def with_overrides(policy: MonitorPolicy, *, train_rows: int | None = None,
+                   threshold: float | None = None) -> MonitorPolicy:
+    """``policy`` with command-line overrides, validated like the file itself."""
+    data = policy.model_dump()
+    if train_rows is not None:
+        data["train_rows"] = train_rows
+    if threshold is not None:
+        data["alarm"]["threshold"] = threshold
+    try:
+        return MonitorPolicy.model_validate(data)
+    except ValueError as exc:
+        raise InvalidInputError(f"invalid option: {exc}") from exc
+
+
+def _read(path: Path) -> pd.DataFrame:
     with path.open(newline="") as fh:
         head = fh.readline()
+        more = fh.readline()
     if not head.strip():
-        raise InvalidInputError(f"{path}: empty file")
-    return ";" if head.count(";") > head.count(",") else ","
+        raise InvalidInputError(f"{path} is empty")
+    if not more.strip():
+        raise InvalidInputError(f"{path} has a header but no rows")
+    sep = ";" if head.count(";") > head.count(",") else ","
+    try:
+        return pd.read_csv(path, sep=sep)
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise InvalidInputError(f"{path}: cannot parse as CSV: {exc}") from exc
 
 
 def score_csv(path: Path, out: Path, policy: MonitorPolicy,
               *, timestamp_column: str | None = None) -> CsvScoreSummary:
     path = Path(path)
-    try:
-        df = pd.read_csv(path, sep=_sniff_sep(path))
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise InvalidInputError(f"{path}: cannot parse as CSV: {exc}") from exc
+    df = _read(path)
+    if df.empty:
+        raise InvalidInputError(f"{path} has a header but no rows")
     ts_col = timestamp_column or df.columns[0]
     if ts_col not in df.columns:
         raise InvalidInputError(f"{path}: no timestamp column {ts_col!r}")
     candidates = [c for c in df.columns if c != ts_col]
     cols = feature_columns(candidates, policy)
-    numeric = df[cols].apply(pd.to_numeric, errors="coerce")
-    bad = int((numeric.isna() & df[cols].notna()).sum().sum())
-    if bad:
-        log.warning("%s: %d non-numeric values treated as missing", path, bad)
+    numeric = df[candidates].apply(pd.to_numeric, errors="coerce")
     cols = [c for c in cols if numeric[c].notna().any()]
     if not cols:
+        # Drifting signals are excluded beside others; alone, they are the series to watch.
+        cols = [c for c in candidates if c.lower() not in policy.label_columns
+                and numeric[c].notna().any()]
+        if cols:
+            log.warning("%s: only excluded columns %s; scoring them anyway", path, cols)
+    if not cols:
         raise InvalidInputError(f"{path}: no numeric feature column among {candidates}")
-    result = run_monitor(numeric[cols].to_numpy(dtype=np.float64), policy)
+    bad = int((numeric[cols].isna() & df[cols].notna()).sum().sum())
+    if bad:
+        log.warning("%s: %d non-numeric values treated as missing", path, bad)
+    if len(df) <= policy.train_rows:
+        raise InvalidInputError(
+            f"{path} has {len(df)} rows; need more than the {policy.train_rows} training rows "
+            "(see --train-rows)")
+    monitor = run_monitor(numeric[cols].to_numpy(dtype=np.float64), policy)
+    alarm = run_alarm(monitor.score, start=policy.train_rows,
+                      healthy=monitor.fitted, policy=policy.alarm)
     with Path(out).open("w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["timestamp", "score", "is_anomaly"])
-        for ts, s, a in zip(df[ts_col].astype(str), result.score, result.is_anomaly,
+        for ts, s, a in zip(df[ts_col].astype(str), alarm.likelihood, alarm.onset,
                             strict=True):
-            w.writerow([ts, "" if not np.isfinite(s) else f"{s:.6g}", int(a)])
-    return CsvScoreSummary(rows=len(df), features=cols, anomalies=int(result.is_anomaly.sum()),
-                           limit=result.limit)
+            w.writerow([ts, "" if not np.isfinite(s) else f"{s:.6f}", int(a)])
+    return CsvScoreSummary(rows=len(df), features=cols, train_rows=policy.train_rows,
+                           trimmed=int(policy.train_rows - monitor.fitted.sum()),
+                           incidents=alarm.incidents, rows_in_alarm=int(alarm.in_alarm.sum()),
+                           relearned=alarm.relearned, threshold=policy.alarm.threshold)

@@ -20,15 +20,17 @@ from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from detection.errors import InvalidInputError
+from detection.library.alarm import AlarmPolicy
 from detection.library.changepoint import MeanShiftChangepoint, flag_changepoints
 from detection.library.pca import PcaT2Q
 from detection.library.smoothing import ewma
 from detection.library.thresholds import QuantileThreshold
 from detection.policies import load_policy_file
+from detection.robust import MAD_TO_SIGMA, median_mad
 
 __all__ = ["OfflinePolicy", "MonitorPolicy", "load_policy", "MonitorResult", "run_monitor",
            "feature_columns", "ChangepointPolicy", "load_changepoint_policy", "ChangepointResult",
-           "run_changepoint_monitor", "policy_as_dict"]
+           "run_changepoint_monitor", "policy_as_dict", "training_inliers"]
 
 
 class OfflinePolicy(BaseModel):
@@ -54,6 +56,8 @@ class MonitorPolicy(OfflinePolicy):
     score_alpha: float = Field(gt=0, le=1)
     threshold_quantile: float = Field(ge=0, le=1)
     threshold_factor: float = Field(gt=0)
+    trim_z: float = Field(gt=0)
+    alarm: AlarmPolicy
 
 
 class ChangepointPolicy(OfflinePolicy):
@@ -94,13 +98,17 @@ class MonitorResult:
     score: NDArray[np.float64]  # smoothed score per row; NaN in the training rows' warm-up
     is_anomaly: NDArray[np.bool_]
     limit: float
+    fitted: NDArray[np.bool_]  # training rows the model learned from (outliers trimmed)
 
 
 def run_monitor(X: NDArray[np.float64], policy: MonitorPolicy) -> MonitorResult:
     """Score every row of ``X`` causally: row t depends only on rows <= t.
 
     The model and threshold are fitted on the first ``train_rows`` rows, which precede
-    every row they score; smoothing is an EWMA, which only looks back.
+    every row they score; smoothing is an EWMA, which only looks back. Training rows that
+    lie more than ``trim_z`` robust standard deviations from the training median in any
+    smoothed signal are left out of the fit (see :func:`training_inliers`), so that a spike
+    inside the training window neither widens the model nor raises the limit.
     """
     n = X.shape[0]
     if n <= policy.train_rows:
@@ -114,16 +122,38 @@ def run_monitor(X: NDArray[np.float64], policy: MonitorPolicy) -> MonitorResult:
             filled[: policy.train_rows],
             np.nanmedian(filled[: policy.train_rows], axis=0))
     smooth = ewma(filled, alpha=policy.input_alpha)
-    model = PcaT2Q(n_components=min(policy.n_components, X.shape[1])).fit(
-        smooth[: policy.train_rows])
+    fitted = np.zeros(n, dtype=bool)
+    fitted[: policy.train_rows] = training_inliers(smooth[: policy.train_rows], policy.trim_z)
+    model = PcaT2Q(n_components=min(policy.n_components, X.shape[1])).fit(smooth[fitted])
     ok = np.isfinite(smooth).all(axis=1)
     raw = np.full(n, np.nan)
     raw[ok] = model.score_samples(smooth[ok])
     score = ewma(raw, alpha=policy.score_alpha)
     threshold = QuantileThreshold(q=policy.threshold_quantile,
-                                  factor=policy.threshold_factor).fit(score[: policy.train_rows])
+                                  factor=policy.threshold_factor).fit(score[fitted])
     return MonitorResult(score=score, is_anomaly=threshold.classify_many(score),
-                         limit=threshold.limit_)
+                         limit=threshold.limit_, fitted=fitted)
+
+
+def training_inliers(X: NDArray[np.float64], trim_z: float) -> NDArray[np.bool_]:
+    """Rows of ``X`` within ``trim_z`` robust standard deviations of the column medians.
+
+    The scale is 1.4826 x MAD, or the standard deviation where the MAD is 0 (a quantised
+    or mostly constant signal, which would otherwise trim every row that moves). Refuses
+    to trim more than half the rows: then the "outliers" are the series' normal behaviour
+    (several operating levels), and every row is kept.
+
+    Examples
+    --------
+    >>> X = np.array([[0.0], [1.0], [-1.0], [0.5], [40.0]])
+    >>> training_inliers(X, 5.0).tolist()
+    [True, True, True, True, False]
+    """
+    median, mad = median_mad(X)
+    scale = np.where(mad > 0, MAD_TO_SIGMA * mad, X.std(axis=0))
+    scale = np.where(scale > 0, scale, 1.0)  # a constant column: nothing to trim
+    keep = np.all(np.abs(X - median) <= trim_z * scale, axis=1)
+    return keep if keep.sum() * 2 >= X.shape[0] else np.ones(X.shape[0], dtype=bool)
 
 
 def _ffill(X: NDArray[np.float64]) -> NDArray[np.float64]:

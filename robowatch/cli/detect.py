@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from detection.errors import DetectionError
-from detection.library.csvscore import score_csv
+from detection.library.csvscore import score_csv, with_overrides
 from detection.library.monitor import load_policy
 from robowatch.cli.context import writable_file
 
@@ -26,12 +26,28 @@ def csv_command(
                                       callback=writable_file)],
     policy: Annotated[Path | None, typer.Option(help="Policy TOML (default: packaged).")] = None,
     timestamp_column: Annotated[str | None, typer.Option(help="Default: first column.")] = None,
+    train_rows: Annotated[int | None, typer.Option(
+        min=2, help="Rows at the start that train the model and are not scored "
+                    "(default: the policy's, 400). Outliers among them are left out.")] = None,
+    threshold: Annotated[float | None, typer.Option(
+        min=0.0, max=1.0, help="Likelihood above which an incident opens (default: the "
+                               "policy's, 0.9999, tuned for few false alarms).")] = None,
 ) -> None:
-    """Score FILE causally (row t uses rows <= t); the first train_rows rows are healthy."""
-    summary = score_csv(file, out, load_policy(policy), timestamp_column=timestamp_column)
+    """Score FILE causally (row t uses rows <= t).
+
+    score is a likelihood in [0, 1], calibrated on the series' own history, so one threshold
+    serves every file; is_anomaly is 1 on the first row of each incident only. The summary
+    counts incidents and the rows they span.
+    """
+    pol = with_overrides(load_policy(policy), train_rows=train_rows, threshold=threshold)
+    summary = score_csv(file, out, pol, timestamp_column=timestamp_column)
     typer.echo(json.dumps({"rows": summary.rows, "features": summary.features,
-                           "anomalies": summary.anomalies, "limit": round(summary.limit, 4),
-                           "out": str(out)}))
+                           "train_rows": summary.train_rows,
+                           "train_rows_trimmed": summary.trimmed,
+                           "incidents": summary.incidents,
+                           "rows_in_alarm": summary.rows_in_alarm,
+                           "relearned": summary.relearned,
+                           "threshold": summary.threshold, "out": str(out)}))
 
 
 @app.command("run")
