@@ -7,14 +7,16 @@ decided on that number with hysteresis, so that an incident raises one alarm, no
 row above a limit.
 
 Calibration (:class:`TailCalibrator`)
-    ``u = log1p(raw)`` is compared with a running history of its own past healthy values:
-    ``z = (u - median) / (1.4826 * MAD)`` and ``likelihood = Phi(z)``, the standard normal
-    distribution function. A likelihood of 0.9999 therefore says "3.7 robust standard
-    deviations above what this series usually scores", on every series. The logarithm
-    makes the right-skewed, positive raw score nearly symmetric, so that median and MAD
-    describe it; median and MAD ignore the few anomalies the history may still hold. The
-    history is the training rows' scores, then every later row that was not in alarm
-    (learning continues, flagged rows are left out), at most ``history_rows`` of them.
+    ``likelihood = P(score < raw)``, estimated causally on a running history of the
+    series' own healthy scores: the empirical fraction of the history below ``raw`` up to
+    the history's ``tail_quantile``, and beyond it an exponential tail fitted to the
+    excesses over that quantile (peaks over threshold, the generalised Pareto with shape 0),
+    so that rarities beyond anything in the history can still be told apart. Both are
+    taken on ``log1p(raw)``, whose tail is never heavier than exponential for the scores
+    seen here, so the estimate errs towards "less rare" (fewer false alarms). A likelihood
+    of 0.9999 therefore says "about 1 row in 10,000 of this series scores higher", on every
+    series. The history is the training rows' scores, then every later row that was not in
+    alarm (learning continues, flagged rows are left out), at most ``history_rows`` of them.
 
 Alarm (:class:`HysteresisAlarm`)
     An incident starts on the first row whose likelihood exceeds ``threshold`` (that row is
@@ -37,7 +39,6 @@ from numpy.typing import ArrayLike, NDArray
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from detection.errors import InvalidInputError
-from detection.robust import MAD_TO_SIGMA
 
 __all__ = ["AlarmPolicy", "TailCalibrator", "HysteresisAlarm", "AlarmResult", "run_alarm"]
 
@@ -54,6 +55,7 @@ class AlarmPolicy(BaseModel):
     relearn_rows: int = Field(ge=2)
     history_rows: int = Field(ge=10)
     refresh_rows: int = Field(ge=1)
+    tail_quantile: float = Field(gt=0, lt=1)
     min_scale: float = Field(gt=0)
 
     @model_validator(mode="after")
@@ -70,38 +72,48 @@ def _phi(z: float) -> float:
 
 
 class TailCalibrator:
-    """Raw score -> likelihood in [0, 1] against a running robust history of the score.
+    """Raw score -> likelihood in [0, 1]: empirical distribution of the score's running
+    history, with an exponential tail beyond its ``tail_quantile``.
 
     Parameters
     ----------
     history_rows : int
         Most recent healthy scores kept.
     refresh_rows : int
-        The median and MAD are recomputed after this many new healthy scores (a median of
-        a few thousand values per row would dominate the run time; the reference moves
-        slowly anyway).
+        The reference is rebuilt after this many new healthy scores (sorting a few
+        thousand values per row would dominate the run time; it moves slowly anyway).
+    tail_quantile : float
+        Where the empirical distribution hands over to the fitted exponential tail.
     min_scale : float
-        Floor of the robust scale of ``log1p(raw)``: a flat series has a MAD of 0, and
-        any wiggle would otherwise be infinitely rare.
+        Floor of the tail's scale on ``log1p(raw)``: a flat series has no spread, and any
+        wiggle would otherwise be infinitely rare.
 
     Attributes
     ----------
-    median_, scale_ : float
-        The current reference of ``log1p(raw)``.
+    sorted_ : ndarray
+        The history of ``log1p(raw)``, sorted.
+    tail_start_, tail_scale_ : float
+        Start (the ``tail_quantile`` of the history) and mean excess of the exponential tail.
 
     Examples
     --------
     >>> import numpy as np
     >>> rng = np.random.default_rng(0)
-    >>> cal = TailCalibrator(history_rows=1000, refresh_rows=50, min_scale=0.01)
+    >>> cal = TailCalibrator(history_rows=1000, refresh_rows=50, tail_quantile=0.9,
+    ...                      min_scale=0.01)
     >>> cal = cal.fit(rng.chisquare(2, 400))
-    >>> [round(cal.likelihood(r), 3) for r in (0.5, 2.0, 30.0)]
-    [0.187, 0.617, 1.0]
+    >>> [round(cal.likelihood(r), 4) for r in (2.0, 10.0, 20.0)]
+    [0.58, 0.9884, 0.9989]
+
+    (the exact values for this chi-square are 0.632, 0.9933 and 0.99995: an exponential
+    tail on the log scale errs towards "less rare", hence fewer false alarms.)
     """
 
-    def __init__(self, *, history_rows: int, refresh_rows: int, min_scale: float) -> None:
+    def __init__(self, *, history_rows: int, refresh_rows: int, tail_quantile: float,
+                 min_scale: float) -> None:
         self.history_rows = history_rows
         self.refresh_rows = refresh_rows
+        self.tail_quantile = tail_quantile
         self.min_scale = min_scale
 
     def fit(self, healthy_raw: ArrayLike) -> TailCalibrator:
@@ -121,17 +133,24 @@ class TailCalibrator:
         self.fit(raw)
 
     def _refresh(self) -> None:
-        h = np.fromiter(self._history, dtype=np.float64)
-        self.median_ = float(np.median(h))
-        self.scale_ = max(MAD_TO_SIGMA * float(np.median(np.abs(h - self.median_))),
-                          self.min_scale)
+        h = np.sort(np.fromiter(self._history, dtype=np.float64))
+        q = float(np.quantile(h, self.tail_quantile))
+        excess = h[h > q] - q
+        # Median excess / ln 2 is the exponential's mean, robust to a stray large value.
+        beta = float(np.median(excess)) / math.log(2.0) if excess.size else 0.0
+        self.sorted_, self.tail_start_, self.tail_scale_ = h, q, max(beta, self.min_scale)
         self._since = 0
 
     def likelihood(self, raw: float) -> float:
-        """``Phi((log1p(raw) - median_) / scale_)``; NaN for a non-finite ``raw``."""
+        """Estimated ``P(score < raw)`` on this series' history; NaN for a non-finite ``raw``."""
         if not math.isfinite(raw):
             return math.nan
-        return _phi((math.log1p(max(raw, 0.0)) - self.median_) / self.scale_)
+        u = math.log1p(max(raw, 0.0))
+        if u <= self.tail_start_:
+            below = int(np.searchsorted(self.sorted_, u, side="left"))
+            return min(below / self.sorted_.size, self.tail_quantile)
+        tail = (1.0 - self.tail_quantile) * math.exp(-(u - self.tail_start_) / self.tail_scale_)
+        return 1.0 - tail
 
     def learn(self, raw: float) -> None:
         """Add a healthy score to the history."""
@@ -205,7 +224,8 @@ def run_alarm(raw: ArrayLike, *, start: int, healthy: NDArray[np.bool_],
     if not 0 < start <= n:
         raise InvalidInputError(f"start must be in 1..{n}, got {start}")
     cal = TailCalibrator(history_rows=policy.history_rows, refresh_rows=policy.refresh_rows,
-                         min_scale=policy.min_scale).fit(r[:start][healthy[:start]])
+                         tail_quantile=policy.tail_quantile, min_scale=policy.min_scale)
+    cal.fit(r[:start][healthy[:start]])
     alarm = HysteresisAlarm(threshold=policy.threshold, release=policy.release,
                             release_rows=policy.release_rows)
     likelihood = np.full(n, np.nan)
