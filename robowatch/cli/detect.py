@@ -31,7 +31,7 @@ def csv_command(
                     "(default: the policy's, 400). Outliers among them are left out.")] = None,
     threshold: Annotated[float | None, typer.Option(
         min=0.0, max=1.0, help="Likelihood above which an incident opens (default: the "
-                               "policy's, 0.9999, tuned for few false alarms).")] = None,
+                               "policy's, 0.99999, tuned for few false alarms).")] = None,
 ) -> None:
     """Score FILE causally (row t uses rows <= t).
 

@@ -1,0 +1,197 @@
+"""``robowatch detect csv`` against the findings of robowatch issue 14, one test per finding,
+on small hand-made CSVs: incidents not rows, a score comparable across files, training
+robust to a spike, the summary, and the errors for empty files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from detection.errors import InvalidInputError
+from detection.library.alarm import AlarmPolicy, HysteresisAlarm, run_alarm
+from detection.library.csvscore import CsvScoreSummary, score_csv, with_overrides
+from detection.library.monitor import load_policy, run_monitor
+from robowatch.cli.main import app
+
+N = 6000
+INCIDENTS = (1500, 3000, 4500)  # rows where a 10-row incident starts
+
+
+def _write(tmp_path: Path, values: np.ndarray, name: str = "in.csv") -> Path:
+    ts = pd.date_range("2024-01-01", periods=values.shape[0], freq="5min")
+    df = pd.DataFrame({"timestamp": ts.astype(str), "value": values})
+    path = tmp_path / name
+    df.to_csv(path, index=False)
+    return path
+
+
+def _noise(seed: int = 0, n: int = N) -> np.ndarray:
+    return np.random.default_rng(seed).normal(size=n)
+
+
+def _with_incidents(x: np.ndarray, height: float = 10.0) -> np.ndarray:
+    x = x.copy()
+    for start in INCIDENTS:
+        x[start:start + 10] += height
+    return x
+
+
+def _score(tmp_path: Path, values: np.ndarray, **overrides: int) -> tuple[
+        CsvScoreSummary, pd.DataFrame]:
+    out = tmp_path / "out.csv"
+    summary = score_csv(_write(tmp_path, values), out,
+                        with_overrides(load_policy(), **overrides))
+    return summary, pd.read_csv(out)
+
+
+def test_one_alarm_per_incident_not_one_per_row(tmp_path):
+    summary, res = _score(tmp_path, _with_incidents(_noise()))
+    onsets = np.flatnonzero(res.is_anomaly.to_numpy())
+    assert len(onsets) == 3 == summary.incidents
+    for row, start in zip(onsets, INCIDENTS, strict=True):
+        assert start <= row < start + 10  # raised inside the incident, not after it
+    # the rows spanned are counted apart from the incidents
+    assert summary.rows_in_alarm >= 30
+
+
+def test_one_ten_row_spike_is_one_incident(tmp_path):
+    x = _noise()
+    x[2000:2010] += 10.0
+    summary, res = _score(tmp_path, x)
+    assert summary.incidents == 1 and res.is_anomaly.sum() == 1
+    assert 10 <= summary.rows_in_alarm < 100
+
+
+def test_score_is_a_likelihood_comparable_across_scales_and_shapes(tmp_path):
+    x = _with_incidents(_noise(1))
+    _, small = _score(tmp_path, 1e-3 * x)
+    _, large = _score(tmp_path, 5e4 + 1e3 * x)
+    # the same series at another scale scores the same
+    np.testing.assert_allclose(small.score, large.score, atol=1e-6)
+    rng = np.random.default_rng(2)
+    healthy = {"gauss": rng.normal(size=N), "exponential": rng.exponential(size=N),
+               "ar1": pd.Series(rng.normal(size=N)).ewm(alpha=0.3).mean().to_numpy()}
+    for name, series in healthy.items():
+        summary, res = _score(tmp_path, series)
+        s = res.score.dropna()
+        assert s.between(0, 1).all(), name
+        # a likelihood of 0.999 means about 1 row in 1000, whatever the raw scale or shape
+        assert 0.0002 <= (s > 0.999).mean() <= 0.005, name
+        assert summary.incidents <= 1, name
+    # unbounded raw scores: a 10-sigma incident and a 1000-sigma one both end near 1
+    assert large.score.max() > 0.99999
+
+
+def test_spike_in_training_window_does_not_silence_the_detector(tmp_path):
+    clean = _with_incidents(_noise(3))
+    spiked = clean.copy()
+    spiked[200:210] += 50.0  # inside the first 400 rows, the training window
+    s_clean, _ = _score(tmp_path, clean)
+    s_spiked, res = _score(tmp_path, spiked)
+    assert s_clean.incidents == s_spiked.incidents == 3
+    assert s_spiked.trimmed >= 10 and s_clean.trimmed == 0
+    assert res.score[:400].isna().all()  # the training rows are not scored
+
+
+def test_train_rows_option_sets_the_window(tmp_path):
+    summary, res = _score(tmp_path, _with_incidents(_noise(4)), train_rows=1000)
+    assert summary.train_rows == 1000 and res.score[:1000].isna().all()
+    assert res.score[1000:].notna().all() and summary.incidents == 3
+
+
+def test_lasting_level_shift_is_relearned_not_alarmed_forever(tmp_path):
+    x = _noise(5)
+    x[1000:] += 8.0
+    summary, res = _score(tmp_path, x)
+    assert summary.incidents == 1 and summary.relearned == 1
+    policy = load_policy().alarm
+    assert summary.rows_in_alarm == policy.relearn_rows  # then quiet on the new level
+    assert res.is_anomaly[1000:1010].sum() == 1
+
+
+def test_flat_series_gives_no_alarm(tmp_path):
+    summary, res = _score(tmp_path, np.full(N, 3.0))
+    assert summary.incidents == 0 and res.score.dropna().between(0, 1).all()
+
+
+def test_rhythm_within_the_training_window_gives_no_alarm(tmp_path):
+    # a daily cycle (288 rows of 5 min) is seen in full by 400 training rows; timestamps
+    # are not used (a weekly rhythm needs seasonal terms: robowatch issue 14, not built)
+    t = np.arange(N)
+    x = np.sin(2 * np.pi * t / 288) + 0.1 * _noise(6)
+    summary, _ = _score(tmp_path, x)
+    assert summary.incidents == 0
+
+
+def test_alarm_is_causal():
+    policy = load_policy()
+    x = _with_incidents(_noise(7)).reshape(-1, 1)
+    y = x.copy()
+    y[3500:] += 100.0  # the future changes, the past must not
+    a, b = (run_monitor(v, policy) for v in (x, y))
+    ra, rb = (run_alarm(m.score, start=policy.train_rows, healthy=m.fitted,
+                        policy=policy.alarm) for m in (a, b))
+    np.testing.assert_array_equal(ra.likelihood[:3500], rb.likelihood[:3500])
+    np.testing.assert_array_equal(ra.onset[:3500], rb.onset[:3500])
+
+
+def test_hysteresis_holds_an_incident_through_short_dips():
+    alarm = HysteresisAlarm(threshold=0.99, release=0.9, release_rows=3)
+    seq = [0.5, 0.995, 0.5, 0.5, 0.999, 0.5, 0.5, 0.5, 0.5, 0.995]
+    assert [alarm.step(p) for p in seq] == [False, True] + [False] * 7 + [True]
+    assert alarm.step(float("nan")) is False and alarm.active
+
+
+def test_policy_refuses_release_above_threshold():
+    data = load_policy().alarm.model_dump() | {"release": 0.999999}
+    with pytest.raises(ValueError, match="release"):
+        AlarmPolicy.model_validate(data)
+    with pytest.raises(InvalidInputError, match="invalid option"):
+        with_overrides(load_policy(), threshold=0.5)  # below the release level
+
+
+def test_header_without_rows_and_empty_file_are_one_line_errors(tmp_path):
+    header_only = tmp_path / "header.csv"
+    header_only.write_text("timestamp,value\n")
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    out = tmp_path / "out.csv"
+    with pytest.raises(InvalidInputError, match="has a header but no rows"):
+        score_csv(header_only, out, load_policy())
+    with pytest.raises(InvalidInputError, match="is empty"):
+        score_csv(empty, out, load_policy())
+    short = _write(tmp_path, _noise(n=100), "short.csv")
+    with pytest.raises(InvalidInputError, match="--train-rows"):
+        score_csv(short, out, load_policy())
+    result = CliRunner().invoke(app, ["detect", "csv", str(header_only), "--out", str(out)])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        f"error: {header_only} has a header but no rows"]
+
+
+def test_cli_summary_counts_incidents_and_help_names_the_window(tmp_path):
+    src = _write(tmp_path, _with_incidents(_noise(8)))
+    out = tmp_path / "out.csv"
+    result = CliRunner().invoke(app, ["detect", "csv", str(src), "--out", str(out),
+                                      "--train-rows", "500", "--threshold", "0.9999"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output.strip().splitlines()[-1])
+    assert summary["incidents"] == 3 and summary["train_rows"] == 500
+    assert summary["threshold"] == 0.9999 and summary["rows_in_alarm"] >= 30
+    help_text = CliRunner().invoke(app, ["detect", "csv", "--help"]).output
+    assert "--train-rows" in help_text and "--threshold" in help_text
+
+
+def test_a_lone_excluded_column_is_still_scored(tmp_path):
+    # "temperature" is left out beside other signals (it drifts); alone, it is the series
+    ts = pd.date_range("2024-01-01", periods=N, freq="5min").astype(str)
+    path = tmp_path / "temp.csv"
+    pd.DataFrame({"ts": ts, "Temperature": _with_incidents(_noise(9))}).to_csv(path,
+                                                                                index=False)
+    summary = score_csv(path, tmp_path / "out.csv", load_policy())
+    assert summary.features == ["Temperature"] and summary.incidents == 3
