@@ -24,9 +24,49 @@ def _nab_only(j: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in j.items() if k.startswith("nab_")}
 
 
+def _incident_counts(files: list[Any], onsets: dict[str, Any]) -> dict[str, int]:
+    """Labelled incidents (runs of ``anomaly``) after the training rows that contain an
+    onset of ``detect csv``, and the onsets that fall outside every incident."""
+    import numpy as np
+
+    found = total = outside = 0
+    for f in files:
+        on = onsets[f.name]
+        outside += int((on & ~f.anomaly).sum())
+        edges = np.diff(np.concatenate([[0], f.anomaly.astype(np.int8), [0]]))
+        for start, end in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1),
+                              strict=True):
+            if start >= 400:
+                total += 1
+                found += int(on[start:end].any())
+    return {"incidents": total, "incidents_found": found, "onsets_outside_incidents": outside}
+
+
+def _csv_pipeline(files: list[Any], pol: Any) -> tuple[Any, dict[str, int]]:
+    """``detect csv``'s decision on SKAB: rows inside an incident (hysteresis alarm on the
+    calibrated likelihood) as the outlier flags, and its onsets against the incidents."""
+    from detection.benchmarks import skab as sk
+    from detection.library.alarm import run_alarm
+    from detection.library.monitor import feature_columns, run_monitor
+
+    onsets = {}
+
+    def predict(f: Any) -> Any:
+        cols = feature_columns(f.columns, pol)
+        m = run_monitor(f.X[:, [f.columns.index(c) for c in cols]], pol)
+        a = run_alarm(m.score, start=pol.train_rows, healthy=m.fitted, policy=pol.alarm)
+        onsets[f.name] = a.onset
+        return a.in_alarm
+
+    result = sk.evaluate(files, predict)
+    return result, _incident_counts(files, onsets)
+
+
 def run_skab(data: Path, *, policy: Path | None, changepoint_policy: Path | None) -> Report:
     """Ours: outliers from the PCA T^2+Q monitor, changepoints from the mean-shift detector
-    (two detectors, as the published tables score each algorithm on both problems)."""
+    (two detectors, as the published tables score each algorithm on both problems); beside
+    it, the same monitor decided as ``detect csv`` decides (calibrated likelihood,
+    hysteresis)."""
     from detection.benchmarks import skab as sk
     from detection.library.monitor import load_changepoint_policy, load_policy, policy_as_dict
 
@@ -37,10 +77,12 @@ def run_skab(data: Path, *, policy: Path | None, changepoint_policy: Path | None
     outliers = sk.monitor_predictor(pol)
     ours = sk.evaluate(files, outliers, changepoints=sk.changepoint_predictor(cp_pol))
     alarm_cps = sk.evaluate(files, outliers)
+    csv_rows, csv_incidents = _csv_pipeline(files, pol)
     iforest = sk.evaluate(files, sk.iforest_predictor)
     table = [f"{'algorithm':34} {'F1':>5} {'FAR%':>6} {'MAR%':>6}   NAB std/lowfp/lowfn"]
     rows = (("robowatch (ours)", ours),
             ("  PCA alarm as changepoints", alarm_cps),
+            ("detect csv (likelihood+hysteresis)", csv_rows),
             ("Isolation forest (rerun)", iforest))
     for name, r in rows:
         j = r.as_json()
@@ -50,12 +92,15 @@ def run_skab(data: Path, *, policy: Path | None, changepoint_policy: Path | None
         nab = sk.PUBLISHED_NAB.get(name)
         nab_s = " / ".join(f"{v:.2f}" for v in nab) if nab else "-"
         table.append(f"{name + ' (published)':34} {f1:5.2f} {far:6.2f} {mar:6.2f}   {nab_s}")
+    table.append("detect csv incidents: {incidents_found} of {incidents} found, "
+                 "{onsets_outside_incidents} onsets outside them".format(**csv_incidents))
 
     def plain(p: Any) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in policy_as_dict(p).items()}
 
     out = ours.as_json() | {"nab_from_outlier_alarm": _nab_only(alarm_cps.as_json()),
                             "iforest_rerun": iforest.as_json(),
+                            "detect_csv": csv_rows.as_json() | csv_incidents,
                             "policy": plain(pol), "changepoint_policy": plain(cp_pol),
                             "seconds": round(time.perf_counter() - t0, 1)}
     return Report(table, out)
