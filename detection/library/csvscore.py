@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from pydantic import ValidationError
 
 from detection.errors import InvalidInputError
 from detection.library.alarm import run_alarm
@@ -47,8 +48,10 @@ def with_overrides(policy: MonitorPolicy, *, train_rows: int | None = None,
         data["alarm"]["threshold"] = threshold
     try:
         return MonitorPolicy.model_validate(data)
-    except ValueError as exc:
-        raise InvalidInputError(f"invalid option: {exc}") from exc
+    except ValidationError as exc:
+        # One line per the CLI's error convention: "where: why" for each problem.
+        why = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise InvalidInputError(f"invalid option: {why}") from exc
 
 
 def _read(path: Path) -> pd.DataFrame:

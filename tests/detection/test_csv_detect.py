@@ -151,8 +151,12 @@ def test_policy_refuses_release_above_threshold():
     data = load_policy().alarm.model_dump() | {"release": 0.999999}
     with pytest.raises(ValueError, match="release"):
         AlarmPolicy.model_validate(data)
-    with pytest.raises(InvalidInputError, match="invalid option"):
+    with pytest.raises(InvalidInputError, match="invalid option: alarm: Value error, release"):
         with_overrides(load_policy(), threshold=0.5)  # below the release level
+    result = CliRunner().invoke(app, ["detect", "csv", __file__, "--out", "/dev/null",
+                                      "--threshold", "1"])
+    assert result.exit_code == 2 and result.output.strip().splitlines() == [
+        "error: invalid option: alarm.threshold: Input should be less than 1"]
 
 
 def test_header_without_rows_and_empty_file_are_one_line_errors(tmp_path):
