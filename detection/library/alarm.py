@@ -39,6 +39,7 @@ from numpy.typing import ArrayLike, NDArray
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from detection.errors import InvalidInputError
+from detection.library.base import check_is_fitted
 
 __all__ = ["AlarmPolicy", "TailCalibrator", "HysteresisAlarm", "AlarmResult", "run_alarm"]
 
@@ -116,8 +117,16 @@ class TailCalibrator:
         self.tail_quantile = tail_quantile
         self.min_scale = min_scale
 
+    def __repr__(self) -> str:
+        return (f"TailCalibrator(history_rows={self.history_rows!r}, "
+                f"refresh_rows={self.refresh_rows!r}, tail_quantile={self.tail_quantile!r}, "
+                f"min_scale={self.min_scale!r})")
+
     def fit(self, healthy_raw: ArrayLike) -> TailCalibrator:
         """Start the history from healthy raw scores (non-finite ones are skipped)."""
+        if not 0 < self.tail_quantile < 1 or self.min_scale <= 0 or self.history_rows < 2:
+            raise InvalidInputError("need 0 < tail_quantile < 1, min_scale > 0, "
+                                    "history_rows >= 2")
         u = np.log1p(np.maximum(np.asarray(healthy_raw, dtype=np.float64), 0.0))
         u = u[np.isfinite(u)]
         if u.size < 2:
@@ -143,6 +152,7 @@ class TailCalibrator:
 
     def likelihood(self, raw: float) -> float:
         """Estimated ``P(score < raw)`` on this series' history; NaN for a non-finite ``raw``."""
+        check_is_fitted(self, ("sorted_",))
         if not math.isfinite(raw):
             return math.nan
         u = math.log1p(max(raw, 0.0))
@@ -154,6 +164,7 @@ class TailCalibrator:
 
     def learn(self, raw: float) -> None:
         """Add a healthy score to the history."""
+        check_is_fitted(self, ("sorted_",))
         if math.isfinite(raw):
             self._history.append(math.log1p(max(raw, 0.0)))
             self._since += 1
@@ -168,7 +179,7 @@ class HysteresisAlarm:
     Examples
     --------
     >>> alarm = HysteresisAlarm(threshold=0.99, release=0.9, release_rows=2)
-    >>> [alarm.step(p) for p in (0.5, 0.995, 0.95, 0.999, 0.5, 0.5, 0.5, 0.995)]
+    >>> [alarm.classify(p) for p in (0.5, 0.995, 0.95, 0.999, 0.5, 0.5, 0.5, 0.995)]
     [False, True, False, False, False, False, False, True]
     >>> alarm.active
     True
@@ -178,13 +189,17 @@ class HysteresisAlarm:
         self.threshold = threshold
         self.release = release
         self.release_rows = release_rows
-        self.active = False
-        self.rows_active = 0
+        self.active = False  # inside an incident
+        self.rows_active = 0  # rows since the current incident opened
         self._below = 0
 
-    def step(self, likelihood: float) -> bool:
-        """Advance one row; ``True`` on the row that opens an incident."""
-        if not math.isfinite(likelihood):
+    def __repr__(self) -> str:
+        return (f"HysteresisAlarm(threshold={self.threshold!r}, release={self.release!r}, "
+                f"release_rows={self.release_rows!r})")
+
+    def classify(self, likelihood: float | None) -> bool:
+        """Advance one row; ``True`` on the row that opens an incident only."""
+        if likelihood is None or not math.isfinite(likelihood):
             return False  # an unscored row neither opens nor closes an incident
         if not self.active:
             if likelihood > self.threshold:
@@ -235,7 +250,7 @@ def run_alarm(raw: ArrayLike, *, start: int, healthy: NDArray[np.bool_],
     for t in range(start, n):
         p = cal.likelihood(float(r[t]))
         likelihood[t] = p
-        onset[t] = alarm.step(p)
+        onset[t] = alarm.classify(p)
         in_alarm[t] = alarm.active
         if not alarm.active:
             cal.learn(float(r[t]))

@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from detection.errors import InvalidInputError
-from detection.library.alarm import AlarmPolicy, HysteresisAlarm, run_alarm
+from detection.errors import InvalidInputError, NotFittedError
+from detection.library.alarm import AlarmPolicy, HysteresisAlarm, TailCalibrator, run_alarm
 from detection.library.csvscore import CsvScoreSummary, score_csv, with_overrides
 from detection.library.monitor import load_policy, run_monitor
 from robowatch.cli.main import app
@@ -143,8 +143,18 @@ def test_alarm_is_causal():
 def test_hysteresis_holds_an_incident_through_short_dips():
     alarm = HysteresisAlarm(threshold=0.99, release=0.9, release_rows=3)
     seq = [0.5, 0.995, 0.5, 0.5, 0.999, 0.5, 0.5, 0.5, 0.5, 0.995]
-    assert [alarm.step(p) for p in seq] == [False, True] + [False] * 7 + [True]
-    assert alarm.step(float("nan")) is False and alarm.active
+    assert [alarm.classify(p) for p in seq] == [False, True] + [False] * 7 + [True]
+    assert alarm.classify(float("nan")) is False and alarm.classify(None) is False
+    assert alarm.active
+
+
+def test_calibrator_refuses_to_score_before_fit():
+    cal = TailCalibrator(history_rows=100, refresh_rows=10, tail_quantile=0.9, min_scale=0.01)
+    with pytest.raises(NotFittedError):
+        cal.likelihood(1.0)
+    with pytest.raises(InvalidInputError, match="2 healthy scores"):
+        cal.fit([np.nan, 1.0])
+    assert np.isnan(cal.fit([0.0, 1.0, 2.0]).likelihood(np.nan))
 
 
 def test_policy_refuses_release_above_threshold():
