@@ -58,6 +58,9 @@ def test_bench_skab_json_on_a_small_data_set(mini_skab):
     # clean steps of 20 noise sigmas: both detectors find them
     assert out["f1"] > 0.9 and out["nab_standard"] > 50
     assert "Isolation forest (published)" in result.output
+    # detect csv's decision on the same files: both faults opened once, nothing else
+    csv = out["detect_csv"]
+    assert (csv["incidents"], csv["incidents_found"], csv["onsets_outside_incidents"]) == (2, 2, 0)
 
 
 @pytest.mark.parametrize("command", ["skab", "cmapss"])
