@@ -12,8 +12,9 @@ Calibration (:class:`TailCalibrator`)
     the history's ``tail_quantile``, and beyond it an exponential tail fitted to the
     excesses over that quantile (peaks over threshold, the generalised Pareto with shape 0),
     so that rarities beyond anything in the history can still be told apart. Both are
-    taken on ``log1p(raw)``, whose tail is never heavier than exponential for the scores
-    seen here, so the estimate errs towards "less rare" (fewer false alarms). A likelihood
+    taken on ``log1p(raw)``, whose tail is exponential when the raw score's is a power law
+    and lighter when it is chi-square-like, so the estimate is right or errs towards "less
+    rare" (fewer false alarms). A likelihood
     of 0.9999 therefore says "about 1 row in 10,000 of this series scores higher", on every
     series. The history is the training rows' scores, then every later row that was not in
     alarm (learning continues, flagged rows are left out), at most ``history_rows`` of them.
