@@ -5,6 +5,8 @@ robust to a spike, the summary, and the errors for empty files."""
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +19,19 @@ from detection.library.alarm import AlarmPolicy, HysteresisAlarm, TailCalibrator
 from detection.library.csvscore import CsvScoreSummary, score_csv, with_overrides
 from detection.library.monitor import load_policy, run_monitor
 from robowatch.cli.main import app
+
+
+@pytest.fixture(autouse=True)
+def _root_logging_restored() -> Iterator[None]:
+    # The root command sets up logging on CliRunner's stderr, which is closed after the
+    # call; later tests would then log into a closed stream (and print the logging error
+    # into the next CliRunner's output).
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
 
 N = 6000
 INCIDENTS = (1500, 3000, 4500)  # rows where a 10-row incident starts
