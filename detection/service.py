@@ -42,7 +42,7 @@ from detection.engine import (
 from detection.errors import DetectionError, StateError
 from detection.outbox import Outbox
 from storage.anomalies import open_anomaly_keys
-from storage.connect import Conn, DatabaseUnavailable, connect, first_line, usable
+from storage.connect import Conn, DatabaseUnavailable, Reconnecting, first_line
 from storage.detector_models import latest_models, latest_versions, save_model, training_points
 from storage.fleet import robot_lines, signal_ids
 from storage.telemetry import PointBatch, read_points
@@ -134,11 +134,10 @@ class DetectionService:
 
     def __init__(self, *, conninfo: str, policy: EnginePolicy, shard: Shard | None = None,
                  before_store: Callable[[Sequence[EngineEvent]], None] | None = None) -> None:
-        self._conninfo = conninfo
         self._policy = policy
         self._shard = shard or Shard()
         self._before_store = before_store
-        self._conn: Conn | None = None
+        self._db = Reconnecting(conninfo)
         self.engine: DetectionEngine | None = None
         self._watermark: datetime | None = None
         # Polls re-read an overlapping window so a point committed late is still scored;
@@ -166,15 +165,10 @@ class DetectionService:
         return self._codes.get(robot_id, f"#{robot_id}")
 
     def _connection(self) -> Conn:
-        if self._conn is None or not usable(self._conn):
-            self.close()
-            self._conn = connect(self._conninfo, autocommit=True)
-        return self._conn
+        return self._db.get()
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        self._db.close()
 
     def connect(self) -> None:
         """(Re)connect: start the engine the first time, then store what waited while the

@@ -31,8 +31,8 @@ from tenacity import (
 
 __all__ = [
     "Conn", "AsyncConn", "Pool", "DatabaseError", "DatabaseUnavailable", "PoolTimeout",
-    "connect", "connect_async", "open_pool", "usable", "ping", "wait_for_database",
-    "first_line", "log_retry",
+    "connect", "connect_async", "open_pool", "usable", "Reconnecting", "ping",
+    "wait_for_database", "first_line", "log_retry",
 ]
 
 log = logging.getLogger(__name__)
@@ -98,6 +98,35 @@ def open_pool(
 def usable(conn: Conn | None) -> bool:
     """False once the connection is closed or lost: the caller should open a new one."""
     return conn is not None and not (conn.closed or conn.broken)
+
+
+class Reconnecting:
+    """One worker's connection, opened on first use and opened again after it was lost.
+
+    For a worker that runs in one thread at a time (the services' database sides): ``get``
+    returns a usable connection, ``close`` drops it. Not thread-safe by design."""
+
+    def __init__(self, conninfo: str, *, autocommit: bool = True) -> None:
+        self._conninfo = conninfo
+        self._autocommit = autocommit
+        self._conn: Conn | None = None
+
+    def get(self) -> Conn:
+        conn = self._conn
+        if conn is None or not usable(conn):
+            self.close()
+            conn = self._conn = connect(self._conninfo, autocommit=self._autocommit)
+        return conn
+
+    @property
+    def current(self) -> Conn | None:
+        """The open connection, if any, without opening one."""
+        return self._conn if usable(self._conn) else None
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
 
 def ping(*, conn: Conn) -> None:

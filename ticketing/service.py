@@ -22,7 +22,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_ji
 
 from storage import events as events_channel
 from storage import tickets as store
-from storage.connect import connect, first_line, log_retry, usable
+from storage.connect import Reconnecting, first_line, log_retry, usable
 from ticketing.dispatch import auto_dispatch
 from ticketing.intake import ticket_anomaly
 from ticketing.policy import Policy
@@ -61,14 +61,13 @@ class _Worker:
     dispatch: bool
     halt: threading.Event = field(default_factory=threading.Event)
     failed: set[int] = field(default_factory=set)
-    conn: store.Conn | None = None
+    db: Reconnecting = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.db = Reconnecting(self.conninfo)
 
     def _connection(self) -> store.Conn:
-        if self.conn is None or not usable(self.conn):
-            if self.conn is not None:
-                self.conn.close()
-            self.conn = connect(self.conninfo, autocommit=True)
-        return self.conn
+        return self.db.get()
 
     def sweep(self) -> SweepStats:
         stats = SweepStats()
@@ -129,9 +128,7 @@ class _Worker:
                  a.id, a.robot, a.component, a.kind)
 
     def close(self) -> None:
-        if self.conn is not None:
-            self.conn.close()
-            self.conn = None
+        self.db.close()
 
 
 async def _listen(conninfo: str, wake: asyncio.Event, timers: asyncio.Event) -> None:

@@ -30,7 +30,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_ji
 
 from storage import tickets as store
 from storage import timers as tstore
-from storage.connect import DatabaseError, connect, first_line, log_retry, usable
+from storage.connect import DatabaseError, Reconnecting, first_line, log_retry, usable
 from ticketing import deadlines, events
 from ticketing.dispatch import next_assignee
 from ticketing.errors import TicketingError
@@ -156,27 +156,25 @@ class _Pass:
     policy: Policy
     clock: Callable[[], datetime]
     limit: int
-    conn: store.Conn | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    db: Reconnecting = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.db = Reconnecting(self.conninfo)
 
     def __call__(self) -> tuple[int, datetime | None]:
         with self.lock:
-            if self.conn is None or not usable(self.conn):
-                if self.conn is not None:
-                    self.conn.close()
-                self.conn = connect(self.conninfo, autocommit=True)
-            fired = fire_due(conn=self.conn, now=self.clock(), policy=self.policy,
+            conn = self.db.get()
+            fired = fire_due(conn=conn, now=self.clock(), policy=self.policy,
                              limit=self.limit)
             for f in fired:
                 log.info("ticket %s: %s %s (%s) %s", f.ticket, f.clock, f.action, f.event,
                          f.detail)
-            return len(fired), tstore.next_due(conn=self.conn)
+            return len(fired), tstore.next_due(conn=conn)
 
     def close(self) -> None:
         with self.lock:
-            if self.conn is not None:
-                self.conn.close()
-                self.conn = None
+            self.db.close()
 
 
 async def wait_either(stop: asyncio.Event, wake: asyncio.Event, seconds: float) -> None:

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from storage import notifications as store
-from storage.connect import Conn, connect, first_line
+from storage.connect import Conn, Reconnecting, first_line
 from storage.locks import release_session_lock, try_session_lock
 from ticketing.notify.channels import ChannelConfig, DeliveryError, send_email, send_webhook
 from ticketing.notify.plan import deliveries_for
@@ -53,22 +53,17 @@ class Notifier:
 
     def __init__(self, *, conninfo: str, rules: NotificationRules, channels: ChannelConfig,
                  clock: Callable[[], datetime], batch: int = 100) -> None:
-        self._conninfo = conninfo
         self._rules = rules
         self._channels = channels
         self._clock = clock
         self._batch = batch
-        self._conn: Conn | None = None
+        self._db = Reconnecting(conninfo)
 
     def _connection(self) -> Conn:
-        if self._conn is None or self._conn.closed or self._conn.broken:
-            self._conn = connect(self._conninfo, autocommit=True)
-        return self._conn
+        return self._db.get()
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        self._db.close()
 
     # -- database side (worker thread) ---------------------------------------------------
 
@@ -84,8 +79,9 @@ class Notifier:
         return True
 
     def step_down(self) -> None:
-        if self._conn is not None and not self._conn.closed and not self._conn.broken:
-            release_session_lock(conn=self._conn, name=SENDER_LOCK)
+        conn = self._db.current
+        if conn is not None:
+            release_session_lock(conn=conn, name=SENDER_LOCK)
 
     def plan(self) -> int:
         conn = self._connection()
