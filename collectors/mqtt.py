@@ -1,9 +1,11 @@
-"""MQTT collector: payload v1 over QoS 1 into the batch writer.
+"""MQTT collector: payload v1 (or a pluggable format) over QoS 1 into the batch writer.
 
 MQTT 5 with a persistent session (clean start off, session expiry) and manual
 acknowledgement: a message is acknowledged only after its rows are committed, so a
 collector killed mid-stream gets the unacknowledged messages again when it returns.
-With ``share_group`` several collector processes split one subscription.
+With ``share_group`` several collector processes split one subscription. With a
+``decoder_factory`` (collectors.decoding: Sparkplug B, JSON gateways) the topic and payload
+are that format's; connection, acknowledgement, writer and quarantine stay the same.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -20,6 +23,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from collectors.decoding import Decoded, MessageDecoder
 from collectors.errors import (
     CollectorConfigError,
     RejectedInput,
@@ -28,7 +32,8 @@ from collectors.errors import (
 )
 from collectors.metrics import CollectorMetrics
 from collectors.mqtt_loop import AsyncioMqttLoop
-from collectors.payload import Limits, parse_payload, parse_topic
+from collectors.offline import OfflineBook
+from collectors.payload import Limits, Sample, parse_payload, parse_topic
 from collectors.registry import Registry
 from collectors.supervise import LinkState, RetryPolicy, Supervisor, until_first
 from collectors.writer import BatchWriter
@@ -68,6 +73,9 @@ class MqttConfig:
     # is treated as down (a local Mosquitto answers in milliseconds).
     ack_timeout_s: float = 15.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    # A payload format other than v1 (Sparkplug B, a JSON gateway mapping): called once per
+    # collector with ``limits``.
+    decoder_factory: Callable[[Limits], MessageDecoder] | None = None
 
     @property
     def topic(self) -> str:
@@ -77,7 +85,7 @@ class MqttConfig:
 
 class MqttCollector:
     def __init__(self, *, config: MqttConfig, writer: BatchWriter, registry: Registry,
-                 metrics: CollectorMetrics) -> None:
+                 metrics: CollectorMetrics, conninfo: str | None = None) -> None:
         parts = urlsplit(config.url)
         if parts.scheme not in ("mqtt", "mqtts", "tcp") or not parts.hostname:
             raise CollectorConfigError(f"bad MQTT URL {config.url!r}")
@@ -104,6 +112,19 @@ class MqttCollector:
                 f"protocol must be auto, 5 or 3.1.1, got {config.protocol!r}"
             )
         self._v5 = config.protocol != "3.1.1"
+        self._decoder: MessageDecoder | None = None
+        self._offline: OfflineBook | None = None
+        self._topic = config.topic
+        if config.decoder_factory is not None:
+            self._decoder = config.decoder_factory(config.limits)
+            if config.share_group and not self._decoder.shareable:
+                raise CollectorConfigError(
+                    f"{self._decoder.name} cannot be read through a shared subscription: "
+                    "decoding needs every message of a source in one process")
+            self._topic = (f"$share/{config.share_group}/{self._decoder.topic}"
+                           if config.share_group else self._decoder.topic)
+            if conninfo is not None:
+                self._offline = OfflineBook(conninfo=conninfo, source="mqtt")
         self._sup = Supervisor(origin=config.url, policy=config.retry, metrics=metrics,
                                retry_on=(OSError, TimeoutError), on_retry=self._log_retry)
 
@@ -258,7 +279,7 @@ class MqttCollector:
         # Subscriptions are ours to restore after every connect, whatever the broker kept, and
         # a subscription counts only once its SUBACK grants it: until then we are not
         # connected, whatever the TCP socket says.
-        topic = self._cfg.topic
+        topic = self._topic
         result, mid = client.subscribe(topic, qos=self._cfg.qos)
         if result != mqtt.MQTT_ERR_SUCCESS or mid is None:
             raise ConnectionError(f"subscribe to {topic} not sent: {mqtt.error_string(result)}")
@@ -300,7 +321,7 @@ class MqttCollector:
                 self._driver.resume_reading()
             await self._handle(gen, msg)
 
-    def _acker(self, gen: int, mid: int, qos: int) -> object:
+    def _acker(self, gen: int, mid: int, qos: int) -> Callable[[], None]:
         def ack() -> None:
             # An ack for a message of an earlier connection would name a stale packet id;
             # that message is redelivered on the new session instead.
@@ -312,6 +333,10 @@ class MqttCollector:
         self._n_messages.inc()
         ack = self._acker(gen, msg.mid, msg.qos)
         raw = bytes(msg.payload)
+        if self._decoder is not None:
+            await self._handle_decoded(self._decoder.decode(msg.topic, raw, now=time.time()),
+                                       msg.topic, raw, ack)
+            return
         try:
             _, _, _, topic_robot = parse_topic(msg.topic, self._cfg.topic_prefix)
             sample = parse_payload(raw, topic_robot=topic_robot, now=time.time(),
@@ -324,7 +349,7 @@ class MqttCollector:
             self._writer.reject(
                 Rejected(source="mqtt", origin=msg.topic, reason=exc.reason, detail=exc.detail,
                          payload=raw),
-                on_commit=ack,  # type: ignore[arg-type]
+                on_commit=ack,
             )
             return
         if sample.dropped:
@@ -333,6 +358,9 @@ class MqttCollector:
             log.warning("MQTT message from %s: dropped values (%s)", sample.robot, detail)
             self._writer.reject(Rejected(source="mqtt", origin=msg.topic, reason=reasons[0],
                                          detail=detail, payload=raw))
+        await self._put(sample, robot_id, ack)
+
+    async def _put(self, sample: Sample, robot_id: int, ack: Callable[[], None] | None) -> None:
         names = tuple(sample.values)
         sids = self._sids.get(names)
         if sids is None:
@@ -348,7 +376,51 @@ class MqttCollector:
         self._n_points.inc(n)
         await self._writer.put(time_us=[round(sample.ts * 1e6)] * n, robot_id=[robot_id] * n,
                                signal_id=sids, value=values, quality=quality,
-                               sample_time=sample.ts, on_commit=ack)  # type: ignore[arg-type]
+                               sample_time=sample.ts, on_commit=ack)
+
+
+    async def _handle_decoded(self, out: Decoded, topic: str, raw: bytes,
+                              ack: Callable[[], None]) -> None:
+        """Store what a pluggable decoder made of one message; acknowledge it once stored."""
+        assert self._decoder is not None
+        name = self._decoder.name
+        for cmd_topic, cmd in out.commands:
+            if self._client is not None:
+                self._client.publish(cmd_topic, cmd, qos=0)
+                log.info("%s: published %s", name, cmd_topic)
+        for robot, reason in out.offline:
+            rid = await self._registry.robot_id(robot)
+            log.warning("%s: robot %s is offline: %s", name, robot, reason)
+            if rid is not None and self._offline is not None:
+                await self._offline.offline(robot_id=rid, origin=topic, reason=reason)
+        for robot in out.online:
+            rid = await self._registry.robot_id(robot)
+            if rid is not None and self._offline is not None and self._offline.is_offline(rid):
+                log.info("%s: robot %s is back", name, robot)
+                await self._offline.online(robot_id=rid)
+        rejects = list(out.rejects)
+        stored: list[tuple[Sample, int]] = []
+        for sample in out.samples:
+            rid = await self._registry.robot_id(sample.robot)
+            if rid is None:
+                rejects.append(RejectedInput("unknown_robot",
+                                             f"robot {sample.robot!r} is not registered"))
+            else:
+                stored.append((sample, rid))
+        for i, exc in enumerate(rejects):
+            log.warning("rejected %s message on %s: %s", name, topic, exc)
+            # With nothing to store, the last refusal's commit acknowledges the message.
+            last = not stored and i == len(rejects) - 1
+            self._writer.reject(
+                Rejected(source=f"mqtt-{name}", origin=topic, reason=exc.reason,
+                         detail=exc.detail, payload=raw),
+                on_commit=ack if last else None,
+            )
+        for i, (sample, rid) in enumerate(stored):
+            # Batches commit in order: the last put's commit covers the message.
+            await self._put(sample, rid, ack if i == len(stored) - 1 else None)
+        if not stored and not rejects:
+            ack()  # nothing to store (a death, a command)
 
 
 class _UnsupportedVersion(ConnectionError):

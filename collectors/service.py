@@ -48,7 +48,8 @@ async def run_collectors(
     partitions = asyncio.create_task(_keep_partitions_ahead(conninfo, stop), name="partitions")
     sources: list[asyncio.Task[None]] = []
     if mqtt is not None:
-        m = MqttCollector(config=mqtt, writer=writer, registry=registry, metrics=metrics)
+        m = MqttCollector(config=mqtt, writer=writer, registry=registry, metrics=metrics,
+                          conninfo=conninfo)
         sources.append(asyncio.create_task(m.run(stop), name="mqtt"))
     for cfg in opcua:
         o = OpcUaCollector(config=cfg, writer=writer, registry=registry, metrics=metrics,

@@ -1,0 +1,59 @@
+"""Robots a source declared offline (Sparkplug NDEATH/DDEATH), recorded as data gaps.
+
+A gap tells the detectors that a silence is an absence, not a flat line. One open gap per
+robot: a second death while offline changes nothing, a birth closes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+
+from storage.connect import connect
+from storage.gaps import close_gap, open_gap
+
+__all__ = ["OfflineBook"]
+
+log = logging.getLogger(__name__)
+
+
+class OfflineBook:
+    def __init__(self, *, conninfo: str, source: str) -> None:
+        self._conninfo = conninfo
+        self._source = source
+        self._open: dict[int, int] = {}  # robot id -> open gap id
+
+    def is_offline(self, robot_id: int) -> bool:
+        return robot_id in self._open
+
+    async def offline(self, *, robot_id: int, origin: str, reason: str) -> None:
+        if robot_id in self._open:
+            return
+
+        def op() -> int:
+            with connect(self._conninfo) as conn:
+                gid = open_gap(conn=conn, source=self._source, origin=origin,
+                               robot_id=robot_id, started_at=datetime.now(UTC),
+                               reason=reason[:200])
+                conn.commit()
+                return gid
+        try:
+            self._open[robot_id] = await asyncio.to_thread(op)
+        except Exception:  # noqa: BLE001 - the gap record is best effort when the DB is down
+            log.exception("could not record that robot %d went offline (%s)", robot_id, reason)
+
+    async def online(self, *, robot_id: int) -> None:
+        gap_id = self._open.get(robot_id)
+        if gap_id is None:
+            return
+
+        def op() -> None:
+            with connect(self._conninfo) as conn:
+                close_gap(conn=conn, gap_id=gap_id, ended_at=datetime.now(UTC))
+                conn.commit()
+        try:
+            await asyncio.to_thread(op)
+            del self._open[robot_id]
+        except Exception:  # noqa: BLE001 - kept open; closed at the next birth
+            log.exception("could not record that robot %d is back", robot_id)
