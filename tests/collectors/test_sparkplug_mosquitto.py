@@ -10,6 +10,7 @@ import asyncio
 import math
 import time
 import uuid
+from typing import Any
 from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
@@ -21,6 +22,7 @@ from collectors.mqtt import MqttConfig
 from collectors.payload import Limits
 from collectors.service import run_collectors
 from collectors.sparkplug import SparkplugDecoder
+from collectors.sparkplug_schema import Payload
 from storage.connect import connect
 from storage.gaps import list_gaps
 from storage.quarantine import counts_by_reason
@@ -68,7 +70,7 @@ class EdgeNode:
         self.client.subscribe(topic("NCMD"), qos=0)
         self.death = spb.getNodeDeathPayload()  # bdSeq first: the birth repeats it
 
-    def send(self, t: str, payload: object) -> None:
+    def send(self, t: str, payload: Any) -> None:
         self.client.publish(t, payload.SerializeToString(), qos=1).wait_for_publish(5)
 
     def births(self) -> None:
@@ -170,7 +172,6 @@ async def test_birth_data_gap_rebirth_and_death_through_mosquitto(db_url, mosqui
         spb.getSeqNum()
         node.data("robot-1", 1800.0, 41.0)
         assert await wait_for(lambda: len(node.ncmd) > before)
-        from collectors.sparkplug_schema import Payload
         req = Payload.FromString(node.ncmd[-1])
         assert [(m.name, m.boolean_value) for m in req.metrics] == [("Node Control/Rebirth", True)]
         assert await wait_for(lambda: len(series(db_url, "R1", "J1.current")) == 4)
