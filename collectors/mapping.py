@@ -16,28 +16,35 @@ from typing import TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from collectors.errors import CollectorConfigError
-from collectors.payload import SIGNAL_NAME_RE
+from collectors.payload import ROBOT_CODE_RE, SIGNAL_NAME_RE
 
 __all__ = ["SparkplugRobot", "SparkplugSignal", "SparkplugMapping", "load_sparkplug_mapping",
-           "read_toml_model"]
+           "read_toml_model", "STRICT", "check_signal"]
 
-_STRICT = ConfigDict(frozen=True, extra="forbid")
-_ROBOT_CODE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+STRICT = ConfigDict(frozen=True, extra="forbid")
+
+
+def check_signal(signal: str, scale: float, offset: float) -> None:
+    """A mapped signal's name and linear conversion, checked once for every mapping kind."""
+    if not SIGNAL_NAME_RE.match(signal):
+        raise ValueError(f"signal {signal!r} is not a valid signal name")
+    if not (math.isfinite(scale) and math.isfinite(offset)) or scale == 0:
+        raise ValueError(f"{signal!r}: scale must be finite and non-zero, offset finite")
 
 
 class SparkplugRobot(BaseModel):
     """One robot: a device of an edge node, or the edge node itself (``device`` absent)."""
 
-    model_config = _STRICT
+    model_config = STRICT
     edge_node: str = Field(min_length=1)
     device: str | None = Field(default=None, min_length=1)
-    robot: str = Field(pattern=_ROBOT_CODE)
+    robot: str = Field(pattern=ROBOT_CODE_RE.pattern)
 
 
 class SparkplugSignal(BaseModel):
     """A metric name (as in the births) and the signal it feeds: value * scale + offset."""
 
-    model_config = _STRICT
+    model_config = STRICT
     metric: str = Field(min_length=1)
     signal: str
     scale: float = 1.0
@@ -46,16 +53,12 @@ class SparkplugSignal(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> SparkplugSignal:
-        if not SIGNAL_NAME_RE.match(self.signal):
-            raise ValueError(f"signal {self.signal!r} is not a valid signal name")
-        if not (math.isfinite(self.scale) and math.isfinite(self.offset)) or self.scale == 0:
-            raise ValueError(f"{self.metric!r}: scale must be finite and non-zero, "
-                             "offset finite")
+        check_signal(self.signal, self.scale, self.offset)
         return self
 
 
 class SparkplugMapping(BaseModel):
-    model_config = _STRICT
+    model_config = STRICT
     # The Sparkplug group id we read (the subscription is spBv1.0/<group>/#).
     group: str = Field(min_length=1, pattern=r"^[^/#+]+$")
     robots: tuple[SparkplugRobot, ...] = Field(min_length=1)

@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 
 from collectors.errors import RejectedInput
 
-__all__ = ["Limits", "Sample", "parse_topic", "parse_payload", "SIGNAL_NAME_RE"]
+__all__ = ["Limits", "Sample", "parse_topic", "parse_payload", "json_number", "SIGNAL_NAME_RE",
+           "ROBOT_CODE_RE"]
 
 SIGNAL_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.]{0,63}$")
 # Every name of a message at once (joined by NUL): one regex call instead of one per signal.
 _ALL_NAMES_RE = re.compile(r"[A-Za-z][A-Za-z0-9_.]{0,63}(?:\x00[A-Za-z][A-Za-z0-9_.]{0,63})*")
-_CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+ROBOT_CODE_RE = _CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -53,6 +54,20 @@ def parse_topic(topic: str, prefix: str = "robowatch") -> tuple[str, str, str, s
         if not _CODE_RE.match(p):
             raise RejectedInput("bad_topic", f"topic segment {p!r} is not a valid code")
     return parts[1], parts[2], parts[3], parts[4]
+
+
+def json_number(val: object) -> tuple[float | None, str | None]:
+    """A JSON value as a reading: (value, None); (None, None) for null (bad quality reported
+    by the source); (None, reason) when it is no reading at all."""
+    if val is None:
+        return None, None
+    if isinstance(val, bool):
+        return float(val), None
+    if not isinstance(val, int | float):
+        return None, "not_a_number"
+    if not math.isfinite(val):
+        return None, "non_finite"
+    return float(val), None
 
 
 def parse_payload(raw: bytes, *, topic_robot: str | None, now: float, limits: Limits) -> Sample:
@@ -101,16 +116,12 @@ def parse_payload(raw: bytes, *, topic_robot: str | None, now: float, limits: Li
     for name, val in signals.items():
         if not SIGNAL_NAME_RE.match(name):
             dropped.append((name, "bad_signal_name"))
-        elif val is None:
-            values[name] = None  # bad quality reported by the source
-        elif isinstance(val, bool):
-            values[name] = float(val)
-        elif not isinstance(val, int | float):
-            dropped.append((name, "not_a_number"))
-        elif not math.isfinite(val):
-            dropped.append((name, "non_finite"))
+            continue
+        number, reason = json_number(val)
+        if reason is None:
+            values[name] = number
         else:
-            values[name] = float(val)
+            dropped.append((name, reason))
     if not values:
         reasons = sorted({r for _, r in dropped})
         raise RejectedInput(reasons[0] if len(reasons) == 1 else "schema",
