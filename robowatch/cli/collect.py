@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from prometheus_client import start_http_server
 
+from collectors.decoding import MessageDecoder
+from collectors.errors import CollectorConfigError
+from collectors.gateway import GatewayDecoder, load_gateway_mapping
+from collectors.mapping import load_sparkplug_mapping
 from collectors.metrics import CollectorMetrics
 from collectors.mqtt import MqttConfig
 from collectors.opcua import OpcUaConfig, shard_of
+from collectors.payload import Limits
 from collectors.service import run_collectors
+from collectors.sparkplug import SparkplugDecoder
 from collectors.writer import WriterConfig
 from robowatch.cli.context import settings_of
 from robowatch.database import database
@@ -40,6 +48,33 @@ def _metrics(port: int | None) -> CollectorMetrics:
     return metrics
 
 
+class PayloadFormat(StrEnum):
+    v1 = "v1"
+    sparkplug = "sparkplug"
+    gateway = "gateway"
+
+
+def _decoder_factory(
+    fmt: PayloadFormat, mapping: Path | None
+) -> Callable[[Limits], MessageDecoder] | None:
+    """The payload format's decoder (None: payload v1), its mapping file checked now."""
+    if fmt is PayloadFormat.v1:
+        if mapping is not None:
+            raise typer.BadParameter("payload v1 takes no mapping file", param_hint="--mapping")
+        return None
+    if mapping is None:
+        raise typer.BadParameter(f"--format {fmt.value} needs a mapping file",
+                                 param_hint="--mapping")
+    try:
+        if fmt is PayloadFormat.sparkplug:
+            spb = load_sparkplug_mapping(mapping)
+            return lambda limits: SparkplugDecoder(mapping=spb, limits=limits)
+        gw = load_gateway_mapping(mapping)
+        return lambda limits: GatewayDecoder(mapping=gw, limits=limits)
+    except CollectorConfigError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--mapping") from None
+
+
 @app.command()
 def mqtt(
     ctx: typer.Context,
@@ -53,6 +88,12 @@ def mqtt(
         help="CA bundle for TLS (mqtts:// URLs); default: the system's.")] = None,
     session_expiry: Annotated[int, typer.Option(
         help="Seconds the broker keeps our session (and queues QoS 1) while we are away.")] = 3600,
+    payload_format: Annotated[PayloadFormat, typer.Option(
+        "--format",
+        help="v1 (docs/mqtt-payload.md), sparkplug (Sparkplug B, docs/sparkplug.md) or "
+             "gateway (any JSON, docs/json-gateways.md).")] = PayloadFormat.v1,
+    mapping: Annotated[Path | None, typer.Option(
+        help="Mapping file (TOML) for --format sparkplug or gateway.")] = None,
     spool_dir: SpoolDir = None,
     spool_max_mb: SpoolMax = 1024,
 ) -> None:
@@ -60,6 +101,7 @@ def mqtt(
 
     User name and password go in the URL (mqtt://user:pass@host:port); mqtts:// turns TLS on.
     """
+    decoder_factory = _decoder_factory(payload_format, mapping)
     settings = settings_of(ctx)
     broker = url or settings.mqtt_url
     if not broker:
@@ -68,7 +110,8 @@ def mqtt(
     cid = client_id or settings.mqtt_client_id
     cfg = MqttConfig(url=broker, client_id=cid,
                      topic_prefix=settings.mqtt_topic_prefix, share_group=share_group,
-                     protocol=protocol, ca_file=ca_file, session_expiry_s=session_expiry)
+                     protocol=protocol, ca_file=ca_file, session_expiry_s=session_expiry,
+                     decoder_factory=decoder_factory)
     wcfg = _writer(settings, spool_dir, f"mqtt-{cid}", spool_max_mb)
     with database(settings) as db_url:
         metrics = _metrics(metrics_port)
