@@ -52,23 +52,46 @@ def topic(kind: str, device: str | None = None) -> str:
     return f"spBv1.0/{GROUP}/{kind}/{NODE}" + (f"/{device}" if device else "")
 
 
+_last_ms = 0
+
+
 def now_ms() -> int:
-    return round(time.time() * 1000)
+    """Strictly increasing: telemetry is unique per (robot, signal, time), and two messages a
+    test sends back to back can fall in the same millisecond."""
+    global _last_ms
+    _last_ms = max(_last_ms + 1, round(time.time() * 1000))
+    return _last_ms
 
 
 class EdgeNode:
-    """A Sparkplug edge node with two robots, on its own MQTT connection."""
+    """A Sparkplug edge node with two robots, on its own MQTT connection whose will is its
+    NDEATH (as the specification has it: the broker announces a node that vanishes)."""
 
     def __init__(self, url: str) -> None:
         u = urlsplit(url)
         assert u.hostname is not None and u.port is not None
+        self.host, self.port = u.hostname, u.port
         self.ncmd: list[bytes] = []
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
-        self.client.on_message = lambda c, ud, msg: self.ncmd.append(bytes(msg.payload))
-        self.client.connect(u.hostname, u.port)
-        self.client.loop_start()
-        self.client.subscribe(topic("NCMD"), qos=0)
-        self.death = spb.getNodeDeathPayload()  # bdSeq first: the birth repeats it
+        self.client = self._connect()
+
+    def _connect(self) -> mqtt.Client:
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        client.on_message = lambda c, ud, msg: self.ncmd.append(bytes(msg.payload))
+        death = spb.getNodeDeathPayload()  # bdSeq first: the births repeat it
+        client.will_set(topic("NDEATH"), death.SerializeToString(), qos=1)
+        client.connect(self.host, self.port)
+        client.loop_start()
+        client.subscribe(topic("NCMD"), qos=0)
+        return client
+
+    def vanish_and_return(self) -> None:
+        """The node's connection drops without a DISCONNECT (the broker publishes its will),
+        then it connects again (a new bdSeq)."""
+        self.client.loop_stop()
+        sock = self.client.socket()
+        assert sock is not None
+        sock.close()
+        self.client = self._connect()
 
     def send(self, t: str, payload: Any) -> None:
         self.client.publish(t, payload.SerializeToString(), qos=1).wait_for_publish(5)
@@ -181,14 +204,15 @@ async def test_birth_data_gap_rebirth_and_death_through_mosquitto(db_url, mosqui
         assert series(db_url, "R2", "J2.position") == [-12.0, -12.0, 5.0]
         n_cmd = len(node.ncmd)
 
-        # DDEATH: R2 offline (an open gap); NDEATH: R1 too.
+        # DDEATH: R2 offline (an open gap); NDEATH (the will of the node's connection): R1
+        # too.
         dd = spb.getDdataPayload()
         node.send(topic("DDEATH", "robot-2"), dd)
         assert await wait_for(lambda: gaps(db_url).get(ids["R2"]) == [True])
-        node.send(topic("NDEATH"), node.death)
+        await asyncio.to_thread(node.vanish_and_return)
         assert await wait_for(lambda: gaps(db_url).get(ids["R1"]) == [True])
-        # A birth brings R1 back: its gap is closed; R2's closes with its DBIRTH too.
-        node.death = spb.getNodeDeathPayload()
+        # The births of the new session bring R1 back: its gap is closed; R2's closes with
+        # its DBIRTH too.
         node.births()
         assert await wait_for(lambda: gaps(db_url) == {ids["R1"]: [False], ids["R2"]: [False]})
         await asyncio.sleep(0.5)
