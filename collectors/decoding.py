@@ -13,7 +13,7 @@ from typing import Protocol
 from collectors.errors import RejectedInput
 from collectors.payload import Sample
 
-__all__ = ["Decoded", "MessageDecoder"]
+__all__ = ["Decoded", "MessageDecoder", "dropped_values"]
 
 
 @dataclass(slots=True, kw_only=True)
@@ -49,3 +49,10 @@ class MessageDecoder(Protocol):
     def decode(self, topic: str, raw: bytes, *, now: float) -> Decoded:
         """Never raises for bad input: it is reported in ``Decoded.rejects``."""
         ...
+
+
+def dropped_values(dropped: list[tuple[str, str]], *, context: str = "") -> RejectedInput:
+    """One quarantine record for the (name, reason) values refused from one message or
+    record: its reason the first in order, its detail the first 20 of them."""
+    reasons = sorted({r for _, r in dropped})
+    return RejectedInput(reasons[0], context + ", ".join(f"{n}: {r}" for n, r in dropped[:20]))

@@ -21,10 +21,17 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from collectors.decoding import Decoded
+from collectors.decoding import Decoded, dropped_values
 from collectors.errors import RejectedInput
-from collectors.mapping import STRICT, check_signal, read_toml_model
-from collectors.payload import ROBOT_CODE_RE, SIGNAL_NAME_RE, Limits, Sample, json_number
+from collectors.mapping import STRICT, SignalMap, read_toml_model
+from collectors.payload import (
+    ROBOT_CODE_RE,
+    SIGNAL_NAME_RE,
+    Limits,
+    Sample,
+    check_size,
+    json_number,
+)
 
 __all__ = ["GatewayMapping", "GatewayDecoder", "load_gateway_mapping"]
 
@@ -58,18 +65,8 @@ class TimeFrom(BaseModel):
     format: Literal["unix_s", "unix_ms", "unix_us", "iso8601"] = "unix_s"
 
 
-class ValueFrom(BaseModel):
-    model_config = STRICT
+class ValueFrom(SignalMap):
     path: str = Field(min_length=1)
-    signal: str
-    scale: float = 1.0
-    offset: float = 0.0
-    unit: str | None = None
-
-    @model_validator(mode="after")
-    def _check(self) -> ValueFrom:
-        check_signal(self.signal, self.scale, self.offset)
-        return self
 
 
 class ValuesObject(BaseModel):
@@ -137,12 +134,12 @@ class GatewayDecoder:
 
     def decode(self, topic: str, raw: bytes, *, now: float) -> Decoded:
         out = Decoded()
-        if len(raw) > self._limits.max_bytes:
-            out.rejects.append(RejectedInput(
-                "oversized", f"{len(raw)} bytes > limit {self._limits.max_bytes}"))
-            return out
         try:
+            check_size(raw, self._limits)
             doc = json.loads(raw)
+        except RejectedInput as exc:
+            out.rejects.append(exc)
+            return out
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             out.rejects.append(RejectedInput("malformed_json", str(exc)))
             return out
@@ -194,9 +191,7 @@ class GatewayDecoder:
             elif obj is not _MISSING:
                 dropped.append((m.values_object.path, "schema"))
         if dropped:
-            reasons = sorted({r for _, r in dropped})
-            out.rejects.append(RejectedInput(
-                reasons[0], f"robot {robot}: " + ", ".join(f"{n}: {r}" for n, r in dropped[:20])))
+            out.rejects.append(dropped_values(dropped, context=f"robot {robot}: "))
         if values:
             out.samples.append(Sample(robot=robot, ts=ts, seq=None, values=values))
         elif not dropped:

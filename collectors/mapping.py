@@ -19,17 +19,9 @@ from collectors.errors import CollectorConfigError
 from collectors.payload import ROBOT_CODE_RE, SIGNAL_NAME_RE
 
 __all__ = ["SparkplugRobot", "SparkplugSignal", "SparkplugMapping", "load_sparkplug_mapping",
-           "read_toml_model", "STRICT", "check_signal"]
+           "read_toml_model", "STRICT", "SignalMap"]
 
 STRICT = ConfigDict(frozen=True, extra="forbid")
-
-
-def check_signal(signal: str, scale: float, offset: float) -> None:
-    """A mapped signal's name and linear conversion, checked once for every mapping kind."""
-    if not SIGNAL_NAME_RE.match(signal):
-        raise ValueError(f"signal {signal!r} is not a valid signal name")
-    if not (math.isfinite(scale) and math.isfinite(offset)) or scale == 0:
-        raise ValueError(f"{signal!r}: scale must be finite and non-zero, offset finite")
 
 
 class SparkplugRobot(BaseModel):
@@ -41,20 +33,30 @@ class SparkplugRobot(BaseModel):
     robot: str = Field(pattern=ROBOT_CODE_RE.pattern)
 
 
-class SparkplugSignal(BaseModel):
-    """A metric name (as in the births) and the signal it feeds: value * scale + offset."""
+class SignalMap(BaseModel):
+    """The signal a source's value feeds, as ``value * scale + offset`` (every mapping kind)."""
 
     model_config = STRICT
-    metric: str = Field(min_length=1)
     signal: str
     scale: float = 1.0
     offset: float = 0.0
     unit: str | None = None
 
     @model_validator(mode="after")
-    def _check(self) -> SparkplugSignal:
-        check_signal(self.signal, self.scale, self.offset)
+    def _check_signal(self) -> SignalMap:
+        if not SIGNAL_NAME_RE.match(self.signal):
+            raise ValueError(f"signal {self.signal!r} is not a valid signal name")
+        if (not (math.isfinite(self.scale) and math.isfinite(self.offset))
+                or self.scale == 0):
+            raise ValueError(f"{self.signal!r}: scale must be finite and non-zero, "
+                             "offset finite")
         return self
+
+
+class SparkplugSignal(SignalMap):
+    """A metric name (as in the births) and the signal it feeds."""
+
+    metric: str = Field(min_length=1)
 
 
 class SparkplugMapping(BaseModel):

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 from collectors.errors import RejectedInput
 
-__all__ = ["Limits", "Sample", "parse_topic", "parse_payload", "json_number", "SIGNAL_NAME_RE",
-           "ROBOT_CODE_RE"]
+__all__ = ["Limits", "Sample", "parse_topic", "parse_payload", "check_size", "json_number",
+           "SIGNAL_NAME_RE", "ROBOT_CODE_RE"]
 
 SIGNAL_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.]{0,63}$")
 # Every name of a message at once (joined by NUL): one regex call instead of one per signal.
@@ -70,9 +70,13 @@ def json_number(val: object) -> tuple[float | None, str | None]:
     return float(val), None
 
 
-def parse_payload(raw: bytes, *, topic_robot: str | None, now: float, limits: Limits) -> Sample:
+def check_size(raw: bytes, limits: Limits) -> None:
     if len(raw) > limits.max_bytes:
         raise RejectedInput("oversized", f"{len(raw)} bytes > limit {limits.max_bytes}")
+
+
+def parse_payload(raw: bytes, *, topic_robot: str | None, now: float, limits: Limits) -> Sample:
+    check_size(raw, limits)
     try:
         doc = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -29,10 +29,10 @@ from typing import Any
 
 from google.protobuf.message import DecodeError
 
-from collectors.decoding import Decoded
+from collectors.decoding import Decoded, dropped_values
 from collectors.errors import RejectedInput
 from collectors.mapping import SparkplugMapping, SparkplugSignal
-from collectors.payload import Limits, Sample
+from collectors.payload import Limits, Sample, check_size
 from collectors.sparkplug_schema import DATATYPE, Payload
 
 __all__ = ["SparkplugDecoder", "NAMESPACE", "rebirth_request"]
@@ -106,12 +106,12 @@ class SparkplugDecoder:
         device = parts[4] if len(parts) == 5 else None
         if kind in ("NCMD", "DCMD", "STATE"):
             return out  # commands (ours included) and host state: not telemetry
-        if len(raw) > self._limits.max_bytes:
-            out.rejects.append(RejectedInput(
-                "oversized", f"{len(raw)} bytes > limit {self._limits.max_bytes}"))
-            return out
         try:
+            check_size(raw, self._limits)
             payload = Payload.FromString(raw)
+        except RejectedInput as exc:
+            out.rejects.append(exc)
+            return out
         except DecodeError as exc:
             out.rejects.append(RejectedInput("malformed_protobuf", str(exc)))
             return out
@@ -244,9 +244,7 @@ class SparkplugDecoder:
         for ts, values in by_ts.items():
             out.samples.append(Sample(robot=robot, ts=ts, seq=int(payload.seq), values=values))
         if dropped:
-            reasons = sorted({r for _, r in dropped})
-            out.rejects.append(RejectedInput(
-                reasons[0], ", ".join(f"{n}: {r}" for n, r in dropped[:20])))
+            out.rejects.append(dropped_values(dropped))
         if unknown_alias:
             self._ask_rebirth(node_id, out, now)
 

@@ -18,6 +18,7 @@ from collectors.service import run_collectors
 from storage.connect import connect
 from storage.quarantine import counts_by_reason, list_quarantine
 from tests.collectors.fleet_fixture import register_small_fleet
+from tests.collectors.waiting import retry_until, wait_for
 
 NOW = time.time()
 
@@ -113,14 +114,6 @@ def test_mapping_file_is_strict(tmp_path: Path) -> None:
             load_gateway_mapping(bad)
 
 
-async def wait_for(pred, timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if await asyncio.to_thread(pred):
-            return True
-        await asyncio.sleep(0.05)
-    return False
-
 
 @pytest.mark.mqtt
 @pytest.mark.slow
@@ -151,9 +144,7 @@ async def test_a_node_red_gateway_through_mosquitto(db_url, mosquitto) -> None:
         async def probe() -> bool:
             send("R2", {"ts": time.time() * 1000, "axes": [{"temp": 30.0}]})
             return await wait_for(lambda: bool(stored()), timeout=0.5)
-        deadline = time.monotonic() + 20
-        while not await probe():
-            assert time.monotonic() < deadline
+        assert await retry_until(probe)
         send("kuka-7", {"ts": time.time() * 1000, "axes": [{"current_mA": 1200, "temp": "?"}]})
         send("R9", {"ts": time.time() * 1000, "axes": [{"temp": 1.0}]})  # not registered
         send("R2", {"ts": time.time() * 1000, "axes": [{"temp": 31.0}]})

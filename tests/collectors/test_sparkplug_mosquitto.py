@@ -27,6 +27,7 @@ from storage.connect import connect
 from storage.gaps import list_gaps
 from storage.quarantine import counts_by_reason
 from tests.collectors.fleet_fixture import register_small_fleet
+from tests.collectors.waiting import retry_until, wait_for
 
 pytestmark = [pytest.mark.mqtt, pytest.mark.slow]
 
@@ -124,14 +125,6 @@ class EdgeNode:
         self.client.disconnect()
 
 
-async def wait_for(pred, timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if await asyncio.to_thread(pred):
-            return True
-        await asyncio.sleep(0.05)
-    return False
-
 
 def series(db_url: str, robot: str, signal: str) -> list[float | None]:
     with connect(db_url) as conn:
@@ -172,7 +165,7 @@ async def test_birth_data_gap_rebirth_and_death_through_mosquitto(db_url, mosqui
         async def probe() -> bool:
             node.data("robot-1", 1.0, 1.0)
             return await wait_for(lambda: bool(node.ncmd), timeout=0.5)
-        assert await wait_for_async(probe)
+        assert await retry_until(probe)
         assert reasons(db_url).get("no_birth", 0) >= 1
 
         node.births()
@@ -223,13 +216,6 @@ async def test_birth_data_gap_rebirth_and_death_through_mosquitto(db_url, mosqui
         stop.set()
         await asyncio.wait_for(task, 15)
 
-
-async def wait_for_async(pred, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if await pred():
-            return True
-    return False
 
 
 def test_limits_reach_the_decoder() -> None:
