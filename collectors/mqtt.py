@@ -378,7 +378,6 @@ class MqttCollector:
                                signal_id=sids, value=values, quality=quality,
                                sample_time=sample.ts, on_commit=ack)
 
-
     async def _handle_decoded(self, out: Decoded, topic: str, raw: bytes,
                               ack: Callable[[], None]) -> None:
         """Store what a pluggable decoder made of one message; acknowledge it once stored."""
