@@ -13,8 +13,12 @@ import pytest
 
 from collectors.errors import CollectorConfigError
 from collectors.mapping import SparkplugMapping, load_sparkplug_mapping
+from collectors.metrics import CollectorMetrics
+from collectors.mqtt import MqttCollector, MqttConfig
+from collectors.registry import Registry
 from collectors.sparkplug import SparkplugDecoder
 from collectors.sparkplug_schema import DATATYPE, Payload
+from collectors.writer import BatchWriter
 
 GROUP, NODE = "G", "n1"
 MAPPING = SparkplugMapping.model_validate({
@@ -180,3 +184,15 @@ def test_mapping_file_refuses_unknown_keys_and_bad_values(tmp_path: Path) -> Non
         bad.write_text(body)
         with pytest.raises(CollectorConfigError, match="mapping"):
             load_sparkplug_mapping(bad)
+
+
+def test_sparkplug_refuses_a_shared_subscription() -> None:
+    """Aliases and seq are per process: a shared subscription would split a node's messages."""
+    no_db = "postgresql://nobody@127.0.0.1:1/none"
+    metrics = CollectorMetrics()
+    cfg = MqttConfig(url="mqtt://127.0.0.1:1", share_group="g",
+                     decoder_factory=lambda limits: SparkplugDecoder(mapping=MAPPING,
+                                                                     limits=limits))
+    with pytest.raises(CollectorConfigError, match="shared subscription"):
+        MqttCollector(config=cfg, writer=BatchWriter(conninfo=no_db, metrics=metrics),
+                      registry=Registry(conninfo=no_db), metrics=metrics)
