@@ -2,8 +2,10 @@
 the worked examples in the docs are valid mapping files that decode their example payloads."""
 
 import json
+import logging
 import re
 import time
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -17,6 +19,17 @@ from robowatch.cli.main import app
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
+@pytest.fixture
+def root_logging() -> Iterator[None]:
+    """The CLI sets up logging on the runner's stream, closed once ``invoke`` returns: put
+    the root logger back so later tests do not log into a closed file."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
 def blocks(doc: str, lang: str) -> list[str]:
     return re.findall(rf"```{lang}\n(.*?)```", (DOCS / doc).read_text(), flags=re.S)
 
@@ -27,13 +40,17 @@ def blocks(doc: str, lang: str) -> list[str]:
     (["--format", "gateway", "--mapping", "/nonexistent.toml"], "No such file"),
     (["--format", "protobuf"], "protobuf"),
 ])
-def test_collect_mqtt_refuses_a_bad_format_or_mapping(args: list[str], message: str) -> None:
+def test_collect_mqtt_refuses_a_bad_format_or_mapping(
+    args: list[str], message: str, root_logging: None
+) -> None:
     out = CliRunner(env={"COLUMNS": "300"}).invoke(
         app, ["collect", "mqtt", "--url", "mqtt://127.0.0.1:1", *args])
     assert out.exit_code == 2 and message in out.output, out.output
 
 
-def test_collect_mqtt_names_the_unknown_key_of_a_mapping(tmp_path: Path) -> None:
+def test_collect_mqtt_names_the_unknown_key_of_a_mapping(
+    tmp_path: Path, root_logging: None
+) -> None:
     bad = tmp_path / "m.toml"
     bad.write_text('group = "G"\ncolour = 1\n')
     out = CliRunner(env={"COLUMNS": "300"}).invoke(app, ["collect", "mqtt", "--url", "mqtt://127.0.0.1:1",
