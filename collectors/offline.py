@@ -10,8 +10,7 @@ import asyncio
 import logging
 from datetime import UTC, datetime
 
-from storage.connect import connect
-from storage.gaps import close_gap, open_gap
+from storage.gaps import record_gap_end, record_gap_start
 
 __all__ = ["OfflineBook"]
 
@@ -31,15 +30,10 @@ class OfflineBook:
         if robot_id in self._open:
             return
 
-        def op() -> int:
-            with connect(self._conninfo) as conn:
-                gid = open_gap(conn=conn, source=self._source, origin=origin,
-                               robot_id=robot_id, started_at=datetime.now(UTC),
-                               reason=reason[:200])
-                conn.commit()
-                return gid
         try:
-            self._open[robot_id] = await asyncio.to_thread(op)
+            self._open[robot_id] = await asyncio.to_thread(
+                record_gap_start, self._conninfo, source=self._source, origin=origin,
+                robot_id=robot_id, started_at=datetime.now(UTC), reason=reason[:200])
         except Exception:  # noqa: BLE001 - the gap record is best effort when the DB is down
             log.exception("could not record that robot %d went offline (%s)", robot_id, reason)
 
@@ -48,12 +42,9 @@ class OfflineBook:
         if gap_id is None:
             return
 
-        def op() -> None:
-            with connect(self._conninfo) as conn:
-                close_gap(conn=conn, gap_id=gap_id, ended_at=datetime.now(UTC))
-                conn.commit()
         try:
-            await asyncio.to_thread(op)
+            await asyncio.to_thread(record_gap_end, self._conninfo, gap_id=gap_id,
+                                    ended_at=datetime.now(UTC))
             del self._open[robot_id]
         except Exception:  # noqa: BLE001 - kept open; closed at the next birth
             log.exception("could not record that robot %d is back", robot_id)

@@ -31,8 +31,8 @@ from collectors.metrics import CollectorMetrics
 from collectors.registry import Registry
 from collectors.supervise import LinkState, RetryPolicy, Supervisor, until_first
 from collectors.writer import BatchWriter
-from storage.connect import connect, first_line
-from storage.gaps import close_gap, open_gap
+from storage.connect import first_line
+from storage.gaps import record_gap_end, record_gap_start
 from storage.quarantine import Rejected
 from storage.telemetry import QUALITY_BAD, QUALITY_GOOD, QUALITY_UNCERTAIN
 
@@ -362,14 +362,10 @@ class OpcUaCollector:
             self._gap_id = await self._gap_open(reason=reason[:200])
 
     async def _gap_open(self, *, reason: str) -> int:
-        def op() -> int:
-            with connect(self._conninfo) as conn:
-                gid = open_gap(conn=conn, source="opcua", origin=self._cfg.url,
-                               started_at=datetime.now(UTC), reason=reason)
-                conn.commit()
-                return gid
         try:
-            return await asyncio.to_thread(op)
+            return await asyncio.to_thread(record_gap_start, self._conninfo, source="opcua",
+                                           origin=self._cfg.url, started_at=datetime.now(UTC),
+                                           reason=reason)
         except Exception:  # noqa: BLE001 - the gap record is best effort when the DB is down too
             log.exception("could not record data gap start for %s", self._cfg.url)
             return -1
@@ -378,12 +374,9 @@ class OpcUaCollector:
         if gap_id < 0:
             return
 
-        def op() -> None:
-            with connect(self._conninfo) as conn:
-                close_gap(conn=conn, gap_id=gap_id, ended_at=datetime.now(UTC))
-                conn.commit()
         try:
-            await asyncio.to_thread(op)
+            await asyncio.to_thread(record_gap_end, self._conninfo, gap_id=gap_id,
+                                    ended_at=datetime.now(UTC))
         except Exception:  # noqa: BLE001
             log.exception("could not record data gap end for %s", self._cfg.url)
 

@@ -7,7 +7,10 @@ from datetime import datetime
 
 import psycopg
 
-__all__ = ["GapRow", "open_gap", "close_gap", "list_gaps"]
+from storage.connect import connect
+
+__all__ = ["GapRow", "open_gap", "close_gap", "record_gap_start", "record_gap_end",
+           "list_gaps"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -35,6 +38,26 @@ def open_gap(
 
 def close_gap(*, conn: psycopg.Connection, gap_id: int, ended_at: datetime) -> None:
     conn.execute("UPDATE data_gaps SET ended_at = %s WHERE id = %s", (ended_at, gap_id))
+
+
+def record_gap_start(
+    conninfo: str, *, source: str, origin: str, started_at: datetime, reason: str | None = None,
+    robot_id: int | None = None,
+) -> int:
+    """``open_gap`` on a connection of its own, committed: for a collector whose source just
+    went away (its writer's connection is busy with data)."""
+    with connect(conninfo) as conn:
+        gap_id = open_gap(conn=conn, source=source, origin=origin, started_at=started_at,
+                          reason=reason, robot_id=robot_id)
+        conn.commit()
+        return gap_id
+
+
+def record_gap_end(conninfo: str, *, gap_id: int, ended_at: datetime) -> None:
+    """``close_gap`` on a connection of its own, committed."""
+    with connect(conninfo) as conn:
+        close_gap(conn=conn, gap_id=gap_id, ended_at=ended_at)
+        conn.commit()
 
 
 def list_gaps(*, conn: psycopg.Connection, origin: str | None = None) -> list[GapRow]:
