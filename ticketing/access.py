@@ -11,14 +11,14 @@ The role names, the read scopes and the action names are vocabularies of the cod
 
 from __future__ import annotations
 
-import tomllib
 from importlib import resources
 from pathlib import Path
 from typing import Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ticketing.errors import PolicyError
+from ticketing.policy import parse_toml, read_toml
 
 __all__ = ["Role", "ROLES", "Scope", "SCOPES", "TICKET_EVENTS", "MANAGE", "Reach",
            "RoleRights", "AccessPolicy", "load_access", "builtin_access", "ticket_in_reach"]
@@ -146,36 +146,15 @@ def ticket_in_reach(
     return False
 
 
-def _explain(exc: ValidationError) -> str:
-    return "\n".join(f"  {'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg']}"
-                     for e in exc.errors())
-
-
-def _parse(text: str, origin: str) -> AccessPolicy:
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise PolicyError(f"{origin}: not valid TOML: {exc}") from exc
-    try:
-        return AccessPolicy.model_validate(data)
-    except ValidationError as exc:
-        raise PolicyError(f"{origin}: invalid access policy:\n{_explain(exc)}") from exc
-
-
 def builtin_access() -> AccessPolicy:
     """The access policy shipped in ``ticketing/policies/access.toml``."""
     entry = resources.files("ticketing.policies").joinpath("access.toml")
-    return _parse(entry.read_text(encoding="utf-8"), "built-in access policy")
+    return parse_toml(entry.read_text(encoding="utf-8"), "built-in access policy", AccessPolicy,
+                      what="access policy")
 
 
 def load_access(path: Path | None = None) -> AccessPolicy:
     """The access policy in ``path``; the built-in one when ``path`` is None."""
     if path is None:
         return builtin_access()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise PolicyError(f"{path}: cannot read access policy: {exc.strerror or exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise PolicyError(f"{path}: access policy is not UTF-8: {exc}") from exc
-    return _parse(text, str(path))
+    return read_toml(path, AccessPolicy, what="access policy")

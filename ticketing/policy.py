@@ -13,13 +13,16 @@ import tomllib
 from datetime import timedelta
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from ticketing.errors import PolicyError
 
-__all__ = ["TIERS", "IMPACTS", "GRADES", "CHANNELS", "MANUAL_CHANNELS", "CLOCKS", "Tier",
+M = TypeVar("M", bound=BaseModel)
+
+__all__ = ["parse_toml", "read_toml",
+           "TIERS", "IMPACTS", "GRADES", "CHANNELS", "MANUAL_CHANNELS", "CLOCKS", "Tier",
            "Impact", "Grade", "Channel", "ClockName", "CalendarKind", "ClockRow", "MultiCoreRule",
            "ProcessClocks", "Routing", "IncidentRules", "NotificationRoute", "NotificationRules",
            "Timers", "EscalationStep", "Escalation", "Policy", "load_policy", "builtin_policy",
@@ -300,22 +303,32 @@ class Policy(_Model):
 
 
 def _explain(exc: ValidationError) -> str:
-    lines = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        lines.append(f"  {loc}: {err['msg']}")
-    return "\n".join(lines)
+    return "\n".join(f"  {'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg']}"
+                     for e in exc.errors())
 
 
-def _parse(text: str, origin: str) -> Policy:
+def parse_toml(text: str, origin: str, model: type[M], *, what: str) -> M:
+    """``text`` (TOML from ``origin``) as ``model``; ``PolicyError`` names the place and every
+    key that is wrong. The one way the ticketing package reads its policy files."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise PolicyError(f"{origin}: not valid TOML: {exc}") from exc
     try:
-        return Policy.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
-        raise PolicyError(f"{origin}: invalid policy:\n{_explain(exc)}") from exc
+        raise PolicyError(f"{origin}: invalid {what}:\n{_explain(exc)}") from exc
+
+
+def read_toml(path: Path, model: type[M], *, what: str) -> M:
+    """The file ``path`` as ``model`` (see :func:`parse_toml`)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PolicyError(f"{path}: cannot read {what} file: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise PolicyError(f"{path}: {what} file is not UTF-8: {exc}") from exc
+    return parse_toml(text, str(path), model, what=what)
 
 
 # Policy files beside the service policies that are not service policies.
@@ -332,17 +345,12 @@ def builtin_policy(name: str = "default") -> Policy:
     if name not in builtin_policy_names():
         raise PolicyError(f"no built-in policy {name!r}; have {builtin_policy_names()}")
     entry = resources.files("ticketing.policies").joinpath(f"{name}.toml")
-    return _parse(entry.read_text(encoding="utf-8"), f"built-in policy {name!r}")
+    return parse_toml(entry.read_text(encoding="utf-8"), f"built-in policy {name!r}", Policy,
+                      what="policy")
 
 
 def load_policy(path: Path | None = None) -> Policy:
     """The policy in ``path``; the built-in default when ``path`` is None."""
     if path is None:
         return builtin_policy("default")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise PolicyError(f"{path}: cannot read policy file: {exc.strerror or exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise PolicyError(f"{path}: policy file is not UTF-8: {exc}") from exc
-    return _parse(text, str(path))
+    return read_toml(path, Policy, what="policy")

@@ -13,7 +13,6 @@ answer from the rota alone; the service stores what it did with them (handover e
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -21,9 +20,9 @@ from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from ticketing.errors import PolicyError
+from ticketing.policy import read_toml
 
 __all__ = ["ShiftDef", "TeamRota", "Absence", "Roster", "ShiftInstance", "ShiftChange",
            "load_roster"]
@@ -198,11 +197,4 @@ class Roster(_Model):
 
 def load_roster(path: Path) -> Roster:
     """The roster in ``path``; ``PolicyError`` names the file, the key and what is wrong."""
-    try:
-        return Roster.model_validate(tomllib.loads(path.read_text(encoding="utf-8")))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise PolicyError(f"{path}: cannot read roster: {exc}") from exc
-    except ValidationError as exc:
-        where = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(top)'}: {e['msg']}"
-                          for e in exc.errors())
-        raise PolicyError(f"{path}: invalid roster: {where}") from exc
+    return read_toml(path, Roster, what="roster")
