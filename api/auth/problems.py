@@ -34,13 +34,16 @@ _REALM = 'Bearer realm="robowatch"'
 
 def problem_response(
     status: int, detail: str, *, headers: Mapping[str, str] | None = None,
-    instance: str | None = None,
+    instance: str | None = None, **extensions: object,
 ) -> JSONResponse:
+    """One problem document; ``extensions`` are RFC 9457 extension members (a ticket's
+    current ``state`` and ``version`` on a 409, for instance)."""
     body: dict[str, object] = {
         "type": "about:blank",
         "title": HTTPStatus(status).phrase,
         "status": status,
         "detail": detail,
+        **extensions,
     }
     if instance:
         body["instance"] = instance

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Header, Response
 from fastapi.responses import JSONResponse
 
 from api.auth import authorize_event, require_action
-from api.auth.problems import PROBLEM_JSON, forbidden, not_found
+from api.auth.problems import PROBLEM_JSON, forbidden, not_found, problem_response
 from api.deps import AccessDep, ConnDep, CurrentUser, NowDep, PolicyDep
 from api.params import RowId
 from api.schemas import ManualTicketCreate, TicketDetail, TicketEventCreate
@@ -37,12 +37,6 @@ _PROBLEMS: dict[int | str, dict[str, Any]] = {
     422: {"description": "A detail the event needs is missing", "content": {PROBLEM_JSON: {}}},
     428: {"description": "No version named", "content": {PROBLEM_JSON: {}}},
 }
-
-
-def _problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
-    return JSONResponse({"type": "about:blank", "title": title, "status": status,
-                         "detail": detail, **extra}, status_code=status,
-                        media_type=PROBLEM_JSON)
 
 
 def _answer(conn: Conn, ticket_id: int, now: Any, response: Response) -> TicketDetail:
@@ -76,7 +70,7 @@ def post_event(
                     ticket_customer=row.customer, ticket_assignee=row.assignee)
     expected = _expected(body.expected_version, if_match)
     if expected is None:
-        return _problem(428, "Precondition Required", "name the ticket version you saw: "
+        return problem_response(428, "name the ticket version you saw: "
                         "expected_version in the body or an If-Match header",
                         state=row.state, version=row.version)
     try:
@@ -84,13 +78,13 @@ def post_event(
               expected_version=expected, now=now, policy=policy, **body.details())
     except ConcurrentChange as exc:
         conn.rollback()
-        return _problem(409, "Conflict", str(exc), state=exc.state, version=exc.version)
+        return problem_response(409, str(exc), state=exc.state, version=exc.version)
     except EventRefused as exc:
         conn.rollback()
-        return _problem(409, "Conflict", str(exc), state=exc.state, version=row.version)
+        return problem_response(409, str(exc), state=exc.state, version=row.version)
     except MissingDetail as exc:
         conn.rollback()
-        return _problem(422, "Unprocessable Content", str(exc))
+        return problem_response(422, str(exc))
     except TicketNotFound as exc:
         raise not_found(str(exc)) from exc
     return _answer(conn, ticket_id, now, response)
@@ -116,6 +110,6 @@ def create(
             actor=caller.name, now=now, policy=policy)
     except MissingDetail as exc:
         conn.rollback()
-        return _problem(422, "Unprocessable Content", str(exc))
+        return problem_response(422, str(exc))
     response.headers["Location"] = f"/api/v1/tickets/{ticket.id}"
     return _answer(conn, ticket.id, now, response)
