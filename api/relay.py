@@ -15,13 +15,12 @@ from datetime import datetime
 from typing import Literal
 
 import anyio.to_thread
-from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
 
 from api.hub import Hub, Topic
 from api.schemas import AnomalyPublic, StreamMessage, TicketEventPublic, TicketPublic
 from storage.anomalies import get_anomaly
-from storage.connect import DatabaseUnavailable, Pool, first_line, log_retry
-from storage.events import Event, listen_events
+from storage.connect import DatabaseUnavailable, Pool, first_line
+from storage.events import Event, listen_until_connected
 from storage.tickets import get_ticket, get_ticket_event
 
 __all__ = ["Relay", "RelayState"]
@@ -50,25 +49,16 @@ class Relay:
         self._backoff_max = backoff_max
         self.state: RelayState = "connecting"
 
-    def _reconnects(self) -> AsyncRetrying:
-        # A fresh policy per connection: backoff restarts after a healthy session.
-        return AsyncRetrying(
-            retry=retry_if_exception_type(Exception),
-            wait=wait_exponential_jitter(multiplier=0.5, jitter=0.5, max=self._backoff_max),
-            before_sleep=log_retry(log, "live stream: cannot listen"),
-            reraise=True,
-        )
-
     async def run(self) -> None:
         """Listen until cancelled; never returns otherwise and never raises a DB error."""
         connected_before = False
         try:
             while True:
                 async with contextlib.AsyncExitStack() as stack:
-                    async for attempt in self._reconnects():
-                        with attempt:
-                            events = await stack.enter_async_context(listen_events(
-                                conninfo=self._conninfo, heartbeat=self._heartbeat))
+                    events = await listen_until_connected(
+                        stack, conninfo=self._conninfo, heartbeat=self._heartbeat,
+                        first_s=0.5, max_s=self._backoff_max, logger=log,
+                        what="live stream: cannot listen")
                     self.state = "listening"
                     if connected_before:
                         self._hub.publish(StreamMessage(type="resync").model_dump_json())

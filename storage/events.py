@@ -16,8 +16,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 import psycopg
+from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
 
-__all__ = ["CHANNEL", "Event", "parse_event", "listen_events"]
+from storage.connect import log_retry
+
+__all__ = ["CHANNEL", "Event", "parse_event", "listen_events", "listen_until_connected"]
 
 CHANNEL = "robowatch_events"
 EVENT_TYPES = ("anomaly", "ticket", "ticket_event")
@@ -82,3 +85,21 @@ async def listen_events(
         await conn.execute(f"LISTEN {CHANNEL}")
         yield _events(conn, heartbeat)
 
+
+
+async def listen_until_connected(
+    stack: contextlib.AsyncExitStack, *, conninfo: str, first_s: float, max_s: float,
+    logger: logging.Logger, what: str, heartbeat: float = 30.0,
+) -> AsyncIterator[Event]:
+    """:func:`listen_events` entered on ``stack``, retried with capped, jittered exponential
+    backoff (one line per failed attempt on ``logger``) until it connects. A fresh policy per
+    call, so a listener that loops around it backs off anew only after a healthy session."""
+    async for attempt in AsyncRetrying(
+        retry=retry_if_exception_type(Exception),
+        wait=wait_exponential_jitter(multiplier=first_s, jitter=first_s, max=max_s),
+        before_sleep=log_retry(logger, what), reraise=True,
+    ):
+        with attempt:
+            return await stack.enter_async_context(
+                listen_events(conninfo=conninfo, heartbeat=heartbeat))
+    raise RuntimeError("unreachable: the retry loop returns or raises")

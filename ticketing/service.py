@@ -18,11 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
-
 from storage import events as events_channel
 from storage import tickets as store
-from storage.connect import Reconnecting, first_line, log_retry, usable
+from storage.connect import Reconnecting, first_line, usable
 from ticketing.dispatch import auto_dispatch
 from ticketing.intake import ticket_anomaly
 from ticketing.policy import Policy
@@ -136,16 +134,9 @@ async def _listen(conninfo: str, wake: asyncio.Event, timers: asyncio.Event) -> 
     forever with capped, jittered backoff."""
     while True:
         async with contextlib.AsyncExitStack() as stack:
-            # A fresh retry policy per connection: backoff restarts after a healthy session.
-            async for attempt in AsyncRetrying(
-                retry=retry_if_exception_type(Exception),
-                wait=wait_exponential_jitter(multiplier=_RETRY_FIRST_S, jitter=_RETRY_FIRST_S,
-                                            max=_RETRY_CAP_S),
-                before_sleep=log_retry(log, "event listener cannot connect"), reraise=True,
-            ):
-                with attempt:
-                    events = await stack.enter_async_context(
-                        events_channel.listen_events(conninfo=conninfo))
+            events = await events_channel.listen_until_connected(
+                stack, conninfo=conninfo, first_s=_RETRY_FIRST_S, max_s=_RETRY_CAP_S,
+                logger=log, what="event listener cannot connect")
             log.info("listening on %s", events_channel.CHANNEL)
             wake.set()  # anything inserted while we were not listening
             timers.set()
