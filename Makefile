@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 DEV    := $(VENV)/.dev-$(shell sha1sum pyproject.toml | cut -c1-12)
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test check system-test-deps clean help
+.PHONY: demo test check system-test-deps nodesets clean help
 
 help:
 	@echo "make demo   - install into .venv and run the whole stack with simulated robots"
@@ -41,7 +41,13 @@ system-test-deps:
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends mosquitto; \
 	fi
 
-test: $(STAMP) system-test-deps
+# The OPC 40010 Robotics information model the Robotics simulator serves (MIT, from the pinned
+# npm package node-opcua-nodesets, integrity-checked; simulators/nodesets.py).
+NODESETS := build/nodesets
+nodesets: $(STAMP)
+	$(BIN)/python -m simulators.nodesets $(NODESETS)
+
+test: $(STAMP) system-test-deps nodesets
 	$(BIN)/python -m pytest
 
 check: $(DEV)

@@ -35,8 +35,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from simulators.opcua import NAMESPACE_URI, OpcUaConfig, OpcUaFleetServer
-from simulators.runner import RunConfig, RunResult, run
+from simulators.opcua import NAMESPACE_URI, OpcUaConfig
+from simulators.runner import FleetServer, RunConfig, RunResult, run
 from simulators.scenario import Scenario
 from simulators.signals import catalogue
 
@@ -122,7 +122,7 @@ async def trial(scenario: Scenario, *, rate_hz: float, seconds: float, sample_ro
     t_begin = time.monotonic()
     build_s = 0.0
 
-    def on_ready(_model: object, _server: OpcUaFleetServer | None) -> None:
+    def on_ready(_model: object, _server: FleetServer | None) -> None:
         nonlocal build_s
         build_s = time.monotonic() - t_begin
         ready.set()

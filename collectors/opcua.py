@@ -12,8 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
-import re
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -21,38 +19,26 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from asyncua import Client, Node, ua
+from asyncua import Client, ua
 from asyncua.common.subscription import DataChangeEvent, OverflowPolicy, StatusChangeEvent
 from asyncua.crypto.security_policies import SecurityPolicyBasic256Sha256
 
 from collectors.columns import PointBuffer
 from collectors.errors import CollectorConfigError, SourceRefused
 from collectors.metrics import CollectorMetrics
+from collectors.nodemap import NodeEndpoint
+from collectors.opcua_browse import Found, discover_robotics, discover_simulator, resolve_nodemap
+from collectors.opcua_values import Refusal, convert
 from collectors.registry import Registry
 from collectors.supervise import LinkState, RetryPolicy, Supervisor, until_first
 from collectors.writer import BatchWriter
 from storage.connect import first_line
 from storage.gaps import record_gap_end, record_gap_start
 from storage.quarantine import Rejected
-from storage.telemetry import QUALITY_BAD, QUALITY_GOOD, QUALITY_UNCERTAIN
 
-__all__ = ["OpcUaConfig", "OpcUaCollector", "browse_name_to_signal", "shard_of"]
+__all__ = ["OpcUaConfig", "OpcUaCollector", "shard_of"]
 
 log = logging.getLogger(__name__)
-
-_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
-_JOINT = re.compile(r"^J\d{1,2}$")
-
-
-def browse_name_to_signal(path: list[str]) -> str | None:
-    """``['Joints', 'J3', 'Temperature']`` -> ``'J3.temperature'``;
-    ``['Controller', 'CycleCount']`` -> ``'cycle_count'``; anything else -> None."""
-    if len(path) == 3 and path[0] == "Joints" and _JOINT.match(path[1]):
-        return f"{path[1]}.{_CAMEL.sub('_', path[2]).lower()}"
-    if len(path) == 2 and path[0] == "Controller":
-        return _CAMEL.sub("_", path[1]).lower()
-    return None
-
 
 def shard_of(endpoint_url: str, shards: int) -> int:
     """Deterministic shard of an endpoint, so N collector processes split endpoints stably."""
@@ -90,6 +76,9 @@ class OpcUaConfig:
     max_queued_notifications: int = 200_000
     # The consumer hands the writer at most this many values at a time.
     batch_values: int = 2000
+    # This endpoint's part of a node map (collectors/nodemap.py): signals the server's model
+    # does not describe, or all of them for a server that follows no model.
+    nodemap: NodeEndpoint | None = None
 
     def __post_init__(self) -> None:
         if self.security_mode not in ("None", "Sign", "SignAndEncrypt"):
@@ -104,6 +93,9 @@ class OpcUaConfig:
 class _Target:
     robot_id: int
     signal_id: int
+    scale: float = 1.0
+    offset: float = 0.0
+    where: str = ""  # robot and signal, for the one warning an inexact value earns
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -123,6 +115,9 @@ class OpcUaCollector:
         self.subscribed_count = 0
         self._gap_id: int | None = None
         self._started = time.monotonic()
+        # Problems already reported (a missing node, an inexact counter): once per process,
+        # not at every reconnect or every value.
+        self._reported: set[str] = set()
         self._sup = Supervisor(origin=config.url, policy=config.retry, metrics=metrics,
                                retry_on=(OSError, TimeoutError, ua.UaError),
                                on_retry=self._log_retry)
@@ -213,29 +208,51 @@ class OpcUaCollector:
             log.error("OPC UA %s consumer failed; reconnecting", self._cfg.url, exc_info=failure)
             raise ConnectionError(f"consumer failed: {failure!r}") from failure
 
+    async def _discover(self, client: Client) -> list[Found]:
+        """What to collect: the server's own model (OPC 40010 Robotics, or our simulator's
+        layout) unless the node map says not to, then the node map, which wins per signal."""
+        nodemap = self._cfg.nodemap
+        found: list[Found] = []
+        if nodemap is None or nodemap.discover:
+            found = await discover_robotics(client) or await discover_simulator(
+                client, max_depth=self._cfg.max_browse_depth)
+        if nodemap is not None:
+            mapped, problems = await resolve_nodemap(client, nodemap)
+            for problem in problems:
+                self._report_once(f"node:{problem}", "node_unavailable",
+                                  f"node map entry not collected: {problem}")
+            overridden = {(f.robot, f.signal) for f in mapped}
+            found = [f for f in found if (f.robot, f.signal) not in overridden] + mapped
+        return found
+
+    def _report_once(self, key: str, reason: str, detail: str) -> None:
+        if key in self._reported:
+            return
+        self._reported.add(key)
+        log.warning("OPC UA %s: %s", self._cfg.url, detail)
+        self._writer.reject(Rejected(source="opcua", origin=self._cfg.url, reason=reason,
+                                     detail=detail, payload=None))
+
     async def _subscribe(self, client: Client,
                          lost: asyncio.Event) -> tuple[int, asyncio.Task[None]]:
-        objects = client.nodes.objects
-        found: list[tuple[Node, str, str]] = []  # node, robot code, signal name
-        await self._browse(objects, [], found, depth=0)
+        found = await self._discover(client)
         if not found:
             raise ConnectionError("no robot variables found in the address space")
         targets: dict[Any, _Target] = {}
         unknown: set[str] = set()
-        ids = await self._registry.signal_ids_for(sorted({s for _, _, s in found}))
-        for node, robot, signal in found:
-            rid = await self._registry.robot_id(robot)
+        ids = await self._registry.signal_ids_for(sorted({f.signal for f in found}))
+        for f in found:
+            rid = await self._registry.robot_id(f.robot)
+            if rid is None and f.serial is not None:
+                rid = await self._registry.robot_id_by_serial(f.serial)
             if rid is None:
-                unknown.add(robot)
+                unknown.add(f.robot if f.serial is None else f"{f.robot} (serial {f.serial})")
                 continue
-            targets[node.nodeid] = _Target(rid, ids[signal])
+            targets[f.node.nodeid] = _Target(rid, ids[f.signal], f.scale, f.offset,
+                                             f"{f.robot} {f.signal}")
         for robot in sorted(unknown):
-            log.warning("OPC UA %s serves unregistered robot %r; not collected",
-                        self._cfg.url, robot)
-            self._writer.reject(Rejected(source="opcua", origin=self._cfg.url,
-                                         reason="unknown_robot",
-                                         detail=f"robot {robot!r} is not registered",
-                                         payload=None))
+            self._report_once(f"robot:{robot}", "unknown_robot",
+                              f"robot {robot!r} is not registered; not collected")
         if not targets:
             raise ConnectionError("none of the robots on this server is registered")
         # Iterator mode: one consumer task takes notifications in bulk. The handler mode costs
@@ -247,14 +264,18 @@ class OpcUaCollector:
         results = await sub.subscribe_data_change(  # type: ignore[call-overload]  # list overload
             nodes, queuesize=self._cfg.queue_size, sampling_interval=self._cfg.sampling_interval_ms
         )
-        failed = [r for r in results if not isinstance(r, int)]
-        if failed:
-            raise ConnectionError(
-                f"{len(failed)} of {len(nodes)} monitored items failed: {failed[0]}"
-            )
+        failed = [(n, r) for n, r in zip(nodes, results, strict=True) if not isinstance(r, int)]
+        if len(failed) == len(nodes):
+            raise ConnectionError(f"all {len(nodes)} monitored items failed: {failed[0][1]}")
+        for node, result in failed:
+            # A node the server will not sample (not readable, gone): the rest are collected.
+            target = targets.pop(node.nodeid)
+            why = first_line(result) if isinstance(result, BaseException) else str(result)
+            self._report_once(f"item:{target.where}", "node_unavailable",
+                              f"{target.where} ({node.nodeid.to_string()}) not collected: {why}")
         consumer = asyncio.create_task(self._consume(sub, targets, lost),
                                        name=f"opcua-consume {self._cfg.url}")
-        return len(nodes), consumer
+        return len(targets), consumer
 
     async def _consume(self, sub: Any, targets: dict[Any, _Target],
                        lost: asyncio.Event) -> None:
@@ -297,65 +318,29 @@ class OpcUaCollector:
         await self._writer.put(time_us=b.t, robot_id=b.r, signal_id=b.s, value=b.v, quality=b.q,
                                sample_time=min(b.t) / 1e6)
 
-    async def _browse(self, node: Node, path: list[str], out: list[tuple[Node, str, str]],
-                      depth: int) -> None:
-        if depth > self._cfg.max_browse_depth:
-            return
-        children = await node.get_children(refs=ua.ObjectIds.HierarchicalReferences)
-        names = {}
-        for child in children:
-            if child.nodeid == ua.NodeId(ua.ObjectIds.Server):  # type: ignore[arg-type]  # stubs omit int ids
-                continue
-            names[child] = (await child.read_browse_name()).Name
-        if {"Joints", "Controller"} & set(names.values()):
-            robot = path[-1] if path else None
-            if robot is not None:
-                await self._collect_robot(node, robot, out)
-                return
-        for child, name in names.items():
-            cls = await child.read_node_class()
-            if cls == ua.NodeClass.Object:
-                await self._browse(child, [*path, name], out, depth + 1)
-
-    async def _collect_robot(self, robot_node: Node, robot: str,
-                             out: list[tuple[Node, str, str]]) -> None:
-        async def walk(node: Node, rel: list[str]) -> None:
-            for child in await node.get_children(refs=ua.ObjectIds.HierarchicalReferences):
-                name = (await child.read_browse_name()).Name
-                cls = await child.read_node_class()
-                if cls == ua.NodeClass.Variable:
-                    signal = browse_name_to_signal([*rel, name])
-                    if signal is not None:
-                        out.append((child, robot, signal))
-                elif cls == ua.NodeClass.Object and len(rel) < 2:
-                    await walk(child, [*rel, name])
-
-        await walk(robot_node, [])
-
     def _accept(self, batch: PointBuffer, target: _Target, val: Any, dv: Any) -> None:
-        when = dv.SourceTimestamp or dv.ServerTimestamp
-        status = dv.StatusCode
-        quality = QUALITY_GOOD
-        if status is not None and not status.is_good():
-            quality = QUALITY_UNCERTAIN if status.is_uncertain() else QUALITY_BAD
-        value: float | None
-        if quality == QUALITY_BAD:
-            value = None
-        elif isinstance(val, bool | int | float) and math.isfinite(val):
-            value = float(val)
-        else:
+        reading = convert(val, dv.StatusCode)
+        if isinstance(reading, Refusal):
             self._writer.reject(Rejected(source="opcua", origin=self._cfg.url,
-                                         reason="not_a_number",
-                                         detail=f"value {val!r} is not a finite number",
+                                         reason=reading.reason,
+                                         detail=f"{target.where}: {reading.detail}",
                                          payload=repr(val).encode()[:1024]))
             return
+        if reading.inexact:
+            self._report_once(f"inexact:{target.where}", "inexact_integer",
+                              f"{target.where}: integer {val} exceeds 2**53 and is stored "
+                              "rounded, with uncertain quality")
+        value = reading.value
+        if value is not None and (target.scale != 1.0 or target.offset != 0.0):
+            value = value * target.scale + target.offset
+        when = dv.SourceTimestamp or dv.ServerTimestamp
         if when is None:
             t_us = round(time.time() * 1e6)
         else:
             if when.tzinfo is None:
                 when = when.replace(tzinfo=UTC)
             t_us = (when - _EPOCH) // _US
-        batch.add(t_us, target.robot_id, target.signal_id, value, quality)
+        batch.add(t_us, target.robot_id, target.signal_id, value, reading.quality)
 
     async def _gap_start(self, reason: str) -> None:
         if self._gap_id is None:

@@ -7,7 +7,7 @@ import logging
 import time
 
 from storage.connect import connect
-from storage.fleet import ensure_signals, robot_ids, signal_ids
+from storage.fleet import ensure_signals, robot_ids, robot_ids_by_serial, signal_ids
 
 __all__ = ["Registry"]
 
@@ -22,27 +22,34 @@ class Registry:
         self._conninfo = conninfo
         self._refresh_every = refresh_every
         self.robots: dict[str, int] = {}
+        self.serials: dict[str, int] = {}
         self.signals: dict[str, int] = {}
         self._refreshed = 0.0
         self._lock = asyncio.Lock()
 
     async def load(self) -> None:
-        self.robots, self.signals = await asyncio.to_thread(self._read)
+        self.robots, self.serials, self.signals = await asyncio.to_thread(self._read)
         self._refreshed = time.monotonic()
         log.info("registry: %d robots, %d signals", len(self.robots), len(self.signals))
 
-    def _read(self) -> tuple[dict[str, int], dict[str, int]]:
+    def _read(self) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
         with connect(self._conninfo) as conn:
-            return robot_ids(conn=conn), signal_ids(conn=conn)
+            return robot_ids(conn=conn), robot_ids_by_serial(conn=conn), signal_ids(conn=conn)
 
-    async def robot_id(self, code: str) -> int | None:
-        rid = self.robots.get(code)
+    async def _lookup(self, by_serial: bool, key: str) -> int | None:
+        rid = (self.serials if by_serial else self.robots).get(key)
         if rid is None and time.monotonic() - self._refreshed > self._refresh_every:
             async with self._lock:
                 if time.monotonic() - self._refreshed > self._refresh_every:
                     await self.load()
-            rid = self.robots.get(code)
+            rid = (self.serials if by_serial else self.robots).get(key)
         return rid
+
+    async def robot_id(self, code: str) -> int | None:
+        return await self._lookup(False, code)
+
+    async def robot_id_by_serial(self, serial: str) -> int | None:
+        return await self._lookup(True, serial)
 
     async def signal_ids_for(self, names: list[str]) -> dict[str, int]:
         """Ids for ``names``, registering new (already validated) names."""

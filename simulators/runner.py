@@ -27,6 +27,7 @@ from simulators.labels import Label, labels_for, to_storage, write_labels_file
 from simulators.model import FleetModel
 from simulators.mqtt import MqttPublisher, PublishStats
 from simulators.opcua import OpcUaConfig, OpcUaFleetServer
+from simulators.robotics import RoboticsConfig, RoboticsFleetServer
 from simulators.scenario import PlacedRobot, Scenario
 from simulators.signals import catalogue
 from storage.connect import DatabaseError, connect, first_line
@@ -35,6 +36,9 @@ from storage.ground_truth import record_fault_labels
 __all__ = ["RunConfig", "RunResult", "run", "split_by_protocol"]
 
 log = logging.getLogger(__name__)
+
+# Either address space; both take the same ticks (start, update, stop, url).
+FleetServer = OpcUaFleetServer | RoboticsFleetServer
 
 ProtocolChoice = Literal["opcua", "mqtt", "both"]
 
@@ -53,6 +57,9 @@ class RunConfig:
     client_id_suffix: str | None = None  # lets two simulators share a broker
     mqtt_signals: int | None = None  # publish only the first N signals (benchmarks)
     opcua: OpcUaConfig | None = None
+    # Serve the OPC UA robots in the OPC 40010 Robotics model instead of our own layout
+    # (simulators/robotics.py); needs the NodeSet2 files (`make nodesets`).
+    robotics_nodesets: Path | None = None
     labels_path: Path | None = None
     database_url: str | None = None
     run_id: str | None = None
@@ -96,7 +103,7 @@ def _record_labels_in_db(url: str, labels: list[Label]) -> int:
 
 async def run(
     scenario: Scenario, config: RunConfig, *,
-    on_ready: Callable[[FleetModel, OpcUaFleetServer | None], None] | None = None,
+    on_ready: Callable[[FleetModel, FleetServer | None], None] | None = None,
     stop: asyncio.Event | None = None,
 ) -> RunResult:
     """Simulate until ``config.duration_s`` elapses, ``stop`` is set or the task is cancelled."""
@@ -105,7 +112,7 @@ async def run(
     if mqtt_robots and not config.mqtt_url:
         raise ValueError(f"{len(mqtt_robots)} robots speak MQTT but no MQTT URL was given")
     specs = catalogue()
-    server: OpcUaFleetServer | None = None
+    server: FleetServer | None = None
     publisher: MqttPublisher | None = None
     db_labels: asyncio.Task[None] | None = None
     ticks = skipped = late = opc_values = 0
@@ -115,8 +122,13 @@ async def run(
     run_id = config.run_id or f"{scenario.name}-{config.seed}-{int(start)}"
     try:
         if opc_robots:
-            server = OpcUaFleetServer(config=config.opcua or OpcUaConfig(), robots=opc_robots,
-                                      specs=specs)
+            opc = config.opcua or OpcUaConfig()
+            if config.robotics_nodesets is not None:
+                server = RoboticsFleetServer(
+                    config=RoboticsConfig(nodeset_dir=config.robotics_nodesets, host=opc.host,
+                                          port=opc.port), robots=opc_robots, specs=specs)
+            else:
+                server = OpcUaFleetServer(config=opc, robots=opc_robots, specs=specs)
             await server.start()
         if mqtt_robots and config.mqtt_url:
             publisher = MqttPublisher(
@@ -193,7 +205,7 @@ async def _record_labels(url: str, labels: list[Label], run_id: str) -> None:
                   first_line(exc))
 
 
-async def _shutdown(publisher: MqttPublisher | None, server: OpcUaFleetServer | None,
+async def _shutdown(publisher: MqttPublisher | None, server: FleetServer | None,
                     db_labels: asyncio.Task[None] | None) -> None:
     if publisher is not None:
         try:

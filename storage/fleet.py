@@ -153,6 +153,12 @@ def robot_ids(*, conn: psycopg.Connection) -> dict[str, int]:
     return {code: rid for rid, code in conn.execute("SELECT id, code FROM robots").fetchall()}
 
 
+def robot_ids_by_serial(*, conn: psycopg.Connection) -> dict[str, int]:
+    """Serial number -> robot id: a controller names its robot by serial, not by our code."""
+    return {serial: rid for rid, serial in conn.execute(
+        "SELECT id, serial FROM robots WHERE serial IS NOT NULL").fetchall()}
+
+
 _ROBOT_SELECT = """
     SELECT r.id, r.code, r.brand, r.model, r.serial, r.install_date, r.warranty_end,
            l.code AS line, s.code AS site, s.city, c.code AS customer,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
+from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -16,7 +18,9 @@ from collectors.gateway import GatewayDecoder, load_gateway_mapping
 from collectors.mapping import load_sparkplug_mapping
 from collectors.metrics import CollectorMetrics
 from collectors.mqtt import MqttConfig
+from collectors.nodemap import load_nodemap, render_nodemap
 from collectors.opcua import OpcUaConfig, shard_of
+from collectors.opcua_browse import draft_from_server
 from collectors.payload import Limits
 from collectors.service import run_collectors
 from collectors.sparkplug import SparkplugDecoder
@@ -141,11 +145,23 @@ def opcua(
     publishing_interval_ms: Annotated[int, typer.Option(min=1)] = 100,
     sampling_interval_ms: Annotated[float, typer.Option(min=0)] = 0.0,
     queue_size: Annotated[int, typer.Option(min=1, help="Server-side queue per variable.")] = 10,
+    nodemap: Annotated[Path | None, typer.Option(
+        help="Node map (TOML, docs/opcua-nodemap.md): which node is which robot signal, per "
+             "endpoint; its endpoints are collected too. Draft one with `opcua-browse`.")] = None,
     spool_dir: SpoolDir = None,
     spool_max_mb: SpoolMax = 1024,
 ) -> None:
-    """Subscribe to robot variables on OPC UA servers; endpoints split across shards."""
+    """Subscribe to robot variables on OPC UA servers; endpoints split across shards.
+
+    Robots are found in the OPC 40010 Robotics model (any compliant controller) or our
+    simulator's layout; a node map adds what the standard does not define, or everything on a
+    server that follows no model.
+    """
     settings = settings_of(ctx)
+    try:
+        nodes = load_nodemap(nodemap) if nodemap is not None else None
+    except CollectorConfigError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--nodemap") from None
 
     def given(url: str) -> OpcUaConfig:
         return OpcUaConfig(url=url, username=username, password=password,
@@ -160,6 +176,10 @@ def opcua(
                     publishing_interval_ms=e.publishing_interval_ms)
         for e in settings.opcua_endpoints
     ]
+    if nodes is not None:
+        listed = {c.url for c in configs}
+        configs += [given(e.url) for e in nodes.endpoints if e.url not in listed]
+        configs = [replace(c, nodemap=nodes.endpoint(c.url)) for c in configs]
     if not 0 <= shard < shards:
         raise typer.BadParameter(f"shard must be in [0, {shards})", param_hint="--shard")
     mine = [c for c in configs if shard_of(c.url, shards) == shard]
@@ -172,3 +192,35 @@ def opcua(
                                                 metrics=metrics, writer_config=wcfg))
 
 
+
+
+@app.command("opcua-browse")
+def opcua_browse(
+    url: Annotated[str, typer.Argument(help="opc.tcp:// URL of the server to browse.")],
+    out: Annotated[Path | None, typer.Option(
+        help="Write the draft node map here (default: print it).")] = None,
+    username: Annotated[str | None, typer.Option(help="OPC UA user.")] = None,
+    password: Annotated[str | None, typer.Option(envvar="ROBOWATCH_OPCUA_PASSWORD",
+                                                 help="OPC UA password.")] = None,
+    max_depth: Annotated[int, typer.Option(min=1, help="How deep to browse.")] = 8,
+) -> None:
+    """Draft a node map from a server's address space, for a person to edit.
+
+    Lists every numeric variable the server's model does not already describe, grouped by
+    robot (an OPC 40010 motion device, else each object under Objects), as NodeIds with their
+    namespace URI, with the data type as a comment. Edit robot codes and signal names, then
+    run `robowatch collect opcua --nodemap FILE`.
+    """
+    try:
+        draft, notes = asyncio.run(draft_from_server(url, username=username, password=password,
+                                                     max_depth=max_depth))
+        text = render_nodemap(draft, notes)
+    except (OSError, TimeoutError) as exc:
+        raise typer.BadParameter(f"cannot browse {url}: {exc}", param_hint="URL") from None
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text, "utf-8")
+        n = text.count("[[endpoints.robots.signals]]")
+        typer.echo(f"{out}: {n} variables drafted; edit it, then "
+                   f"`robowatch collect opcua --nodemap {out}`", err=True)

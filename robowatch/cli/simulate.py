@@ -13,8 +13,10 @@ import typer
 
 from robowatch.cli.context import settings_of
 from simulators.model import FleetModel
-from simulators.opcua import OpcUaConfig, OpcUaFleetServer
-from simulators.runner import RunConfig, RunResult, run
+from simulators.nodesets import fetch
+from simulators.opcua import OpcUaConfig
+from simulators.robotics import missing_nodesets
+from simulators.runner import FleetServer, RunConfig, RunResult, run
 from simulators.scenario import Scenario, ScenarioError, default_scenario_path
 
 log = logging.getLogger(__name__)
@@ -45,6 +47,13 @@ def simulate(
                                                        help="OPC UA password.")] = None,
     opcua_cert_dir: Annotated[Path | None, typer.Option(
         help="Also offer Basic256Sha256 SignAndEncrypt with a certificate kept here.")] = None,
+    opcua_model: Annotated[str, typer.Option(
+        help="OPC UA address space: robowatch (docs/opcua-address-space.md) or robotics "
+             "(the OPC 40010 Robotics companion specification, docs/opcua-robotics.md).",
+    )] = "robowatch",
+    nodesets: Annotated[Path, typer.Option(
+        help="Where the Robotics NodeSet2 files are (fetched there if missing).",
+    )] = Path("build/nodesets"),
     labels: Annotated[Path | None, typer.Option(
         help="Write the ground-truth fault labels (JSON Lines) here.")] = None,
     db_labels: Annotated[bool, typer.Option(
@@ -54,6 +63,15 @@ def simulate(
     settings = settings_of(ctx)
     if protocol not in ("opcua", "mqtt", "both"):
         raise typer.BadParameter("must be opcua, mqtt or both", param_hint="--protocol")
+    if opcua_model not in ("robowatch", "robotics"):
+        raise typer.BadParameter("must be robowatch or robotics", param_hint="--opcua-model")
+    if opcua_model == "robotics" and missing_nodesets(nodesets):
+        typer.echo(f"fetching the OPC UA Robotics NodeSet2 files into {nodesets}", err=True)
+        try:
+            fetch(nodesets)
+        except (OSError, RuntimeError) as exc:
+            raise typer.BadParameter(f"cannot fetch the NodeSet2 files: {exc}",
+                                     param_hint="--nodesets") from None
     try:
         sc = Scenario.load(scenario or default_scenario_path())
         if robots is not None:
@@ -67,10 +85,11 @@ def simulate(
         mqtt_prefix=settings.mqtt_topic_prefix,
         opcua=OpcUaConfig(host=opcua_host, port=opcua_port, username=opcua_user,
                           password=opcua_password, certificate_dir=opcua_cert_dir),
+        robotics_nodesets=nodesets if opcua_model == "robotics" else None,
         labels_path=labels, database_url=settings.database_url if db_labels else None,
     )
 
-    def ready(model: FleetModel, server: OpcUaFleetServer | None) -> None:
+    def ready(model: FleetModel, server: FleetServer | None) -> None:
         if server is not None:
             typer.echo(f"OPC UA endpoint: {server.url}")
         typer.echo(f"simulating {model.n_robots} robots x {len(model.signal_names)} signals "
@@ -86,7 +105,7 @@ def simulate(
 
 
 async def _main(
-    sc: Scenario, config: RunConfig, ready: Callable[[FleetModel, OpcUaFleetServer | None], None]
+    sc: Scenario, config: RunConfig, ready: Callable[[FleetModel, FleetServer | None], None]
 ) -> RunResult | None:
     task = asyncio.create_task(run(sc, config, on_ready=ready))
     loop = asyncio.get_running_loop()
