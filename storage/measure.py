@@ -37,6 +37,13 @@ def count_telemetry(*, conn: psycopg.Connection) -> int:
     return int(conn.execute("SELECT count(*) FROM telemetry").fetchone()[0])  # type: ignore[index]
 
 
+def duplicate_keys(*, conn: psycopg.Connection) -> int:
+    """Rows beyond the first of each (robot, signal, time): 0 unless a duplicate got in."""
+    return int(conn.execute(  # type: ignore[index]
+        "SELECT count(*) - count(DISTINCT (robot_id, signal_id, time)) FROM telemetry"
+    ).fetchone()[0])
+
+
 def export_telemetry(*, conn: psycopg.Connection, limit: int | None = None) -> bytes:
     """The stored rows (the first ``limit``) as one binary COPY stream, ready to load again."""
     buf = bytearray()

@@ -157,15 +157,36 @@ def bench_ingest(
     protocol: Annotated[str, typer.Option(help="mqtt or opcua.")] = "mqtt",
     collectors: Annotated[int, typer.Option(
         help="MQTT collector processes sharing one subscription ($share/bench/...).", min=1)] = 1,
+    capacity: Annotated[bool, typer.Option(
+        "--capacity",
+        help="Drain a backlog queued at the broker instead of following a fixed offer: the "
+             "stored rate is then the collector's, not the load's (MQTT).")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Measure sustained ingest through a real collector against the raw COPY limit."""
     from benchmarks.ingest import run_ingest
+    from benchmarks.ingest_capacity import run_capacity
 
     if protocol not in ("mqtt", "opcua"):
         raise typer.BadParameter("must be mqtt or opcua", param_hint="--protocol")
+    if capacity and protocol != "mqtt":
+        raise typer.BadParameter("--capacity drains an MQTT backlog", param_hint="--protocol")
     settings = settings_of(ctx)
     tmp = Path(tempfile.mkdtemp(prefix="rw-bench-ingest-"))
+    if capacity:
+        try:
+            report = run_capacity(robots, signals, rate, seconds, settings.database_url,
+                                  settings.mqtt_url, tmp, collectors,
+                                  progress=lambda msg: typer.echo(msg, err=True))
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        if not as_json:
+            typer.echo(f"{report['points_per_second']:,.0f} points/s stored draining "
+                       f"{report['backlog_points']:,} points; raw COPY {report['copy_limit']:,.0f}"
+                       f" points/s (ratio {report['ratio']}); lost {report['lost_points']}, "
+                       f"duplicated {report['duplicated_points']}")
+        typer.echo(json.dumps(report))
+        return
     try:
         report = run_ingest(protocol, robots, signals, rate, seconds, settings.database_url,
                             settings.mqtt_url, tmp, collectors)
