@@ -26,7 +26,16 @@ from api.auth.router import api_keys, auth, users
 from api.config import ApiConfig
 from api.hub import Hub
 from api.relay import Relay
-from api.routers import anomalies, console, health, robots, stream, ticket_events, tickets
+from api.routers import (
+    anomalies,
+    console,
+    health,
+    maintenance,
+    robots,
+    stream,
+    ticket_events,
+    tickets,
+)
 from storage.connect import DatabaseUnavailable, PoolTimeout, first_line, open_pool
 from ticketing.access import load_access
 from ticketing.policy import load_policy
@@ -106,7 +115,7 @@ def create_app(
     async def docs() -> HTMLResponse:
         return get_swagger_ui_html(openapi_url="/openapi.json", title="robowatch API")
 
-    for resource in (robots, tickets, ticket_events, anomalies, stream):
+    for resource in (robots, tickets, ticket_events, anomalies, stream, maintenance):
         app.include_router(resource.router, prefix=API_PREFIX)
     for router in (auth, users, api_keys):
         app.include_router(router, prefix=API_PREFIX)

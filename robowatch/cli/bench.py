@@ -316,3 +316,29 @@ def bench_ticketing(
                    f"p50 {report['anomaly_to_dispatch_p50_s']} s, "
                    f"p99 {report['anomaly_to_dispatch_p99_s']} s")
     typer.echo(json.dumps(report))
+
+
+@app.command("maintenance")
+def bench_maintenance(
+    robots: Annotated[int, typer.Option(min=1, help="Fleet size.")] = 60,
+    days: Annotated[float, typer.Option(min=1, help="Simulated days.")] = 180.0,
+    seed: Annotated[int, typer.Option(help="Fleet, wear and noise seed.")] = 0,
+    step_h: Annotated[float, typer.Option(min=0.5, help="Planning step (h).")] = 6.0,
+    per_robot_year: Annotated[float, typer.Option(
+        min=0.1, help="Degradations per robot-year.")] = 2.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Calendar, calendar + usage and full (+ condition) planners on one simulated fleet."""
+    from benchmarks.maintenance import run_maintenance
+
+    report = run_maintenance(robots=robots, days=days, seed=seed, step_h=step_h,
+                             per_robot_year=per_robot_year,
+                             progress=lambda line: typer.echo(line, err=True))
+    if not as_json:
+        typer.echo(f"{'planner':10} {'inspected before failure':>25} {'median lead h':>14} "
+                   f"{'inspections/robot-year':>23}")
+        for name, p in report["planners"].items():
+            typer.echo(f"{name:10} {p['inspected_before_failure']!s:>25} "
+                       f"{p['median_lead_time_h']!s:>14} "
+                       f"{p['inspections_per_robot_year']!s:>23}")
+    typer.echo(json.dumps(report))
