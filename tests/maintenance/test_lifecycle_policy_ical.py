@@ -2,6 +2,7 @@
 back with the icalendar package."""
 
 from datetime import UTC, datetime, timedelta
+from importlib import resources
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -39,20 +40,16 @@ def test_the_happy_path_and_refusals():
 
 def test_the_builtin_policy_follows_the_service_rules():
     p = builtin_policy()
-    assert p.plans["hardware"].calendar.every_months == 1
-    assert p.plans["software"].calendar.every_months == 3
-    assert p.plans["performance"].calendar.every_months == 6
-    assert p.plans["full_service"].calendar.every_months == 6
-    assert p.plans["basic_service"].calendar.every_months == 12
+    months = {n: pl.calendar.every_months for n, pl in p.plans.items() if pl.calendar}
+    assert months == {"hardware": 1, "software": 3, "performance": 6, "full_service": 6,
+                      "basic_service": 12}
     assert all("fault_records" in pl.checklist for pl in p.plans.values())
     assert p.condition.lead_time_h == 72.0
 
 
 def test_unknown_keys_and_bad_values_are_refused(tmp_path):
-    text = (builtin_policy.__module__ and
-            (tmp_path / "p.toml"))
-    good = (__import__("importlib.resources").resources.files("maintenance.policies")
-            .joinpath("default.toml").read_text())
+    text = tmp_path / "p.toml"
+    good = resources.files("maintenance.policies").joinpath("default.toml").read_text()
     text.write_text(good.replace("lead_time_h = 72.0", "lead_time_hours = 72.0"))
     with pytest.raises(PolicyError, match="lead_time"):
         load_policy(text)

@@ -1,7 +1,7 @@
 """Planning and scheduling with a chosen "now": bundling, assignment, rescheduling when a
 window or an engineer disappears, and an inspection moved earlier by a falling RUL."""
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -133,13 +133,15 @@ def test_rescheduled_when_the_engineer_disappears():
     assert mv["R1"].engineer_before == "li" and mv["R1"].engineer_after == "wang"
     assert "engineer li -> wang" in mv["R1"].reason
     # Wang cannot be at both sites the same night: R3's visit moves to a later window.
-    assert mv["R3"].engineer_after == "wang" and mv["R3"].after.start > mv["R3"].before.start
+    r3 = mv["R3"]
+    assert r3.after is not None and r3.before is not None
+    assert r3.engineer_after == "wang" and r3.after.start > r3.before.start
     assert "window moved" in mv["R3"].reason
 
 
 def test_an_absent_engineer_per_the_roster_is_not_assigned():
     roster = Roster(teams=(TeamRota(name="field", role="engineer", epoch=date(2026, 1, 1),
-                                    shifts=(ShiftDef(name="day", start="00:00", end="00:00"),),
+                                    shifts=(ShiftDef(name="day", start=time(0), end=time(0)),),
                                     crews=(("li", "wang"),)),),
                     absences=(Absence(person="li", start=NOW, end=NOW + timedelta(days=30)),))
     done = _done({"R1": 26, "R2": 24, "R3": 10})
@@ -166,7 +168,8 @@ def test_rescheduled_when_a_window_disappears():
     after, _ = schedule(policy=POLICY, items=items, robots=ROBOTS, now=wednesday_7am,
                         engineers=ENGINEERS)
     mv = {m.robot: m for m in moves(before, after)}
-    assert mv["R1"].after.start == datetime(2026, 3, 4, 22, tzinfo=SH)
+    moved = mv["R1"].after
+    assert moved is not None and moved.start == datetime(2026, 3, 4, 22, tzinfo=SH)
     assert mv["R1"].reason == "the maintenance window moved"
 
 

@@ -84,14 +84,15 @@ def test_complete_records_results_opens_a_corrective_anomaly_and_restarts_the_pl
         complete(conn=db, inspection_id=hw.id, results={"fans": "ok"},
                  findings=[{"corrective": True}], counters={}, actor="li", now=NOW)
     db.rollback()
-    assert store.get_inspection(conn=db, inspection_id=hw.id).state == "in_progress"
+    got = store.get_inspection(conn=db, inspection_id=hw.id)
+    assert got is not None and got.state == "in_progress"
     done_at = NOW + timedelta(hours=14)
     row = complete(conn=db, inspection_id=hw.id, results={"fans": "ok", "abnormal_noise": "J3"},
                    findings=[{"note": "J3 gearbox grinding", "corrective": True,
                               "component": "J3", "impact": "core-module"}],
                    counters={"operating_hours": 1200.0}, actor="li", now=done_at)
     db.commit()
-    assert row.state == "completed" and row.results["abnormal_noise"] == "J3"
+    assert row.state == "completed" and row.results == {"fans": "ok", "abnormal_noise": "J3"}
     anomalies, _ = list_anomalies(conn=db, robot="R1")
     assert anomalies[0].id == row.anomaly_id and anomalies[0].detector == "inspection"
     assert anomalies[0].evidence["inspection_id"] == hw.id
@@ -110,5 +111,5 @@ def test_an_overdue_inspection_escalates_once(db: psycopg.Connection) -> None:
     assert first and escalate_overdue(conn=db, policy=POLICY, now=late, actor="test") == []
     db.commit()
     row = store.get_inspection(conn=db, inspection_id=first[0])
-    assert row.escalated_at == late
+    assert row is not None and row.escalated_at == late
     assert store.inspection_events(conn=db, inspection_id=row.id)[-1].event == "escalate"

@@ -76,8 +76,9 @@ def test_a_stopped_robot_is_not_due_by_usage_until_it_reaches_the_limit():
     rule = UsageRule(counter="operating_hours", every=500)
     assert usage_due(rule, at_last=0, now=CounterReading(at=now, value=100), rate_per_h=None) \
         is None
-    assert usage_due(rule, at_last=0, now=CounterReading(at=now, value=600),
-                     rate_per_h=None).at == now
+    reached = usage_due(rule, at_last=0, now=CounterReading(at=now, value=600),
+                        rate_per_h=None)
+    assert reached is not None and reached.at == now
 
 
 def test_counter_rate_and_a_reset_counter():
@@ -99,13 +100,15 @@ def test_condition_due_leaves_the_lead_time_before_the_lower_band(at, health, lo
     due = condition_due(RULE, [_reading(at, health, low_h)])
     assert due is not None and due.trigger == "condition"
     assert due.at == at + timedelta(hours=low_h) - timedelta(hours=72)
-    assert "RUL" in due.reason and due.detail["rul_low_h"] == round(low_h, 1)
+    assert "RUL" in due.reason and due.detail is not None
+    assert due.detail["rul_low_h"] == round(low_h, 1)
 
 
 def test_condition_due_at_once_below_the_health_level_with_the_trend():
     t0 = datetime(2026, 5, 1, tzinfo=UTC)
     readings = [_reading(t0, 0.9, 900), _reading(t0 + timedelta(days=2), 0.45, 800)]
     due = condition_due(RULE, readings)
+    assert due is not None and due.detail is not None
     assert due.at == t0 + timedelta(days=2)
     assert "health 0.90 -> 0.45" in due.reason and "below 0.5" in due.reason
     assert due.detail["health_before"] == 0.9

@@ -1,7 +1,7 @@
 """Maintenance windows: inspections go in the nights, Sundays, holidays and planned stops,
 never in production."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -13,8 +13,8 @@ from maintenance.policy import PlannedStop, ShiftDef, SiteWindows
 from maintenance.windows import SiteCalendar
 
 SH = ZoneInfo("Asia/Shanghai")
-TWO_SHIFTS = SiteWindows(production=(ShiftDef(weekdays=(0, 1, 2, 3, 4, 5), start="06:00",
-                                               end="22:00"),))
+TWO_SHIFTS = SiteWindows(production=(ShiftDef(weekdays=(0, 1, 2, 3, 4, 5), start=time(6),
+                                               end=time(22)),))
 
 
 def test_an_inspection_waits_for_the_night():
@@ -61,7 +61,7 @@ def test_a_planned_stop_opens_a_window_inside_a_shift():
 
 def test_nothing_fits_raises_no_window():
     always = SiteWindows(holidays=None, production=(ShiftDef(weekdays=tuple(range(7)),
-                                                            start="00:00", end="00:00"),))
+                                                            start=time(0), end=time(0)),))
     with pytest.raises(NoWindow):
         SiteCalendar(always).slot(after=datetime(2026, 3, 3, tzinfo=UTC),
                                   duration=timedelta(hours=1), search=timedelta(days=10))
@@ -74,8 +74,8 @@ def test_nothing_fits_raises_no_window():
        st.lists(st.integers(0, 6), min_size=1, max_size=6, unique=True),
        st.integers(0, 23), st.integers(1, 20))
 def test_a_slot_never_touches_production(after, duration, days, start_h, hours):
-    shift = ShiftDef(weekdays=tuple(days), start=f"{start_h:02d}:00",
-                     end=f"{(start_h + hours) % 24:02d}:00")
+    shift = ShiftDef(weekdays=tuple(days), start=time(start_h),
+                     end=time((start_h + hours) % 24))
     cal = SiteCalendar(SiteWindows(production=(shift,)))
     slot = cal.slot(after=after, duration=duration, search=timedelta(days=30))
     assert slot.start >= after and slot.end - slot.start == duration
