@@ -77,8 +77,11 @@ def read_inputs(*, conn: Conn, policy: MaintenancePolicy, now: datetime) -> Plan
         health[h.robot][f"{h.component}/{h.kind}"].append(HealthReading(
             at=h.at, component=h.component, kind=h.kind, health=h.health, rul_s=h.rul_s,
             rul_low_s=h.rul_low_s, rul_high_s=h.rul_high_s))
-    states = {r.code: RobotState(counters=dict(counters.get(r.code, {})),
-                                 health=dict(health.get(r.code, {}))) for r in robots}
+    states = {r.code: RobotState(
+        counters=dict(counters.get(r.code, {})),
+        # Oldest first, one reading per instant (the two sources may hold the same one).
+        health={k: sorted({h.at: h for h in v}.values(), key=lambda h: h.at)
+                for k, v in health.get(r.code, {}).items()}) for r in robots}
     engineers = [EngineerSpec(code=e.code, name=e.code, role=e.role, city=e.city,
                               skills=tuple(e.skills), on_duty=e.on_duty)
                  for e in engineers_for_dispatch(conn=conn, role="engineer")]

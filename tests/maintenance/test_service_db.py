@@ -12,7 +12,7 @@ from maintenance.errors import InspectionRefused, MissingDetail
 from maintenance.policy import builtin_policy
 from maintenance.service import complete, escalate_overdue, start, sync
 from storage import maintenance as store
-from storage.anomalies import list_anomalies
+from storage.anomalies import NewAnomaly, list_anomalies, open_anomaly
 from tests.maintenance.fleet import NOW, seed
 
 POLICY = builtin_policy()
@@ -113,3 +113,21 @@ def test_an_overdue_inspection_escalates_once(db: psycopg.Connection) -> None:
     row = store.get_inspection(conn=db, inspection_id=first[0])
     assert row is not None and row.escalated_at == late
     assert store.inspection_events(conn=db, inspection_id=row.id)[-1].event == "escalate"
+
+
+def test_the_latest_estimate_in_an_open_anomaly_moves_it_too(db: psycopg.Connection) -> None:
+    ids = seed(db)
+    sync(conn=db, policy=POLICY, now=NOW - timedelta(days=1), actor="test")
+    before = _hardware(db, "R2")
+    # What detection writes today: the latest estimate in the open anomaly's evidence.
+    open_anomaly(conn=db, anomaly=NewAnomaly(
+        robot_id=ids["R2"], component="J2", kind="current_high", detector="robot_baseline",
+        impact="core-module", started_at=NOW - timedelta(hours=5),
+        evidence={"health": {"at": NOW.timestamp(), "indicator": 1.4, "health": 0.42,
+                             "rul_s": 3600.0 * 100, "rul_low_s": 3600.0 * 80,
+                             "rul_high_s": 3600.0 * 150}}))
+    sync(conn=db, policy=POLICY, now=NOW, actor="test")
+    after = _hardware(db, "R2")
+    assert after.trigger == "condition" and after.due_at == NOW < before.due_at
+    assert after.condition is not None and after.condition["health"] == 0.42
+    assert "below 0.5" in after.reason
