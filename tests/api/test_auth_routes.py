@@ -25,6 +25,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from api import create_app
+from storage.maintenance import NewInspection, insert_inspection
 from tests.api.callers import PASSWORD, api_key_for, bearer, ensure_user, token_for
 from tests.api.seed import NOW, add_anomaly, add_ticket, seed_fleet
 from tests.api.server import serve_in_thread
@@ -63,6 +64,10 @@ NEEDS: dict[tuple[str, str], Need] = {
     ("POST", "/api/v1/tickets/{ticket_id}/events"): Need(action="dispatch"),
     ("GET", "/api/v1/anomalies"): Need(read="anomalies"),
     ("GET", "/api/v1/anomalies/{anomaly_id}"): Need(read="anomalies", scoped=True),
+    ("GET", "/api/v1/maintenance/inspections"): Need(read="tickets"),
+    ("GET", "/api/v1/maintenance/inspections/{inspection_id}"): Need(read="tickets",
+                                                                    scoped=True),
+    ("GET", "/api/v1/maintenance/calendar.ics"): Need(read="tickets"),
     ("WS", "/api/v1/stream"): Need(),
     ("POST", "/api/v1/auth/login"): Need(caller=False),
     ("POST", "/api/v1/auth/logout"): Need(),
@@ -157,7 +162,12 @@ def world(pg_server: str, pg_template: str) -> Iterator[World]:
                 "anomaly": {OWN: add_anomaly(conn, robots),
                             FOREIGN: add_anomaly(conn, robots, robot="R-0003")},
                 "robot": {OWN: "R-0001", FOREIGN: "R-0003"},
+                "inspection": {c: insert_inspection(conn=conn, state="planned", new=NewInspection(
+                    robot_id=robots[r], plan="hardware", due_at=NOW, trigger="calendar",
+                    reason="calendar: every 1 months")) for c, r in ((OWN, "R-0001"),
+                                                                    (FOREIGN, "R-0003"))},
             }
+            conn.commit()
         app = create_app(database_url=db_url, clock=lambda: NOW, pool_max_size=4)
         with serve_in_thread(app) as base_url:
             yield World(base_url=base_url, db_url=db_url, ids=ids, counter=itertools.count(),
@@ -246,6 +256,8 @@ SCOPED = {
     ("GET", "/api/v1/tickets/{ticket_id}"): _scoped("GET", "/api/v1/tickets/{}", "ticket"),
     ("GET", "/api/v1/anomalies/{anomaly_id}"): _scoped("GET", "/api/v1/anomalies/{}",
                                                        "anomaly"),
+    ("GET", "/api/v1/maintenance/inspections/{inspection_id}"): _scoped(
+        "GET", "/api/v1/maintenance/inspections/{}", "inspection"),
 }
 
 CALLS: dict[tuple[str, str], Call] = {
