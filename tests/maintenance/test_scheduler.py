@@ -5,11 +5,14 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from maintenance.planner import Completion, RobotInfo, RobotState, due_items
 from maintenance.policy import PlannedStop, builtin_policy
 from maintenance.scheduler import moves, parts_request, schedule
 from maintenance.triggers import CounterReading, HealthReading, add_months
+from maintenance.windows import SiteCalendar
 from storage.fleet import EngineerSpec
 from ticketing.roster import Absence, Roster, ShiftDef, TeamRota
 
@@ -184,3 +187,33 @@ def test_parts_request_sums_the_checklists():
 def test_unknown_trigger_is_refused():
     with pytest.raises(ValueError):
         due_items(policy=POLICY, robots=ROBOTS, completions={}, states={}, triggers={"moon"})
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["s1", "s2", "s3"]), st.floats(-20, 14)),
+                min_size=1, max_size=12),
+       st.integers(0, 2))
+def test_visits_stay_at_one_site_fit_a_shift_and_never_double_book(robots, n_engineers):
+    fleet = [RobotInfo(code=f"X{n}", customer="acme", site=site, city="Suzhou",
+                       in_service_since=SINCE) for n, (site, _) in enumerate(robots)]
+    done = {(f"X{n}", "hardware"): Completion(at=NOW - timedelta(days=30 - ahead))
+            for n, (_, ahead) in enumerate(robots)}
+    items = [i for i in due_items(policy=POLICY, robots=fleet, completions=done, states={})
+             if i.plan == "hardware"]
+    visits, unplaced = schedule(policy=POLICY, items=items, robots=fleet, now=NOW,
+                                engineers=ENGINEERS[:n_engineers])
+    site_of = {r.code: r.site for r in fleet}
+    cal = SiteCalendar(POLICY.windows)
+    assert not unplaced
+    placed = [i for v in visits for i in v.items]
+    assert len(placed) == len({(i.robot, i.plan) for i in placed})
+    for v in visits:
+        assert {site_of[i.robot] for i in v.items} == {v.site}
+        assert v.slot.end - v.slot.start <= timedelta(hours=POLICY.scheduling.max_visit_h)
+        assert not cal.production(v.slot.start, v.slot.end)
+        assert v.slot.start >= NOW
+    booked = [v for v in visits if v.engineer is not None]
+    for a in booked:
+        for b in booked:
+            if a is not b and a.engineer == b.engineer:
+                assert a.slot.end <= b.slot.start or b.slot.end <= a.slot.start
