@@ -37,6 +37,7 @@ from storage.anomalies import (
 )
 from storage.connect import Conn, DatabaseError, DatabaseUnavailable, usable
 from storage.detector_models import save_model_once
+from storage.maintenance import record_health
 
 __all__ = ["Outbox"]
 
@@ -124,6 +125,12 @@ class Outbox:
             log.info("robot %s: baseline v%d %s", name, version,
                      "stored" if stored else "already stored")
         elif isinstance(ev, HealthUpdate):
+            # The trend the maintenance planner reads (docs/maintenance.md), besides the latest
+            # estimate kept in the open anomaly's evidence.
+            record_health(conn=conn, robot_id=ev.robot_id, component=ev.component, kind=ev.kind,
+                          at=datetime.fromtimestamp(ev.at, UTC), indicator=ev.indicator,
+                          health=ev.health, rul_s=ev.rul_s, rul_low_s=ev.rul_low_s,
+                          rul_high_s=ev.rul_high_s)
             update_open_anomaly_evidence(
                 conn=conn, robot_id=ev.robot_id, component=ev.component, kind=ev.kind,
                 evidence={"health": {

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import UTC, datetime
 
 import pytest
 
@@ -20,6 +21,7 @@ from detection.outbox import Outbox
 from storage.anomalies import list_anomalies
 from storage.connect import DatabaseUnavailable, connect
 from storage.detector_models import list_models
+from storage.maintenance import health_since
 from tests.ticketing.fleet import register
 
 T0 = time.time() - 60.0
@@ -55,7 +57,10 @@ def test_a_replay_after_a_lost_commit_stores_nothing_twice(db_url):
         assert len(box) == 0
         anomalies, total = list_anomalies(conn=conn, robot="R-C1")
         models = list_models(conn=conn, detector=DETECTOR_NAME, robot_id=rid)
+        trend = health_since(conn=conn, since=datetime.fromtimestamp(T0, UTC))
     assert total == 1 and box.opened == 1
+    # The health estimate is kept once for the maintenance planner, not once per replay.
+    assert [(h.robot, h.component, h.rul_low_s) for h in trend] == [("R-C1", "J2", 200.0)]
     assert anomalies[0].evidence["health"]["rul_s"] == 300.0
     assert anomalies[0].evidence["detected_at"] == T0 + 2.0
     assert [m.version for m in models] == [1] and versions == {rid: 1}
