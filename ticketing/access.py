@@ -20,8 +20,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from ticketing.errors import PolicyError
 from ticketing.policy import parse_toml, read_toml
 
-__all__ = ["Role", "ROLES", "Scope", "SCOPES", "TICKET_EVENTS", "MANAGE", "Reach",
-           "RoleRights", "AccessPolicy", "load_access", "builtin_access", "ticket_in_reach"]
+__all__ = ["Role", "ROLES", "Scope", "SCOPES", "TICKET_EVENTS", "MANAGE", "PARTS_ACTIONS",
+           "Reach", "RoleRights", "AccessPolicy", "load_access", "builtin_access",
+           "ticket_in_reach"]
 
 Role = Literal["admin", "om_manager", "dispatcher", "engineer", "expert", "parts_keeper",
                "maintainer", "customer_viewer"]
@@ -45,6 +46,12 @@ TICKET_EVENTS: tuple[TicketEvent, ...] = get_args(TicketEvent)
 Manage = Literal["users", "api_keys"]
 MANAGE: tuple[Manage, ...] = get_args(Manage)
 
+# Acts on spare parts (parts/): asking for parts (for a ticket within the role's ticket reach,
+# or a work order), deciding and handing them out, goods in, transfers, serials on robots.
+PartsAction = Literal["request", "approve", "issue", "return", "receive", "transfer",
+                      "install", "scrap", "catalogue"]
+PARTS_ACTIONS: tuple[PartsAction, ...] = get_args(PartsAction)
+
 Reach = Literal["all", "assigned", "own_customer", "none"]
 
 
@@ -58,6 +65,7 @@ class RoleRights(_Model):
     events: tuple[TicketEvent, ...]
     tickets: Reach
     manage: tuple[Manage, ...] = ()
+    parts: tuple[PartsAction, ...] = ()
 
     @model_validator(mode="after")
     def _reach_fits_events(self) -> RoleRights:
@@ -68,7 +76,9 @@ class RoleRights(_Model):
             raise ValueError("a role without events must say tickets = 'none'")
         if self.events and "tickets" not in self.read:
             raise ValueError("a role with ticket events must be able to read tickets")
-        for name in ("read", "events", "manage"):
+        if self.parts and "parts" not in self.read:
+            raise ValueError("a role with parts actions must be able to read parts")
+        for name in ("read", "events", "manage", "parts"):
             values = getattr(self, name)
             if len(set(values)) != len(values):
                 raise ValueError(f"{name} lists a name twice")
@@ -109,7 +119,8 @@ class AccessPolicy(_Model):
         return scope in self.rights(role).read
 
     def allows(self, role: str, action: str) -> bool:
-        """May ``role`` perform ``action``: a ticket event, or ``manage_<what>``?
+        """May ``role`` perform ``action``: a ticket event, ``manage_<what>`` or
+        ``parts_<act>``?
 
         Whether the event may touch a given ticket is :func:`ticket_in_reach`'s question.
         """
@@ -119,6 +130,11 @@ class AccessPolicy(_Model):
             if what not in MANAGE:
                 raise PolicyError(f"unknown action {action!r}")
             return what in rights.manage
+        if action.startswith("parts_"):
+            act = action.removeprefix("parts_")
+            if act not in PARTS_ACTIONS:
+                raise PolicyError(f"unknown action {action!r}")
+            return act in rights.parts
         if action not in TICKET_EVENTS:
             raise PolicyError(f"unknown action {action!r}")
         return action in rights.events
