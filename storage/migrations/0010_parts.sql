@@ -183,12 +183,17 @@ BEGIN
     END IF;
 END $$;
 
--- Every ledger row moves the count, in the same statement.
+-- Every ledger row moves the count, in the same statement. UPDATE first: an INSERT's CHECK
+-- is tested on the proposed row before ON CONFLICT, so an outgoing move must not start there.
 CREATE FUNCTION parts_ledger_apply() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO part_stock AS s (part_id, warehouse_id, on_hand)
-    VALUES (NEW.part_id, NEW.warehouse_id, NEW.quantity)
-    ON CONFLICT (part_id, warehouse_id) DO UPDATE SET on_hand = s.on_hand + EXCLUDED.on_hand;
+    UPDATE part_stock SET on_hand = on_hand + NEW.quantity
+     WHERE part_id = NEW.part_id AND warehouse_id = NEW.warehouse_id;
+    IF NOT FOUND THEN
+        INSERT INTO part_stock AS s (part_id, warehouse_id, on_hand)
+        VALUES (NEW.part_id, NEW.warehouse_id, NEW.quantity)
+        ON CONFLICT (part_id, warehouse_id) DO UPDATE SET on_hand = s.on_hand + EXCLUDED.on_hand;
+    END IF;
     PERFORM parts_check_low(NEW.part_id, NEW.warehouse_id, NEW.at);
     RETURN NULL;
 END $$;
