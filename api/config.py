@@ -54,6 +54,8 @@ class ApiConfig:
     # The service policy events are checked and clocked against (the ticketing service's);
     # None: the packaged default (seed 000).
     policy_file: Path | None = None
+    # The spare-parts policy (warranty term, requisition limits); None: parts/policies/default.
+    parts_policy_file: Path | None = None
     # How often an open live stream re-checks its session, so a revoked or expired token's
     # stream ends within this long (each check is one indexed lookup).
     stream_auth_recheck: float = 30.0

@@ -31,11 +31,13 @@ from api.routers import (
     console,
     health,
     maintenance,
+    parts,
     robots,
     stream,
     ticket_events,
     tickets,
 )
+from parts.policy import load_policy as load_parts_policy
 from storage.connect import DatabaseUnavailable, PoolTimeout, first_line, open_pool
 from ticketing.access import load_access
 from ticketing.policy import load_policy
@@ -71,6 +73,7 @@ def create_app(
     # Loaded (and validated) here, so a bad policy file stops the start, not a request.
     access = load_access(config.access_file)
     policy = load_policy(config.policy_file)
+    parts_policy = load_parts_policy(config.parts_policy_file)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -84,6 +87,7 @@ def create_app(
         app.state.config = config
         app.state.access = access
         app.state.policy = policy
+        app.state.parts_policy = parts_policy
         app.state.pool = pool
         app.state.hub = hub
         app.state.relay = relay
@@ -115,7 +119,7 @@ def create_app(
     async def docs() -> HTMLResponse:
         return get_swagger_ui_html(openapi_url="/openapi.json", title="robowatch API")
 
-    for resource in (robots, tickets, ticket_events, anomalies, stream, maintenance):
+    for resource in (robots, tickets, ticket_events, anomalies, stream, maintenance, parts):
         app.include_router(resource.router, prefix=API_PREFIX)
     for router in (auth, users, api_keys):
         app.include_router(router, prefix=API_PREFIX)

@@ -1,0 +1,116 @@
+"""``/api/v1/parts`` through a real server: who may do what (the access policy's parts
+rights and ticket reach), a customer viewer's narrow view, and refusals as problem details."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import psycopg
+import pytest
+
+from tests.api.callers import bearer, token_for
+from tests.parts.world import build
+
+
+@pytest.fixture
+def people(db: psycopg.Connection, base_url: str) -> Iterator[dict[str, httpx.Client]]:
+    world = build(db)
+    # The old robot's ticket is the engineer's; the new robot's is nobody's yet.
+    db.execute("UPDATE tickets SET assignee_id = (SELECT id FROM engineers WHERE code = 'E-01')"
+               " WHERE id = %s", (world.tickets["R-OLD"],))
+    db.commit()
+    tokens = {
+        "keeper": token_for(db, "keeper", "parts_keeper"),
+        "eng": token_for(db, "eng1", "engineer", engineer="E-01"),
+        "old": token_for(db, "old-viewer", "customer_viewer", customer="OLD1"),
+        "new": token_for(db, "new-viewer", "customer_viewer", customer="NEW1"),
+    }
+    clients = {who: httpx.Client(base_url=base_url, timeout=10, headers=bearer(t))
+               for who, t in tokens.items()}
+    clients["tickets"] = world.tickets  # type: ignore[assignment]
+    try:
+        yield clients
+    finally:
+        for who, c in clients.items():
+            if who != "tickets":
+                c.close()
+
+
+def test_a_requisition_through_the_api(people: dict[str, httpx.Client]) -> None:
+    keeper, eng = people["keeper"], people["eng"]
+    tickets: dict[str, int] = people["tickets"]  # type: ignore[assignment]
+    r = keeper.post("/api/v1/parts/receipts",
+                    json={"part": "GREASE", "warehouse": "SUZHOU", "quantity": 10})
+    assert r.status_code == 201, r.text
+
+    # The engineer asks for the ticket assigned to them, never for another one.
+    r = eng.post("/api/v1/parts/requisitions", json={
+        "part": "GREASE", "warehouse": "SUZHOU", "quantity": 6, "purpose": "regrease J3",
+        "ticket_id": tickets["R-OLD"]})
+    assert r.status_code == 201, r.text
+    req = r.json()
+    assert (req["robot"], req["customer"], req["in_warranty"], req["state"]) == (
+        "R-OLD", "OLD1", False, "requested")
+    r = eng.post("/api/v1/parts/requisitions", json={
+        "part": "GREASE", "warehouse": "SUZHOU", "quantity": 1, "purpose": "x",
+        "ticket_id": tickets["R-NEW"]})
+    assert r.status_code == 403 and "reach" in r.json()["detail"]
+
+    # Only the keeper approves and issues.
+    url = f"/api/v1/parts/requisitions/{req['id']}/events"
+    assert eng.post(url, json={"event": "approve"}).status_code == 403
+    assert keeper.post(url, json={"event": "approve"}).json()["state"] == "approved"
+    issued = keeper.post(url, json={"event": "issue"}).json()
+    assert (issued["state"], issued["unit_price"], issued["charge"]) == (
+        "issued", "120.50", "723.00")
+    closed = keeper.post(url, json={"event": "return_unused", "quantity": 2}).json()
+    assert (closed["state"], closed["charge"]) == ("closed", "482.00")
+    assert [h["event"] for h in closed["history"]] == [
+        "request", "approve", "issue", "return_unused"]
+
+    # Refusals: the state forbids it (409), a detail is missing (422), too little stock (409).
+    again = keeper.post(url, json={"event": "approve"})
+    assert again.status_code == 409
+    assert again.headers["content-type"].startswith("application/problem+json")
+    r = eng.post("/api/v1/parts/requisitions", json={
+        "part": "GREASE", "warehouse": "SUZHOU", "quantity": 7, "purpose": "more",
+        "ticket_id": tickets["R-OLD"]})
+    big = r.json()["id"]
+    short = keeper.post(f"/api/v1/parts/requisitions/{big}/events", json={"event": "approve"})
+    assert short.status_code == 409 and "7 wanted, 6 available" in short.json()["detail"]
+    no_reason = keeper.post(f"/api/v1/parts/requisitions/{big}/events", json={"event": "reject"})
+    assert no_reason.status_code == 422
+    unknown = keeper.post("/api/v1/parts/receipts",
+                          json={"part": "NOPE", "warehouse": "SUZHOU", "quantity": 1})
+    assert unknown.status_code == 404
+
+    stock = keeper.get("/api/v1/parts/stock", params={"part": "GREASE"}).json()["items"]
+    assert [(s["warehouse"], s["on_hand"]) for s in stock] == [("SUZHOU", 6)]
+    kinds = [r["kind"] for r in keeper.get("/api/v1/parts/ledger").json()["items"]]
+    assert kinds == ["receipt", "issue", "return"]
+
+
+def test_a_customer_viewer_sees_its_own_requisitions_only(
+    people: dict[str, httpx.Client],
+) -> None:
+    keeper, eng = people["keeper"], people["eng"]
+    tickets: dict[str, int] = people["tickets"]  # type: ignore[assignment]
+    keeper.post("/api/v1/parts/receipts",
+                json={"part": "GREASE", "warehouse": "SUZHOU", "quantity": 3})
+    req = eng.post("/api/v1/parts/requisitions", json={
+        "part": "GREASE", "warehouse": "SUZHOU", "quantity": 1, "purpose": "regrease",
+        "ticket_id": tickets["R-OLD"]}).json()
+    old, new = people["old"], people["new"]
+    assert old.get("/api/v1/parts/requisitions").json()["count"] == 1
+    assert old.get(f"/api/v1/parts/requisitions/{req['id']}").status_code == 200
+    assert new.get("/api/v1/parts/requisitions").json() == {"items": [], "count": 0}
+    assert new.get(f"/api/v1/parts/requisitions/{req['id']}").status_code == 404
+    assert new.get("/api/v1/parts/requisitions",
+                   params={"customer": "OLD1"}).json()["count"] == 0
+    for internal in ("stock", "ledger", "warnings", "catalogue"):
+        assert new.get(f"/api/v1/parts/{internal}").status_code == 403
+    assert new.post(f"/api/v1/parts/requisitions/{req['id']}/events",
+                    json={"event": "approve"}).status_code == 403
+    assert new.post("/api/v1/parts/receipts", json={
+        "part": "GREASE", "warehouse": "SUZHOU", "quantity": 1}).status_code == 403
