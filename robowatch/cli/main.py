@@ -11,8 +11,9 @@ from api.auth.errors import AuthError
 from collectors.errors import CollectorError
 from detection.errors import DetectionError
 from maintenance.errors import MaintenanceError
+from parts.errors import PartsError
 from robowatch import __version__
-from robowatch.cli import bench, collect, db, detect, fleet, maintenance, simulate, user
+from robowatch.cli import bench, collect, db, detect, fleet, maintenance, parts, simulate, user
 from robowatch.cli import ticketing as ticketing_cli
 from robowatch.cli.api import api as api_command
 from robowatch.cli.demo import demo as demo_command
@@ -26,7 +27,7 @@ from ticketing.errors import TicketingError
 # bug and keeps its traceback.
 _USER_ERRORS: tuple[type[Exception], ...] = (
     DetectionError, TicketingError, CollectorError, DatabaseError, TeamError, TimeoutError,
-    OSError, AuthError, MaintenanceError,
+    OSError, AuthError, MaintenanceError, PartsError,
 )
 
 
@@ -59,6 +60,7 @@ app.add_typer(ticketing_cli.app, name="ticketing")
 app.command("simulate")(simulate.simulate)
 app.add_typer(user.app, name="user")
 app.add_typer(maintenance.app, name="maintenance")
+app.add_typer(parts.app, name="parts")
 
 
 def _version(value: bool) -> None:
