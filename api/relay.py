@@ -17,10 +17,12 @@ from typing import Literal
 import anyio.to_thread
 
 from api.hub import Hub, Topic
+from api.parts_schemas import WarningPublic
 from api.schemas import AnomalyPublic, StreamMessage, TicketEventPublic, TicketPublic
 from storage.anomalies import get_anomaly
 from storage.connect import DatabaseUnavailable, Pool, first_line
 from storage.events import Event, listen_until_connected
+from storage.parts import get_stock_warning
 from storage.tickets import get_ticket, get_ticket_event
 
 __all__ = ["Relay", "RelayState"]
@@ -90,9 +92,17 @@ class Relay:
 
     def _render(self, event: Event) -> tuple[str, Topic] | None:
         # Runs in a worker thread: the pool and the storage functions block.
-        data: TicketPublic | AnomalyPublic | TicketEventPublic
+        data: TicketPublic | AnomalyPublic | TicketEventPublic | WarningPublic
         with self._pool.connection() as conn:
-            if event.type == "ticket":
+            if event.type == "part_warning":
+                warning = get_stock_warning(conn=conn, warning_id=event.id)
+                if warning is None:
+                    return None
+                data = WarningPublic.of(warning)
+                # Stock is company-internal: no customer, so a customer-bound caller never
+                # sees it (Caller.sees("") is False for it).
+                customer = ""
+            elif event.type == "ticket":
                 ticket = get_ticket(conn=conn, ticket_id=event.id)
                 if ticket is None:
                     return None

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from api.parts_schemas import WarningPublic
 from storage.anomalies import AnomalyRow
 from storage.fleet import RobotRow
 from storage.tickets import TicketEventRow, TicketRow
@@ -273,11 +274,12 @@ class ManualTicketCreate(_Input):
 class StreamMessage(_Public):
     """One message on ``/api/v1/stream``; ``resync`` (no data) asks clients to re-read lists.
     ``ticket_event`` carries one new entry of a ticket's history (a warning, a breach, an
-    escalation, a reassignment, a handover, any lifecycle event)."""
+    escalation, a reassignment, a handover, any lifecycle event); ``part_warning`` a low-stock
+    warning raised (insert) or cleared (update)."""
 
-    type: Literal["anomaly", "ticket", "ticket_event", "resync"]
+    type: Literal["anomaly", "ticket", "ticket_event", "part_warning", "resync"]
     op: Literal["insert", "update"] | None = None
-    data: TicketPublic | AnomalyPublic | TicketEventPublic | None = None
+    data: TicketPublic | AnomalyPublic | TicketEventPublic | WarningPublic | None = None
 
 
 class Health(_Public):

@@ -2,7 +2,9 @@
 
 Triggers on ``anomalies`` and ``tickets`` (migration 0003) announce every insert and update, and
 on ``ticket_events`` (migration 0007) every new event of a ticket's history, as
-``{"type": "anomaly"|"ticket"|"ticket_event", "op": "insert"|"update", "id": N}``; listeners
+``{"type": "anomaly"|"ticket"|"ticket_event", "op": "insert"|"update", "id": N}``, and on
+``part_stock_warnings`` (migration 0010) every low-stock warning raised or cleared
+(``"part_warning"``); listeners
 fetch the row themselves, so a payload stays small and never carries stale data.
 """
 
@@ -23,7 +25,7 @@ from storage.connect import log_retry
 __all__ = ["CHANNEL", "Event", "parse_event", "listen_events", "listen_until_connected"]
 
 CHANNEL = "robowatch_events"
-EVENT_TYPES = ("anomaly", "ticket", "ticket_event")
+EVENT_TYPES = ("anomaly", "ticket", "ticket_event", "part_warning")
 EVENT_OPS = ("insert", "update")
 
 log = logging.getLogger(__name__)
@@ -31,7 +33,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Event:
-    type: Literal["anomaly", "ticket", "ticket_event"]
+    type: Literal["anomaly", "ticket", "ticket_event", "part_warning"]
     op: Literal["insert", "update"]
     id: int
 

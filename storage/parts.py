@@ -28,7 +28,8 @@ __all__ = [
     "DriftRow", "WarningRow", "RobotWarranty", "RequisitionRow", "RequisitionEventRow",
     "SerialRow", "SerialEventRow", "add_warehouse", "list_warehouses", "add_part", "get_part",
     "list_parts", "warehouse_id", "set_safety_stock", "lock_stock", "stock_levels",
-    "record_move", "ledger", "ledger_drift", "stock_warnings", "robot_warranty",
+    "record_move", "ledger", "ledger_drift", "stock_warnings", "get_stock_warning",
+    "robot_warranty",
     "ticket_robot", "create_requisition", "get_requisition", "list_requisitions",
     "requisition_events", "move_requisition", "create_transfer", "add_serial",
     "lock_serials", "move_serial", "serial_trace",
@@ -344,15 +345,22 @@ def ledger_drift(*, conn: Conn) -> list[DriftRow]:
     return [DriftRow(**r) for r in rows]
 
 
+_WARNING = """SELECT x.id, p.code AS part, w.code AS warehouse, x.raised_at, x.on_hand,
+                     x.safety_stock, x.cleared_at
+                FROM part_stock_warnings x
+                JOIN part_catalogue p ON p.id = x.part_id
+                JOIN warehouses w ON w.id = x.warehouse_id"""
+
+
 def stock_warnings(*, conn: Conn, open_only: bool = True) -> list[WarningRow]:
-    rows = _rows(conn, """SELECT x.id, p.code AS part, w.code AS warehouse, x.raised_at,
-                                 x.on_hand, x.safety_stock, x.cleared_at
-                            FROM part_stock_warnings x
-                            JOIN part_catalogue p ON p.id = x.part_id
-                            JOIN warehouses w ON w.id = x.warehouse_id
-                           WHERE NOT %s OR x.cleared_at IS NULL
-                           ORDER BY x.id""", (open_only,))
+    rows = _rows(conn, f"{_WARNING} WHERE NOT %s OR x.cleared_at IS NULL ORDER BY x.id",
+                 (open_only,))
     return [WarningRow(**r) for r in rows]
+
+
+def get_stock_warning(*, conn: Conn, warning_id: int) -> WarningRow | None:
+    r = _one(conn, f"{_WARNING} WHERE x.id = %s", (warning_id,))
+    return WarningRow(**r) if r else None
 
 
 _ROBOT = """SELECT r.id AS robot_id, r.code AS robot, c.code AS customer, r.install_date,

@@ -9,8 +9,9 @@ violation): the session expired or was revoked; sign in again.
 The handshake needs a caller like every request (a browser sends the session cookie, other
 clients the ``Authorization`` header); a refused one gets the HTTP 401 instead of the
 upgrade. Each client receives only what it may read: anomaly messages if its role reads
-anomalies, ticket messages if it reads tickets, and only its own customer's when it is
-bound to one. The session is re-checked every ``stream_auth_recheck`` seconds.
+anomalies, ticket messages if it reads tickets, low-stock warnings if it reads parts, and only
+its own customer's when it is bound to one (never a warning: stock is company-internal).
+The session is re-checked every ``stream_auth_recheck`` seconds.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ async def _until_disconnect(websocket: WebSocket) -> None:
 def _filter(caller: Caller, access: AccessPolicy) -> Callable[[Topic], bool]:
     scopes = {t: access.may_read(caller.role, s)
               for t, s in (("anomaly", "anomalies"), ("ticket", "tickets"),
-                           ("ticket_event", "tickets"))}
+                           ("ticket_event", "tickets"), ("part_warning", "parts"))}
 
     def accepts(topic: Topic) -> bool:
         return scopes.get(topic.type, False) and caller.sees(topic.customer)

@@ -231,3 +231,8 @@ CREATE TRIGGER part_stock_guard BEFORE INSERT OR UPDATE OR DELETE ON part_stock
     FOR EACH ROW EXECUTE FUNCTION parts_stock_guard();
 CREATE TRIGGER part_stock_no_truncate BEFORE TRUNCATE ON part_stock
     FOR EACH STATEMENT EXECUTE FUNCTION parts_append_only();
+
+-- Low-stock warnings raised and cleared go out on the live stream like tickets and anomalies
+-- (storage/events.py; the API relays them to roles that read parts, never to customers).
+CREATE TRIGGER part_stock_warnings_notify AFTER INSERT OR UPDATE ON part_stock_warnings
+    FOR EACH ROW EXECUTE FUNCTION robowatch_notify('part_warning');

@@ -3,13 +3,18 @@ rights and ticket reach), a customer viewer's narrow view, and refusals as probl
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import httpx
 import psycopg
 import pytest
+from websockets.sync.client import connect
 
+from parts.stock import receive, set_safety
 from tests.api.callers import bearer, token_for
+from tests.api.seed import NOW
+from tests.api.test_stream import _wait_listening, _ws_url
 from tests.parts.world import build
 
 
@@ -114,3 +119,32 @@ def test_a_customer_viewer_sees_its_own_requisitions_only(
                     json={"event": "approve"}).status_code == 403
     assert new.post("/api/v1/parts/receipts", json={
         "part": "GREASE", "warehouse": "SUZHOU", "quantity": 1}).status_code == 403
+
+
+def test_low_stock_warnings_on_the_live_stream(
+    people: dict[str, httpx.Client], base_url: str, db: psycopg.Connection
+) -> None:
+    """Raised and cleared warnings reach a role that reads parts, never a customer viewer."""
+    keeper = people["keeper"]
+    keeper.post("/api/v1/parts/receipts",
+                json={"part": "GREASE", "warehouse": "SUZHOU", "quantity": 3})
+    url = _ws_url(base_url)
+    keeper_auth = {"Authorization": keeper.headers["Authorization"]}
+    viewer_auth = {"Authorization": people["old"].headers["Authorization"]}
+    with (connect(url, additional_headers=keeper_auth) as ws,
+          connect(url, additional_headers=viewer_auth) as viewer):
+        _wait_listening(base_url, clients=2)
+        # Safety stock 5 with 3 on hand: raised; 4 more received: cleared.
+        set_safety(conn=db, part="GREASE", warehouse="SUZHOU", safety_stock=5, at=NOW)
+        db.commit()
+        raised = json.loads(ws.recv(timeout=5))
+        assert (raised["type"], raised["op"]) == ("part_warning", "insert")
+        assert (raised["data"]["part"], raised["data"]["on_hand"],
+                raised["data"]["safety_stock"]) == ("GREASE", 3, 5)
+        receive(conn=db, part="GREASE", warehouse="SUZHOU", quantity=4, actor="k", at=NOW)
+        db.commit()
+        cleared = json.loads(ws.recv(timeout=5))
+        assert (cleared["type"], cleared["op"]) == ("part_warning", "update")
+        assert cleared["data"]["cleared_at"] is not None
+        with pytest.raises(TimeoutError):
+            viewer.recv(timeout=1)
