@@ -58,6 +58,8 @@ def _robot_for(conn: Conn, *, ticket_id: int | None, robot: str | None,
         found = ticket_robot(conn=conn, ticket_id=ticket_id)
         if found is None:
             raise UnknownItem(f"no ticket {ticket_id}")
+        if found.ticket_closed:
+            raise BadRequest(f"ticket {ticket_id} is closed; parts go to open work only")
         if robot is not None and robot != found.robot:
             raise BadRequest(f"ticket {ticket_id} is for robot {found.robot}, not {robot}")
         return found
@@ -176,19 +178,19 @@ def reserve_for_work_order(
     purpose: str, actor: str, at: datetime, policy: PartsPolicy,
 ) -> list[RequisitionRow]:
     """Reserve a work order's kit: one requisition per line, requested and approved at once
-    (a planned kit needs no second pair of eyes). All lines or none: when one part is short,
-    :class:`OutOfStock` names it and nothing is reserved."""
+    (a planned kit needs no second pair of eyes), in the order of ``lines``. All lines or
+    none: when one part is short, :class:`OutOfStock` names it and nothing is reserved."""
     if not lines:
         raise BadRequest("a reservation needs at least one line")
     with atomic(conn=conn):
-        out = []
-        for line in lines:
+        out: dict[int, RequisitionRow] = {}
+        # Stock rows are locked in part order, so two kits sharing parts cannot deadlock.
+        for i, line in sorted(enumerate(lines), key=lambda item: item[1].part):
             req = request(conn=conn, part=line.part, warehouse=warehouse,
                           quantity=line.quantity, purpose=purpose, actor=actor, at=at,
                           policy=policy, robot=robot, work_order=work_order)
-            out.append(act(conn=conn, requisition_id=req.id, event="approve", actor=actor,
-                           at=at))
-        return out
+            out[i] = act(conn=conn, requisition_id=req.id, event="approve", actor=actor, at=at)
+        return [out[i] for i in range(len(lines))]
 
 
 def release_work_order(

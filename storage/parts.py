@@ -119,9 +119,10 @@ class RobotWarranty:
     customer: str
     install_date: date | None
     warranty_end: date | None
-    # Set when looked up through a ticket: whose ticket it is.
+    # Set when looked up through a ticket: whose ticket it is and whether it is still open.
     ticket_id: int | None = None
     ticket_assignee: str | None = None
+    ticket_closed: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -377,7 +378,8 @@ def robot_warranty(*, conn: Conn, robot: str) -> RobotWarranty | None:
 
 def ticket_robot(*, conn: Conn, ticket_id: int) -> RobotWarranty | None:
     """The robot of ticket ``ticket_id``, with the ticket's customer and assignee."""
-    r = _one(conn, f"""SELECT x.*, t.id AS ticket_id, e.code AS ticket_assignee
+    r = _one(conn, f"""SELECT x.*, t.id AS ticket_id, e.code AS ticket_assignee,
+                              t.closed_at IS NOT NULL AS ticket_closed
                          FROM tickets t JOIN ({_ROBOT}) x ON x.robot_id = t.robot_id
                          LEFT JOIN engineers e ON e.id = t.assignee_id
                         WHERE t.id = %s""", (ticket_id,))

@@ -11,7 +11,7 @@ import getpass
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Literal, TypeVar
 
@@ -71,6 +71,17 @@ def _policy(path: Path | None) -> PartsPolicy:
     return load_policy(path)
 
 
+def _price(value: str) -> Decimal:
+    """Typer callback: a finite, non-negative amount with at most two decimals."""
+    try:
+        price = Decimal(value)
+    except InvalidOperation:
+        raise typer.BadParameter(f"{value!r} is not an amount") from None
+    if not price.is_finite() or price < 0 or price != price.quantize(Decimal("0.01")):
+        raise typer.BadParameter(f"{value!r}: give a non-negative amount like 4800.00")
+    return price
+
+
 @app.command("warehouse-add")
 def warehouse_add(ctx: typer.Context, code: str, name: Annotated[str, typer.Option()],
                   city: Annotated[str | None, typer.Option()] = None) -> None:
@@ -82,12 +93,12 @@ def warehouse_add(ctx: typer.Context, code: str, name: Annotated[str, typer.Opti
 @app.command("part-add")
 def part_add(
     ctx: typer.Context, code: str, name: Annotated[str, typer.Option()],
-    price: Annotated[str, typer.Option(help="Unit price, e.g. 4800.00")],
+    price: Annotated[Decimal, typer.Option(help="Unit price, e.g. 4800.00", parser=_price)],
     origin: Annotated[Literal["genuine", "certified"], typer.Option()] = "genuine",
     serialised: Annotated[bool, typer.Option(help="Tracked by serial number.")] = False,
 ) -> None:
     """Add a part to the catalogue (genuine or certified only: section 7)."""
-    row = _run(ctx, lambda c: add_part(conn=c, code=code, name=name, unit_price=Decimal(price),
+    row = _run(ctx, lambda c: add_part(conn=c, code=code, name=name, unit_price=price,
                                        origin=origin, serialised=serialised, at=_now()))
     typer.echo(f"part {row.code} catalogued at {row.unit_price}")
 

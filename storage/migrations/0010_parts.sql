@@ -17,7 +17,8 @@ CREATE TABLE part_catalogue (
     id          serial PRIMARY KEY,
     code        text NOT NULL UNIQUE CHECK (code ~ '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$'),
     name        text NOT NULL CHECK (btrim(name) <> ''),
-    unit_price  numeric(12, 2) NOT NULL CHECK (unit_price >= 0),
+    -- numeric accepts 'NaN', which compares greater than every number: refused by name.
+    unit_price  numeric(12, 2) NOT NULL CHECK (unit_price >= 0 AND unit_price <> 'NaN'),
     -- Tracked one by one (motors, drives, encoders); consumables are counted only.
     serialised  boolean NOT NULL DEFAULT false,
     -- Section 7: genuine or certified parts only; nothing else can be catalogued.

@@ -86,6 +86,12 @@ def test_a_requisition_through_the_api(people: dict[str, httpx.Client]) -> None:
     assert short.status_code == 409 and "7 wanted, 6 available" in short.json()["detail"]
     no_reason = keeper.post(f"/api/v1/parts/requisitions/{big}/events", json={"event": "reject"})
     assert no_reason.status_code == 422
+    for price in ("NaN", "-1", "Infinity", "1.234", "abc"):
+        bad = keeper.post("/api/v1/parts/catalogue", json={
+            "code": "X-1", "name": "x", "unit_price": price, "origin": "genuine"})
+        assert bad.status_code == 422, (price, bad.text)
+    assert keeper.post("/api/v1/parts/catalogue", json={
+        "code": "GREASE", "name": "x", "unit_price": "1", "origin": "genuine"}).status_code == 409
     unknown = keeper.post("/api/v1/parts/receipts",
                           json={"part": "NOPE", "warehouse": "SUZHOU", "quantity": 1})
     assert unknown.status_code == 404

@@ -63,3 +63,10 @@ def test_a_refusal_is_one_line_and_exit_2(cli: CliRunner, db: psycopg.Connection
     assert result.output.strip() == "error: GREASE at SUZHOU: 1 wanted, 0 available"
     result = cli.invoke(app, ["parts", "trace", "MOTOR-J3", "NOPE"])
     assert result.exit_code == 2 and "has no serial NOPE" in result.output
+
+
+@pytest.mark.parametrize("price", ["abc", "NaN", "-1", "Infinity", "1.234"])
+def test_a_bad_price_is_refused_before_any_work(cli: CliRunner, price: str) -> None:
+    result = cli.invoke(app, ["parts", "part-add", "X-1", "--name", "x", "--price", price])
+    assert result.exit_code == 2
+    assert "Invalid value for '--price'" in result.output

@@ -192,6 +192,12 @@ def test_refusals_leave_nothing_behind(db: psycopg.Connection) -> None:
                                lines=[Line(part="GREASE", quantity=1),
                                       Line(part="MOTOR-J3", quantity=1)],
                                purpose="pm", actor="m", at=clock.now, policy=POLICY)
+    # Parts go to open work only.
+    db.execute("UPDATE tickets SET closed_at = %s WHERE id = %s",
+               (clock.now, world.tickets["R-NEW"]))
+    with pytest.raises(BadRequest, match="is closed"):
+        request(conn=db, part="GREASE", warehouse="CENTRAL", quantity=1, purpose="p",
+                ticket_id=world.tickets["R-NEW"], actor="e", at=clock.now, policy=POLICY)
     db.commit()
     assert stock_levels(conn=db, part="GREASE", warehouse="CENTRAL")[0].reserved == 0
     assert [r.kind for r in ledger(conn=db)] == ["receipt"]
