@@ -27,6 +27,7 @@ from websockets.sync.client import connect
 from api import create_app
 from storage.maintenance import NewInspection, insert_inspection
 from tests.api.callers import PASSWORD, api_key_for, bearer, ensure_user, token_for
+from tests.api.parts_routes import PARTS_CALLS
 from tests.api.seed import NOW, add_anomaly, add_ticket, seed_fleet
 from tests.api.server import serve_in_thread
 from ticketing.access import ROLES, builtin_access
@@ -44,8 +45,12 @@ class Need:
     action: str | None = None
     caller: bool = True
     scoped: bool = False
+    # Company-internal (stock, the ledger): refused to a customer-bound caller whatever it reads.
+    internal: bool = False
 
     def allows(self, role: str) -> bool:
+        if self.internal and role == "customer_viewer":
+            return False
         if self.read is not None:
             return ACCESS.may_read(role, self.read)
         if self.action is not None:
@@ -79,6 +84,22 @@ NEEDS: dict[tuple[str, str], Need] = {
     ("GET", "/api/v1/api-keys"): Need(read="api_keys"),
     ("POST", "/api/v1/api-keys"): Need(action="manage_api_keys"),
     ("DELETE", "/api/v1/api-keys/{key_id}"): Need(action="manage_api_keys"),
+    ("GET", "/api/v1/parts/catalogue"): Need(read="parts", internal=True),
+    ("POST", "/api/v1/parts/catalogue"): Need(action="parts_catalogue"),
+    ("GET", "/api/v1/parts/stock"): Need(read="parts", internal=True),
+    ("GET", "/api/v1/parts/warnings"): Need(read="parts", internal=True),
+    ("GET", "/api/v1/parts/ledger"): Need(read="parts", internal=True),
+    ("POST", "/api/v1/parts/purchases"): Need(action="parts_receive"),
+    ("POST", "/api/v1/parts/receipts"): Need(action="parts_receive"),
+    ("POST", "/api/v1/parts/transfers"): Need(action="parts_transfer"),
+    ("GET", "/api/v1/parts/requisitions"): Need(read="parts"),
+    ("POST", "/api/v1/parts/requisitions"): Need(action="parts_request"),
+    ("GET", "/api/v1/parts/requisitions/{requisition_id}"): Need(read="parts"),
+    # The event is the action: approve; the others: tests/api/test_parts.py.
+    ("POST", "/api/v1/parts/requisitions/{requisition_id}/events"): Need(action="parts_approve"),
+    ("GET", "/api/v1/parts/serials/{part}/{serial}"): Need(read="parts"),
+    ("POST", "/api/v1/parts/serials/{part}/{serial}/install"): Need(action="parts_install"),
+    ("POST", "/api/v1/parts/serials/{part}/{serial}/scrap"): Need(action="parts_scrap"),
     ("GET", "/healthz"): Need(caller=False),
     ("GET", "/"): Need(),
     ("GET", "/openapi.json"): Need(),
@@ -273,6 +294,7 @@ CALLS: dict[tuple[str, str], Call] = {
     ("POST", "/api/v1/users/{username}/disable"): _disable,
     ("POST", "/api/v1/api-keys"): _new_key,
     ("DELETE", "/api/v1/api-keys/{key_id}"): _revoke_key,
+    **PARTS_CALLS,
 }
 
 
