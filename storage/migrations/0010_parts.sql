@@ -237,3 +237,43 @@ CREATE TRIGGER part_stock_no_truncate BEFORE TRUNCATE ON part_stock
 -- (storage/events.py; the API relays them to roles that read parts, never to customers).
 CREATE TRIGGER part_stock_warnings_notify AFTER INSERT OR UPDATE ON part_stock_warnings
     FOR EACH ROW EXECUTE FUNCTION robowatch_notify('part_warning');
+
+-- A serialised part's count and its serials on that shelf agree at every commit: checked
+-- when the transaction ends (a receipt moves the serials and writes the ledger row in either
+-- order), for each stock row a ledger row or a serial's move touched.
+CREATE FUNCTION parts_serials_match(p_part integer, p_warehouse integer)
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    counted integer;
+    shelved integer;
+BEGIN
+    IF p_warehouse IS NULL
+       OR NOT (SELECT serialised FROM part_catalogue WHERE id = p_part) THEN
+        RETURN;
+    END IF;
+    SELECT COALESCE((SELECT on_hand FROM part_stock
+                      WHERE part_id = p_part AND warehouse_id = p_warehouse), 0)
+      INTO counted;
+    SELECT count(*) INTO shelved FROM part_serials
+     WHERE part_id = p_part AND warehouse_id = p_warehouse AND state = 'in_stock';
+    IF counted <> shelved THEN
+        RAISE EXCEPTION 'part % at warehouse %: count % but % serial(s) on the shelf',
+            p_part, p_warehouse, counted, shelved
+            USING ERRCODE = 'integrity_constraint_violation';
+    END IF;
+END $$;
+
+CREATE FUNCTION parts_serials_match_trigger() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM parts_serials_match(NEW.part_id, NEW.warehouse_id);
+    IF TG_OP = 'UPDATE' AND OLD.warehouse_id IS DISTINCT FROM NEW.warehouse_id THEN
+        PERFORM parts_serials_match(OLD.part_id, OLD.warehouse_id);
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE CONSTRAINT TRIGGER part_ledger_serials_match AFTER INSERT ON part_ledger
+    DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW EXECUTE FUNCTION parts_serials_match_trigger();
+CREATE CONSTRAINT TRIGGER part_serials_match AFTER INSERT OR UPDATE ON part_serials
+    DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW EXECUTE FUNCTION parts_serials_match_trigger();

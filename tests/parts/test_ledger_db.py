@@ -11,7 +11,7 @@ import pytest
 
 from parts.errors import OutOfStock
 from parts.requisitions import act, request
-from parts.stock import receive
+from parts.stock import part_named, purchase, receive, warehouse_named
 from storage.parts import StockShortage, ledger, ledger_drift, record_move, stock_levels
 from tests.parts.world import POLICY, T0, build
 
@@ -111,3 +111,25 @@ def test_a_move_of_the_wrong_sign_is_refused(db: psycopg.Connection) -> None:
     with pytest.raises(psycopg.errors.CheckViolation):
         record_move(conn=db, at=T0, part_id=stock.part_id, warehouse_id=stock.warehouse_id,
                     quantity=5, kind="scrap", actor="k")
+
+
+def test_a_serialised_count_and_its_shelf_agree_at_every_commit(db: psycopg.Connection) -> None:
+    build(db)
+    part_id = part_named(db, "MOTOR-J3").id
+    wh = warehouse_named(db, "CENTRAL")
+    # A count without serials (the service would refuse; the database refuses at commit).
+    record_move(conn=db, at=T0, part_id=part_id, warehouse_id=wh, quantity=1, kind="receipt",
+                actor="k")
+    with pytest.raises(psycopg.errors.IntegrityConstraintViolation,
+                       match="count 1 but 0 serial"):
+        db.commit()
+    # A serial taken off the shelf behind the ledger's back.
+    purchase(conn=db, part="MOTOR-J3", serials=["S1"], order="PO", actor="k", at=T0)
+    receive(conn=db, part="MOTOR-J3", warehouse="CENTRAL", quantity=1, serials=["S1"],
+            actor="k", at=T0)
+    db.commit()
+    db.execute("UPDATE part_serials SET state = 'scrapped', warehouse_id = NULL")
+    with pytest.raises(psycopg.errors.IntegrityConstraintViolation,
+                       match="count 1 but 0 serial"):
+        db.commit()
+    assert stock_levels(conn=db, part="MOTOR-J3")[0].on_hand == 1
