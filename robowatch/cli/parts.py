@@ -19,6 +19,7 @@ import typer
 
 from parts.policy import PartsPolicy, load_policy
 from parts.requisitions import act, request
+from parts.seed import load_parts, read_parts_file
 from parts.stock import install, purchase, receive, scrap, set_safety, transfer
 from robowatch.cli.context import settings_of
 from robowatch.database import database
@@ -80,6 +81,16 @@ def _price(value: str) -> Decimal:
     if not price.is_finite() or price < 0 or price != price.quantize(Decimal("0.01")):
         raise typer.BadParameter(f"{value!r}: give a non-negative amount like 4800.00")
     return price
+
+
+@app.command("load")
+def load(ctx: typer.Context, file: Annotated[Path, typer.Argument(dir_okay=False)],
+         actor: Actor = None) -> None:
+    """Warehouses, catalogue and opening stock from a TOML file (idempotent)."""
+    spec = read_parts_file(file)
+    added = _run(ctx, lambda c: load_parts(conn=c, spec=spec, actor=_actor(actor), at=_now()))
+    typer.echo(f"added {added['warehouses']} warehouse(s), {added['parts']} part(s), "
+               f"{added['openings']} opening stock row(s)")
 
 
 @app.command("warehouse-add")

@@ -70,3 +70,23 @@ def test_a_bad_price_is_refused_before_any_work(cli: CliRunner, price: str) -> N
     result = cli.invoke(app, ["parts", "part-add", "X-1", "--name", "x", "--price", price])
     assert result.exit_code == 2
     assert "Invalid value for '--price'" in result.output
+
+
+DEMO = Path(__file__).parents[2] / "robowatch" / "demo_parts.toml"
+
+
+def test_load_a_parts_file_twice(cli: CliRunner, tmp_path: Path) -> None:
+    first = _ok(cli, "load", str(DEMO))
+    assert "added 2 warehouse(s), 4 part(s), 4 opening stock row(s)" in first
+    assert "added 0 warehouse(s), 0 part(s), 0 opening stock row(s)" in _ok(cli, "load",
+                                                                            str(DEMO))
+    stock = _ok(cli, "stock")
+    assert "MOTOR-J3        CENTRAL            3        0      3      1" in stock
+    assert "GREASE-400      SUZHOU             8        0      8      5" in stock
+    assert "every count matches its ledger" in _ok(cli, "check")
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[parts]]\ncode = "X"\nname = "x"\nunit_price = "nan"\n'
+                   'origin = "pirate"\n', encoding="utf-8")
+    result = cli.invoke(app, ["parts", "load", str(bad)])
+    assert result.exit_code == 2
+    assert "parts.0.unit_price" in result.output and "parts.0.origin" in result.output
