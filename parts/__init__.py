@@ -7,3 +7,7 @@ Modules: ``errors``, ``policy`` (TOML defaults), ``lifecycle`` (the machines), `
 (pure rules), ``stock`` (goods in, transfers, serials) and ``requisitions``. The package talks
 to the database only through ``storage`` (``storage.parts``).
 """
+
+from parts.requisitions import Line, act, release_work_order, request, reserve_for_work_order
+
+__all__ = ["Line", "act", "release_work_order", "request", "reserve_for_work_order"]
