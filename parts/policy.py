@@ -11,13 +11,16 @@ import tomllib
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
+from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from parts.errors import PolicyError
+from parts.errors import PartsError, PolicyError
 
 __all__ = ["WarrantyRules", "ChargeRules", "RequisitionRules", "TransferRules", "PartsPolicy",
-           "load_policy", "builtin_policy"]
+           "load_policy", "builtin_policy", "parse_toml", "read_toml"]
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class _Model(BaseModel):
@@ -60,29 +63,40 @@ class PartsPolicy(_Model):
         return f"{self.policy.name}@{self.policy.version}"
 
 
-def _parse(text: str, source: str) -> PartsPolicy:
+def parse_toml(text: str, source: str, model: type[M], *, what: str,
+               error: type[PartsError] = PolicyError) -> M:
+    """``text`` (TOML) validated as ``model``; ``error`` names ``what``, the source and every
+    offending field."""
     try:
-        return PartsPolicy.model_validate(tomllib.loads(text))
+        return model.model_validate(tomllib.loads(text))
     except tomllib.TOMLDecodeError as exc:
-        raise PolicyError(f"parts policy {source}: not valid TOML: {exc}") from exc
+        raise error(f"{what} {source}: not valid TOML: {exc}") from exc
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
                              for e in exc.errors())
-        raise PolicyError(f"parts policy {source}: {problems}") from exc
+        raise error(f"{what} {source}: {problems}") from exc
+
+
+def read_toml(path: Path, model: type[M], *, what: str,
+              error: type[PartsError] = PolicyError) -> M:
+    """The file at ``path`` parsed as :func:`parse_toml` does; an unreadable file is
+    ``error`` too."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise error(f"{what} {path}: cannot read: {exc}") from exc
+    return parse_toml(text, str(path), model, what=what, error=error)
 
 
 def builtin_policy() -> PartsPolicy:
     """The policy shipped in ``parts/policies/default.toml``."""
     entry = resources.files("parts.policies").joinpath("default.toml")
-    return _parse(entry.read_text(encoding="utf-8"), "built-in default.toml")
+    return parse_toml(entry.read_text(encoding="utf-8"), "built-in default.toml", PartsPolicy,
+                      what="parts policy")
 
 
 def load_policy(path: Path | None = None) -> PartsPolicy:
     """The policy in ``path``; the built-in one when ``path`` is None."""
     if path is None:
         return builtin_policy()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise PolicyError(f"parts policy {path}: cannot read: {exc}") from exc
-    return _parse(text, str(path))
+    return read_toml(path, PartsPolicy, what="parts policy")

@@ -27,14 +27,14 @@ each time; its opening stock is received only while its ledger is empty.
 
 from __future__ import annotations
 
-import tomllib
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from parts.errors import BadRequest
+from parts.policy import read_toml
 from parts.stock import purchase, receive, set_safety
 from storage.connect import Conn
 from storage.parts import add_part, add_warehouse, get_part, ledger, list_warehouses
@@ -86,16 +86,7 @@ class PartsFile(_Model):
 
 def read_parts_file(path: Path) -> PartsFile:
     """The file's lists, validated; :class:`BadRequest` names the file and the field."""
-    try:
-        return PartsFile.model_validate(tomllib.loads(path.read_text(encoding="utf-8")))
-    except OSError as exc:
-        raise BadRequest(f"parts file {path}: cannot read: {exc}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise BadRequest(f"parts file {path}: not valid TOML: {exc}") from exc
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-                             for e in exc.errors())
-        raise BadRequest(f"parts file {path}: {problems}") from exc
+    return read_toml(path, PartsFile, what="parts file", error=BadRequest)
 
 
 def load_parts(*, conn: Conn, spec: PartsFile, actor: str, at: datetime) -> dict[str, int]:
