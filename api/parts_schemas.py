@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from parts.requisitions import Cover
 from storage.parts import (
     LedgerRow,
     PartRow,
@@ -23,7 +24,8 @@ __all__ = ["PartCreate", "PartPublic", "PartsPublic", "StockPublic", "StocksPubl
            "WarningPublic", "WarningsPublic", "LedgerPublic", "LedgerRowsPublic",
            "ReceiptCreate", "PurchaseCreate", "TransferCreate", "RequisitionCreate",
            "RequisitionEventCreate", "RequisitionPublic", "RequisitionsPublic",
-           "RequisitionDetail", "InstallCreate", "ScrapCreate", "SerialTrace", "Done"]
+           "RequisitionDetail", "InstallCreate", "ScrapCreate", "SerialTrace", "Done",
+           "CoverPublic"]
 
 CODE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 SERIAL = r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}$"
@@ -258,3 +260,26 @@ class Done(_Public):
 
     ids: list[int] = Field(default_factory=list)
 
+
+
+class CoverPublic(_Public):
+    """A robot's warranty on the day asked and what a repair would cost its customer."""
+
+    robot: str
+    customer: str
+    on: date
+    in_warranty: bool
+    warranty_end: date | None
+    basis: str
+    parts: Decimal
+    labour: Decimal
+    total: Decimal
+    currency: str
+
+    @classmethod
+    def of(cls, cover: Cover, *, on: date) -> CoverPublic:
+        q = cover.quote
+        return cls(robot=cover.robot.robot, customer=cover.robot.customer, on=on,
+                   in_warranty=cover.warranty.in_warranty, warranty_end=cover.warranty.end,
+                   basis=cover.warranty.basis, parts=q.parts, labour=q.labour, total=q.total,
+                   currency=q.currency)

@@ -16,13 +16,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from parts.errors import BadRequest, OutOfStock, UnknownItem
 from parts.lifecycle import check_requisition, check_serial
 from parts.policy import PartsPolicy
 from parts.stock import part_named, serials_for, translated, warehouse_named
-from parts.warranty import warranty_of
+from parts.warranty import Quote, Warranty, quote, warranty_of
 from storage.connect import Conn
 from storage.parts import (
     RequisitionRow,
@@ -39,7 +40,8 @@ from storage.parts import (
 )
 from storage.tickets import atomic
 
-__all__ = ["Line", "request", "act", "reserve_for_work_order", "release_work_order"]
+__all__ = ["Line", "Cover", "request", "act", "reserve_for_work_order", "release_work_order",
+           "cover"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -69,6 +71,34 @@ def _robot_for(conn: Conn, *, ticket_id: int | None, robot: str | None,
     if owner is None:
         raise UnknownItem(f"no robot {robot!r}")
     return owner
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Cover:
+    """A robot's warranty on a day and what a repair would cost its customer."""
+
+    robot: RobotWarranty
+    warranty: Warranty
+    quote: Quote
+
+
+def cover(
+    *, conn: Conn, robot: str, at: datetime, policy: PartsPolicy, part: str | None = None,
+    quantity: int = 0, labour_minutes: int = 0,
+) -> Cover:
+    """Is ``robot`` in warranty on the UTC day of ``at``, and what would ``quantity`` of
+    ``part`` and ``labour_minutes`` of work cost (nothing in warranty)?"""
+    owner = robot_warranty(conn=conn, robot=robot)
+    if owner is None:
+        raise UnknownItem(f"no robot {robot!r}")
+    w = warranty_of(install_date=owner.install_date, warranty_end=owner.warranty_end,
+                    on=at.astimezone(UTC).date(), policy=policy)
+    price = part_named(conn, part).unit_price if part is not None else Decimal(0)
+    if part is None and quantity:
+        raise BadRequest("a quantity needs the part it counts")
+    return Cover(robot=owner, warranty=w, quote=quote(
+        in_warranty=w.in_warranty, unit_price=price, quantity=quantity,
+        labour_minutes=labour_minutes, policy=policy))
 
 
 def request(

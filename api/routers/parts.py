@@ -12,6 +12,7 @@ in the state or not enough stock, 422 a missing or unusable detail.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC
 from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
@@ -25,6 +26,7 @@ from api.params import Limit, Offset, RowId
 from api.parts_schemas import (
     CODE,
     SERIAL,
+    CoverPublic,
     Done,
     InstallCreate,
     LedgerPublic,
@@ -49,7 +51,7 @@ from api.parts_schemas import (
 )
 from parts.errors import BadRequest, NotAllowed, OutOfStock, PartsError, UnknownItem
 from parts.policy import PartsPolicy
-from parts.requisitions import act, request
+from parts.requisitions import act, cover, request
 from parts.stock import install, purchase, receive, scrap, transfer
 from storage.connect import Conn
 from storage.parts import (
@@ -285,3 +287,19 @@ def scrap_serial(caller: CurrentUser, now: NowDep, conn: ConnDep, part: PartCode
     _doing(lambda: scrap(conn=conn, part=part, serial=serial, reason=body.reason,
                          actor=caller.name, at=now))
     return _trace(conn, caller, part, serial)
+
+
+@router.get("/warranty/{robot}", responses={404: {"description": "No such robot"}})
+def warranty(
+    conn: ConnDep, caller: CurrentUser, now: NowDep, policy: PartsPolicyDep, robot: PartCode,
+    part: Annotated[str | None, Query(pattern=CODE)] = None,
+    quantity: Annotated[int, Query(ge=0, le=100_000)] = 0,
+    labour_minutes: Annotated[int, Query(ge=0, le=100_000)] = 0,
+) -> CoverPublic:
+    """Is the robot in warranty today, and what would ``quantity`` of ``part`` and
+    ``labour_minutes`` of work cost its customer? A customer viewer asks about its own."""
+    found = _doing(lambda: cover(conn=conn, robot=robot, at=now, policy=policy, part=part,
+                                 quantity=quantity, labour_minutes=labour_minutes))
+    if not caller.sees(found.robot.customer):
+        raise not_found(f"robot {robot} not found")
+    return CoverPublic.of(found, on=now.astimezone(UTC).date())

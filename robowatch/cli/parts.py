@@ -18,7 +18,7 @@ from typing import Annotated, Literal, TypeVar
 import typer
 
 from parts.policy import PartsPolicy, load_policy
-from parts.requisitions import act, request
+from parts.requisitions import act, cover, request
 from parts.seed import load_parts, read_parts_file
 from parts.stock import install, purchase, receive, scrap, set_safety, transfer
 from robowatch.cli.context import settings_of
@@ -199,6 +199,24 @@ def request_(
     cover = f"in warranty to {row.warranty_end}" if row.in_warranty else "charged"
     typer.echo(f"requisition {row.id}: {quantity} {part} for {row.robot} ({row.customer}), "
                f"{cover}")
+
+
+@app.command("warranty")
+def warranty(
+    ctx: typer.Context, robot: str,
+    part: Annotated[str | None, typer.Option(help="Part to price.")] = None,
+    quantity: Annotated[int, typer.Option(min=0)] = 0,
+    labour_minutes: Annotated[int, typer.Option(min=0, help="Work to price.")] = 0,
+    policy: PolicyOpt = None,
+) -> None:
+    """Is ROBOT in warranty today, and what would the parts and work cost its customer?"""
+    rules = _policy(policy)
+    found = _run(ctx, lambda c: cover(conn=c, robot=robot, at=_now(), policy=rules, part=part,
+                                      quantity=quantity, labour_minutes=labour_minutes))
+    w, q = found.warranty, found.quote
+    state = "in warranty" if w.in_warranty else "out of warranty"
+    typer.echo(f"{robot} ({found.robot.customer}): {state}, end {w.end or 'unknown'} "
+               f"({w.basis}); parts {q.parts} + work {q.labour} = {q.total} {q.currency}")
 
 
 @app.command("act")

@@ -100,6 +100,7 @@ NEEDS: dict[tuple[str, str], Need] = {
     ("GET", "/api/v1/parts/serials/{part}/{serial}"): Need(read="parts"),
     ("POST", "/api/v1/parts/serials/{part}/{serial}/install"): Need(action="parts_install"),
     ("POST", "/api/v1/parts/serials/{part}/{serial}/scrap"): Need(action="parts_scrap"),
+    ("GET", "/api/v1/parts/warranty/{robot}"): Need(read="parts", scoped=True),
     ("GET", "/healthz"): Need(caller=False),
     ("GET", "/"): Need(),
     ("GET", "/openapi.json"): Need(),
@@ -279,6 +280,8 @@ SCOPED = {
                                                        "anomaly"),
     ("GET", "/api/v1/maintenance/inspections/{inspection_id}"): _scoped(
         "GET", "/api/v1/maintenance/inspections/{}", "inspection"),
+    ("GET", "/api/v1/parts/warranty/{robot}"): _scoped("GET", "/api/v1/parts/warranty/{}",
+                                                       "robot"),
 }
 
 CALLS: dict[tuple[str, str], Call] = {

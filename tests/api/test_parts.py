@@ -154,3 +154,22 @@ def test_low_stock_warnings_on_the_live_stream(
         assert cleared["data"]["cleared_at"] is not None
         with pytest.raises(TimeoutError):
             viewer.recv(timeout=1)
+
+
+def test_warranty_and_quote_of_a_robot(people: dict[str, httpx.Client]) -> None:
+    keeper = people["keeper"]
+    # Installed 2026-05-20: in warranty at the API's clock (2026-11-21), all free.
+    new = keeper.get("/api/v1/parts/warranty/R-NEW",
+                     params={"part": "MOTOR-J3", "quantity": 1, "labour_minutes": 240}).json()
+    assert (new["in_warranty"], new["warranty_end"], new["basis"], new["total"]) == (
+        True, "2027-05-20", "install+12 months", "0.00")
+    # Installed 2024-10-01: out of warranty; 2 x 120.50 and 90 minutes = 2 started hours.
+    old = keeper.get("/api/v1/parts/warranty/R-OLD",
+                     params={"part": "GREASE", "quantity": 2, "labour_minutes": 90}).json()
+    assert (old["in_warranty"], old["parts"], old["labour"], old["total"], old["currency"]) == (
+        False, "241.00", "700.00", "941.00", "CNY")
+    assert keeper.get("/api/v1/parts/warranty/R-OLD",
+                      params={"quantity": 2}).status_code == 422
+    assert keeper.get("/api/v1/parts/warranty/R-NOPE").status_code == 404
+    assert people["new"].get("/api/v1/parts/warranty/R-NEW").status_code == 200
+    assert people["new"].get("/api/v1/parts/warranty/R-OLD").status_code == 404

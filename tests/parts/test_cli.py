@@ -40,6 +40,9 @@ def test_the_desk_from_a_terminal(cli: CliRunner, db: psycopg.Connection) -> Non
         cli, "stock", "--low")
     assert "GREASE at SUZHOU: 3 < safety 4" in _ok(cli, "warnings")
     assert "every count matches its ledger" in _ok(cli, "check")
+    assert "R-OLD (OLD1): out of warranty, end 2025-10-01 (install+12 months); parts 482.00 " \
+        "+ work 350.00 = 832.00 CNY" in _ok(cli, "warranty", "R-OLD", "--part", "GREASE",
+                                              "--quantity", "4", "--labour-minutes", "30")
     ledger = _ok(cli, "ledger", "--part", "GREASE")
     assert "receipt" in ledger and f"req {req}" in ledger and "-2" in ledger
 
