@@ -3,7 +3,7 @@
 Triggers on ``anomalies`` and ``tickets`` (migration 0003) announce every insert and update, and
 on ``ticket_events`` (migration 0007) every new event of a ticket's history, as
 ``{"type": "anomaly"|"ticket"|"ticket_event", "op": "insert"|"update", "id": N}``, and on
-``part_stock_warnings`` (migration 0010) every low-stock warning raised or cleared
+``part_stock_warnings`` (migration 0011) every low-stock warning raised or cleared
 (``"part_warning"``); listeners
 fetch the row themselves, so a payload stays small and never carries stale data.
 """

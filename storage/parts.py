@@ -1,5 +1,5 @@
 """Spare parts: catalogue, warehouses, stock, the in/out ledger, requisitions, transfers,
-serial numbers (migration 0010).
+serial numbers (migration 0011).
 
 Written by ``parts``, read by the API and the CLI. The count is never written here: every
 stock change is a ledger row (:func:`record_move`) and the database's trigger moves
