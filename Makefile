@@ -52,7 +52,7 @@ test: $(STAMP) system-test-deps nodesets
 
 check: $(DEV)
 	$(BIN)/ruff check .
-	$(BIN)/mypy collectors detection ticketing api simulators storage robowatch benchmarks tests
+	$(BIN)/mypy collectors detection ticketing maintenance parts api simulators storage robowatch benchmarks tests
 	$(BIN)/lint-imports
 
 clean:
