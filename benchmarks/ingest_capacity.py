@@ -46,8 +46,10 @@ from storage.measure import count_telemetry, duplicate_keys
 __all__ = ["run_capacity"]
 
 
-def _start_collectors(argv0: list[str], n: int, ports: list[int], tmp: Path,
-                      env: dict[str, str], tag: str) -> list[subprocess.Popen[bytes]]:
+def _start_collectors(stack: contextlib.ExitStack, argv0: list[str], n: int, ports: list[int],
+                      tmp: Path, env: dict[str, str], tag: str,
+                      wait: bool = True) -> list[subprocess.Popen[bytes]]:
+    """Start ``n`` collectors (stopped when ``stack`` closes, whatever happens next)."""
     procs = []
     for i in range(n):
         argv = [*argv0, "--client-id", f"rw-capacity-{os.getpid()}-{i}",
@@ -56,8 +58,10 @@ def _start_collectors(argv0: list[str], n: int, ports: list[int], tmp: Path,
             argv += ["--share-group", "capacity"]
         with open(tmp / f"collector-{i}-{tag}.log", "wb") as err:
             procs.append(subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=err))
-    for port, proc in zip(ports, procs, strict=False):
-        _wait_metrics(port, proc, 120)
+        stack.callback(_stop_process, procs[-1])
+    if wait:
+        for port, proc in zip(ports, procs, strict=False):
+            _wait_metrics(port, proc, 120)
     return procs
 
 
@@ -75,7 +79,7 @@ def run_capacity(robots: int, signals: int, rate: float, seconds: float,
         argv0 = [sys.executable, "-m", "robowatch", "--log-level", "WARNING", "collect", "mqtt",
                  "--url", burl]
         progress(f"creating {n_collectors} persistent session(s) on {burl}")
-        for proc in _start_collectors(argv0, n_collectors, ports, tmp, env, "session"):
+        for proc in _start_collectors(stack, argv0, n_collectors, ports, tmp, env, "session"):
             _stop_process(proc)
 
         offered = robots * min(signals, 56) * rate * seconds
@@ -92,9 +96,9 @@ def run_capacity(robots: int, signals: int, rate: float, seconds: float,
         expected = int(report_sim["points_acked"] or 0)
 
         progress(f"draining {expected:,} acknowledged points")
-        collectors = _start_collectors(argv0, n_collectors, ports, tmp, env, "drain")
-        for proc in collectors:
-            stack.callback(_stop_process, proc)
+        # Not waiting for "connected": with a full queue the broker starts sending at once.
+        collectors = _start_collectors(stack, argv0, n_collectors, ports, tmp, env, "drain",
+                                       wait=False)
         procs = {f"collector-{i}": psutil.Process(c.pid) for i, c in enumerate(collectors)}
         mosq = next((p for p in psutil.Process().children() if p.name() == "mosquitto"), None)
         cpu0 = {name: _cpu(p, False) for name, p in procs.items()}
@@ -115,8 +119,12 @@ def run_capacity(robots: int, signals: int, rate: float, seconds: float,
                 t_first = now
             if n != last:
                 last, last_change, t_end = n, time.monotonic(), now
-            if n >= expected or time.monotonic() - last_change > 15.0:
+            if n >= expected or time.monotonic() - last_change > 30.0:
                 break
+            dead = [c for c in collectors if c.poll() is not None]
+            if dead:
+                log = (tmp / "collector-0-drain.log").read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"a collector exited during the drain:\n{log}")
             if time.monotonic() - shown > 5:
                 progress(f"  {n:,.0f} / {expected:,} stored")
                 shown = time.monotonic()
