@@ -24,16 +24,20 @@ from api.auth import get_current_user
 from api.auth.problems import http_problem_handler
 from api.auth.router import api_keys, auth, users
 from api.config import ApiConfig
+from api.console_policy import load_console_policy
 from api.hub import Hub
 from api.relay import Relay
 from api.routers import (
     anomalies,
     console,
+    console_data,
+    fleet_tree,
     health,
     maintenance,
     parts,
     robots,
     stream,
+    telemetry,
     ticket_events,
     tickets,
 )
@@ -74,6 +78,7 @@ def create_app(
     access = load_access(config.access_file)
     policy = load_policy(config.policy_file)
     parts_policy = load_parts_policy(config.parts_policy_file)
+    console_policy = load_console_policy()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -88,6 +93,7 @@ def create_app(
         app.state.access = access
         app.state.policy = policy
         app.state.parts_policy = parts_policy
+        app.state.console_policy = console_policy
         app.state.pool = pool
         app.state.hub = hub
         app.state.relay = relay
@@ -119,7 +125,8 @@ def create_app(
     async def docs() -> HTMLResponse:
         return get_swagger_ui_html(openapi_url="/openapi.json", title="robowatch API")
 
-    for resource in (robots, tickets, ticket_events, anomalies, stream, maintenance, parts):
+    for resource in (robots, tickets, ticket_events, anomalies, stream, maintenance, parts,
+                     telemetry, fleet_tree, console_data):
         app.include_router(resource.router, prefix=API_PREFIX)
     for router in (auth, users, api_keys):
         app.include_router(router, prefix=API_PREFIX)
