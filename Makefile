@@ -8,12 +8,13 @@ STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 DEV    := $(VENV)/.dev-$(shell sha1sum pyproject.toml | cut -c1-12)
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test check system-test-deps nodesets clean help
+.PHONY: demo test check system-test-deps browser-test-deps nodesets console clean help
 
 help:
 	@echo "make demo   - install into .venv and run the whole stack with simulated robots"
 	@echo "make test   - install what the tests need (Mosquitto via apt-get) and run the suite"
 	@echo "make check  - ruff, mypy and the import contracts (lint-imports)"
+	@echo "make console - install the console's pinned npm packages into api/console/vendor/"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,8 +31,24 @@ $(DEV): $(STAMP)
 	rm -f $(VENV)/.dev-*
 	touch $@
 
-demo: $(STAMP)
+demo: $(STAMP) console
 	$(BIN)/robowatch demo
+
+# The console's third-party front-end code (uPlot), at the versions package-lock.json pins,
+# copied into api/console/vendor/ (gitignored; docs/console.md). Rebuilt when the lock changes.
+CONSOLE     := api/console
+CONSOLE_OUT := $(CONSOLE)/vendor/manifest.json
+
+console: $(CONSOLE_OUT)
+
+$(CONSOLE_OUT): $(CONSOLE)/package.json $(CONSOLE)/package-lock.json $(CONSOLE)/build.mjs
+	@if ! command -v npm >/dev/null 2>&1; then \
+		echo "installing node and npm with apt-get"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends nodejs npm; \
+	fi
+	npm ci --prefix $(CONSOLE) --no-audit --no-fund --loglevel=error
+	npm run --prefix $(CONSOLE) --silent build
 
 # Mosquitto is the broker the integration tests and benchmarks run against.
 system-test-deps:
@@ -47,7 +64,18 @@ NODESETS := build/nodesets
 nodesets: $(STAMP)
 	$(BIN)/python -m simulators.nodesets $(NODESETS)
 
-test: $(STAMP) system-test-deps nodesets
+
+# The browser tests (tests/browser) drive Debian's Chromium with Playwright; CJK fonts so the
+# Chinese pages render (and their screenshots show) real glyphs.
+browser-test-deps:
+	@if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi "Noto Sans CJK"; then \
+		echo "installing chromium and fonts-noto-cjk with apt-get"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
+			chromium fonts-noto-cjk; \
+	fi
+
+test: $(STAMP) system-test-deps browser-test-deps nodesets console
 	$(BIN)/python -m pytest
 
 check: $(DEV)
@@ -56,4 +84,5 @@ check: $(DEV)
 	$(BIN)/lint-imports
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache \
+		$(CONSOLE)/node_modules $(CONSOLE)/vendor

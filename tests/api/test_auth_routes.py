@@ -73,6 +73,11 @@ NEEDS: dict[tuple[str, str], Need] = {
     ("GET", "/api/v1/maintenance/inspections/{inspection_id}"): Need(read="tickets",
                                                                     scoped=True),
     ("GET", "/api/v1/maintenance/calendar.ics"): Need(read="tickets"),
+    ("GET", "/api/v1/robots/{code}/telemetry"): Need(read="telemetry", scoped=True),
+    ("GET", "/api/v1/fleet/tree"): Need(read="robots"),
+    ("GET", "/api/v1/engineers"): Need(read="tickets"),
+    ("GET", "/api/v1/console/settings"): Need(),
+    ("GET", "/api/v1/tickets/{ticket_id}/allowed-events"): Need(read="tickets", scoped=True),
     ("WS", "/api/v1/stream"): Need(),
     ("POST", "/api/v1/auth/login"): Need(caller=False),
     ("POST", "/api/v1/auth/logout"): Need(),
@@ -105,7 +110,9 @@ NEEDS: dict[tuple[str, str], Need] = {
     ("GET", "/"): Need(),
     ("GET", "/openapi.json"): Need(),
     ("GET", "/docs"): Need(),
-    ("GET", "/console/console.js"): Need(),
+    ("GET", "/console/js/app.js"): Need(),
+    ("GET", "/console/i18n/zh-CN.json"): Need(caller=False),
+    ("GET", "/console/js/i18n.js"): Need(caller=False),
     ("GET", "/console/login.html"): Need(caller=False),
     ("GET", "/console/login.js"): Need(caller=False),
     ("GET", "/console/console.css"): Need(caller=False),
@@ -282,6 +289,10 @@ SCOPED = {
         "GET", "/api/v1/maintenance/inspections/{}", "inspection"),
     ("GET", "/api/v1/parts/warranty/{robot}"): _scoped("GET", "/api/v1/parts/warranty/{}",
                                                        "robot"),
+    ("GET", "/api/v1/robots/{code}/telemetry"): _scoped("GET", "/api/v1/robots/{}/telemetry",
+                                                        "robot"),
+    ("GET", "/api/v1/tickets/{ticket_id}/allowed-events"): _scoped(
+        "GET", "/api/v1/tickets/{}/allowed-events", "ticket"),
 }
 
 CALLS: dict[tuple[str, str], Call] = {

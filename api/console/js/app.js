@@ -1,0 +1,97 @@
+// The console's shell: sign-in check, language switch, navigation between pages by the URL
+// hash (#/wall, #/board, #/ticket/12, #/robot/R-0001, #/fleet, #/calendar, #/kpi) and the
+// live stream every page listens to.
+import { API, LOGIN_PAGE, call, connectStream, loadNames, serverNow } from "./api.js";
+import { currentLang, loadLang, t } from "./i18n.js";
+import { boardPage } from "./board.js";
+import { fleetPage } from "./fleet.js";
+import { robotPage } from "./robot.js";
+import { ticketPage } from "./ticket.js";
+import { el, settings } from "./ui.js";
+import { wallPage } from "./wall.js";
+
+// Pages whose data other work brings (maintenance plans, KPIs): their place in the
+// navigation and the router is ready; each says what it will show.
+function comingPage(key) {
+  return async (view) => {
+    const box = el("section", "panel coming");
+    box.dataset.section = key;
+    box.append(el("h2", null, t(`nav.${key}`)), el("p", "empty", t(`${key}.coming`)));
+    view.replaceChildren(box);
+    return {};
+  };
+}
+
+const ROUTES = {
+  wall: wallPage, board: boardPage, fleet: fleetPage, ticket: ticketPage, robot: robotPage,
+  calendar: comingPage("calendar"), kpi: comingPage("kpi"),
+};
+let current = null;
+let me = null;
+
+async function route() {
+  const [path, query] = (location.hash.replace(/^#\/?/, "") || "wall").split("?");
+  const [name, arg] = path.split("/");
+  const page = ROUTES[name] || ROUTES.wall;
+  for (const a of document.querySelectorAll("nav a")) a.classList.toggle("on", a.dataset.page === name);
+  if (current && current.leave) current.leave();
+  current = null;
+  const view = document.getElementById("view");
+  view.dataset.page = name;
+  delete view.dataset.ready;
+  view.replaceChildren(el("p", "loading", t("app.loading")));
+  try {
+    current = await page(view, new URLSearchParams(query || ""), arg && decodeURIComponent(arg));
+  } catch (err) {
+    console.error(err);
+    view.replaceChildren(el("p", "error", t("app.error", { e: err.message })));
+  }
+  view.dataset.ready = "1";
+}
+
+function setLink(state) {
+  const node = document.getElementById("link");
+  node.className = `link ${state}`;
+  node.textContent = t(`link.${state}`);
+}
+
+async function switchLang(lang) {
+  await loadLang(lang);
+  setLink(document.getElementById("link").className.split(" ")[1] || "connecting");
+  showWho();
+  await route();
+}
+
+function showWho() {
+  if (me) document.getElementById("who").textContent = `${me.name} · ${t(`role.${me.role}`)}`;
+  const sw = document.getElementById("lang");
+  sw.textContent = currentLang() === "en" ? "中文" : "English";
+  sw.dataset.lang = currentLang() === "en" ? "zh-CN" : "en";
+}
+
+async function main() {
+  await loadLang();
+  const resp = await fetch(`${API}/auth/me`, { headers: { Accept: "application/json" } });
+  if (resp.status === 401) { location.assign(LOGIN_PAGE); return; }
+  me = await resp.json();
+  document.body.dataset.role = me.role;
+  Object.assign(settings, await call("console/settings"));
+  await loadNames(me);
+  showWho();
+  document.getElementById("lang").addEventListener("click", (e) => switchLang(e.target.dataset.lang));
+  document.getElementById("signout").addEventListener("click", async () => {
+    await fetch(`${API}/auth/logout`, { method: "POST" });
+    location.assign(LOGIN_PAGE);
+  });
+  if (!me.read.includes("tickets")) document.querySelector('nav a[data-page="board"]').hidden = true;
+  window.addEventListener("hashchange", () => route());
+  setLink("connecting");
+  connectStream(setLink);
+  setInterval(() => {
+    document.getElementById("clock").textContent =
+      new Date(serverNow()).toLocaleTimeString(currentLang(), { hour12: false });
+  }, 1000);
+  await route();
+}
+
+document.addEventListener("DOMContentLoaded", () => { main().catch((err) => console.error(err)); });
