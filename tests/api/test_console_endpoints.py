@@ -11,6 +11,7 @@ import numpy as np
 import psycopg
 import pytest
 
+from storage.downsample import BUCKET_LADDER_S, _binned_sql, bucket_for
 from storage.fleet import EngineerSpec, FleetSpec, ensure_signals, register_fleet
 from storage.telemetry import PointColumns, encode_copy, write_copy
 from tests.api.callers import bearer, token_for
@@ -158,3 +159,21 @@ def test_engineer_names_and_settings(client: httpx.Client, db_url: str, fleet: R
     assert [(e["code"], e["name"]) for e in r.json()["items"]] == [("E-7", "Zhao Min")]
     s = client.get("/api/v1/console/settings").json()
     assert 0 < s["warn_share"] < 1
+
+
+@pytest.mark.parametrize("span_s, points, bucket", [
+    (86_400, 2000, 60), (90 * 86_400, 2000, 7200), (3600, 2000, 2), (60, 2000, 1),
+])
+def test_buckets_keep_any_range_within_max_points(span_s: int, points: int,
+                                                  bucket: int) -> None:
+    size = bucket_for(span_s=span_s, max_points=points)
+    assert size == bucket and span_s / size <= points
+    smaller = [b for b in BUCKET_LADDER_S if b < size]
+    assert not smaller or span_s / smaller[-1] > points  # the finest that fits
+
+
+def test_timescale_builds_minute_multiples_from_the_rollup() -> None:
+    assert "telemetry_1m" in _binned_sql(timescale=True, step=3600)
+    assert "time_bucket" in _binned_sql(timescale=True, step=10)
+    assert "telemetry_1m" not in _binned_sql(timescale=True, step=10)
+    assert "date_bin" in _binned_sql(timescale=False, step=3600)

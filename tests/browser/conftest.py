@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import psycopg
 import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
 
 from api import create_app
 from storage.fleet import (
@@ -26,11 +27,6 @@ from storage.fleet import (
 from storage.telemetry import PointColumns, encode_copy, write_copy
 from tests.api.callers import ensure_user
 from tests.api.server import serve_in_thread
-
-try:
-    from playwright.sync_api import Browser, Page, sync_playwright
-except ImportError:  # pragma: no cover - the test extra installs it
-    sync_playwright = None
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
@@ -114,8 +110,8 @@ def console_url(db_url: str, console_db: dict[str, int]) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
-    if sync_playwright is None or not CHROMIUM.exists():
-        pytest.skip("needs Playwright and /usr/bin/chromium: `make test` installs both")
+    if not CHROMIUM.exists():
+        pytest.skip("needs /usr/bin/chromium: `make test` installs it (browser-test-deps)")
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as pw:
         b = pw.chromium.launch(executable_path=str(CHROMIUM),
@@ -150,4 +146,3 @@ def keep_in_docs(path: Path) -> None:
     shutil.copy(path, docs / path.name)
 
 
-__all__ = ["FLEET", "shot", "keep_in_docs", "timedelta"]

@@ -6,6 +6,7 @@ robots. Every page is photographed in both languages (tests/browser/artifacts/).
 from __future__ import annotations
 
 import os
+import re
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -16,7 +17,7 @@ from playwright.sync_api import Page, expect
 from storage.anomalies import NewAnomaly, open_anomaly
 from storage.fleet import signal_ids
 from tests.api.callers import PASSWORD
-from tests.browser.conftest import _write, keep_in_docs, shot
+from tests.browser.conftest import ARTIFACTS, _write, keep_in_docs, shot
 from ticketing.intake import ticket_anomaly
 from ticketing.policy import load_policy
 
@@ -75,7 +76,10 @@ def test_fault_to_resolved_ticket_in_two_languages(
     expect(card).to_be_visible(timeout=TIMEOUT_MS)  # no reload: the stream brought it
     expect(card.locator("a.ticket-link")).to_be_visible(timeout=TIMEOUT_MS)
     expect(card.locator(".what")).to_contain_text("High temperature")
-    keep = shot(page, "wall-en")
+    shot(page, "wall-en")
+    card.locator("button.ack").click()  # this screen's acknowledgement: the card quietens
+    expect(card).to_have_class(re.compile(r"\backed\b"))
+    assert card.locator("button.ack").count() == 0
 
     card.locator(".where a.code").click()
     band = page.locator(".chart[data-quantity='temperature'] .anomaly-band")
@@ -83,7 +87,7 @@ def test_fault_to_resolved_ticket_in_two_languages(
     box = band.first.bounding_box()
     assert box is not None and box["width"] > 2
     expect(page.locator(".warranty.expired")).to_be_visible()
-    robot_shot = shot(page, "robot-en")
+    shot(page, "robot-en")
 
     page.locator(f".robot-tickets a[href='#/ticket/{ticket_id}']").click()
     page.wait_for_selector("#actions button[data-event]", timeout=TIMEOUT_MS)
@@ -132,9 +136,12 @@ def test_fault_to_resolved_ticket_in_two_languages(
         box = code.bounding_box()
         assert box is not None and box["height"] < 30, code.inner_text()
     shot(page, "board-1000px-en")
+    page.set_viewport_size({"width": 1920, "height": 1080})
+    open_page(page, url, "wall")
+    shot(page, "wall-1920-en")
     if DOC_SHOTS:
-        for path in (keep, robot_shot):
-            keep_in_docs(path)
+        for name in ("wall-en", "board-zh", "ticket-en", "robot-zh", "fleet-zh"):
+            keep_in_docs(ARTIFACTS / f"{name}.png")
 
 
 def test_customer_viewer_cannot_reach_another_customers_robot(
