@@ -64,7 +64,6 @@ NODESETS := build/nodesets
 nodesets: $(STAMP)
 	$(BIN)/python -m simulators.nodesets $(NODESETS)
 
-
 # The browser tests (tests/browser) drive Debian's Chromium with Playwright; CJK fonts so the
 # Chinese pages render (and their screenshots show) real glyphs.
 browser-test-deps:
