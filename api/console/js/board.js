@@ -2,7 +2,7 @@
 // left, then grade), live from the stream; filters by customer, grade, engineer and site.
 import { call, customerName, engineerName, names, onStream } from "./api.js";
 import { t, term } from "./i18n.js";
-import { GRADES, byUrgency, el, gradeBadge, keyClock, link, paintClock } from "./ui.js";
+import { GRADES, byUrgency, el, gradeBadge, keyClock, link, paintClock, ticketTitle } from "./ui.js";
 
 const COLUMNS = ["new", "dispatched", "accepted", "travelling", "in_progress",
                  "waiting_customer", "resolved", "signed_off"];
@@ -71,7 +71,7 @@ export async function boardPage(view, params) {
                  ` · ${customerName(x.customer_id)}`);
     const sla = el("div", "sla");
     sla.dataset.ticket = x.id;
-    c.append(head, el("div", "what", x.title), robot,
+    c.append(head, el("div", "what", ticketTitle(x)), robot,
              el("div", "who", x.assignee ? engineerName(x.assignee) : t("board.unassigned")), sla);
     paintClock(sla, x, keyClock(x));
     return c;

@@ -5,7 +5,7 @@
 import { ApiError, call, customerName, engineerName, names, onStream, serverNow } from "./api.js";
 import { fmtTime, t, term } from "./i18n.js";
 import { chartsAvailable, drawChart, missingBuild } from "./chart.js";
-import { GRADES, el, gradeBadge, link, openClocks, paintClock, pair } from "./ui.js";
+import { GRADES, el, gradeBadge, link, openClocks, paintClock, pair, ticketTitle } from "./ui.js";
 
 // What each event asks for (ticketing/lifecycle.py validators; api/schemas.py fields).
 const FIELDS = {
@@ -63,7 +63,7 @@ export async function ticketPage(view, params, id) {
     fact("ticket.kind", `${term("kind", ticket.kind)} · ${ticket.component}`);
     fact("ticket.impact", term("impact", ticket.impact));
     fact("ticket.created", fmtTime(ticket.created_at));
-    head.append(h, el("p", "title", ticket.title), facts, clocks);
+    head.append(h, el("p", "title", ticketTitle(ticket)), facts, clocks);
     paintClocks();
   }
 

@@ -23,6 +23,13 @@ export function pair(label, dd) {
   return div;
 }
 
+// A ticket opened from an anomaly is titled by what was detected, in the viewer's language;
+// one taken from a customer's report keeps the words it was reported in.
+export function ticketTitle(x) {
+  return x.anomaly_ids && x.anomaly_ids.length
+    ? `${term("kind", x.kind)} · ${x.component} · ${term("impact", x.impact)}` : x.title;
+}
+
 export const GRADES = ["I", "II", "III", "IV"];
 
 export function gradeBadge(grade) {
@@ -47,7 +54,11 @@ export function clockState(ticket, clock, nowMs = serverNow()) {
 
 const CLOCK_ORDER = ["respond_by", "onsite_by", "plan_by", "resolve_by"];
 
+// Once the work is resolved no response, visit or plan is owed any more.
+const DONE_STATES = new Set(["resolved", "signed_off", "archived", "cancelled", "merged"]);
+
 export function openClocks(ticket) {
+  if (DONE_STATES.has(ticket.state)) return [];
   return (ticket.clocks || []).filter((c) => !c.met_at && c.name !== "update")
     .sort((a, b) => CLOCK_ORDER.indexOf(a.name) - CLOCK_ORDER.indexOf(b.name));
 }
