@@ -4,14 +4,15 @@
 import { API, LOGIN_PAGE, call, connectStream, loadNames, serverNow } from "./api.js";
 import { currentLang, loadLang, t } from "./i18n.js";
 import { boardPage } from "./board.js";
+import { calendarPage } from "./calendar.js";
 import { fleetPage } from "./fleet.js";
 import { robotPage } from "./robot.js";
 import { ticketPage } from "./ticket.js";
 import { el, settings } from "./ui.js";
 import { wallPage } from "./wall.js";
 
-// Pages whose data other work brings (maintenance plans, KPIs): their place in the
-// navigation and the router is ready; each says what it will show.
+// Pages whose data other work brings (KPIs): their place in the navigation and the router is
+// ready; each says what it will show.
 function comingPage(key) {
   return async (view) => {
     const box = el("section", "panel coming");
@@ -24,7 +25,7 @@ function comingPage(key) {
 
 const ROUTES = {
   wall: wallPage, board: boardPage, fleet: fleetPage, ticket: ticketPage, robot: robotPage,
-  calendar: comingPage("calendar"), kpi: comingPage("kpi"),
+  calendar: calendarPage, kpi: comingPage("kpi"),
 };
 let current = null;
 let me = null;

@@ -3,6 +3,7 @@
 // to 90 days (the API downsamples), and the robot's tickets.
 import { ApiError, call, customerName, names, serverNow } from "./api.js";
 import { duration, fmtDate, fmtTime, t, term } from "./i18n.js";
+import { inspectionItem } from "./calendar.js";
 import { chartsAvailable, drawChart, missingBuild } from "./chart.js";
 import { el, gradeBadge, link, pair, settings } from "./ui.js";
 
@@ -81,7 +82,14 @@ export async function robotPage(view, params, code) {
   side.append(el("h3", null, t("robot.tickets")), ticketList(tickets.items));
   const maint = el("section", "panel");
   maint.dataset.section = "maintenance";
-  maint.append(el("h3", null, t("robot.maintenance")), el("p", "empty", t("robot.maintenance_soon")));
+  maint.append(el("h3", null, t("robot.maintenance")));
+  const inspections = await call(`maintenance/inspections?robot=${encodeURIComponent(code)}&limit=20`)
+    .catch(() => null);
+  if (inspections && inspections.items.length) {
+    const ol = el("ol", "ticket-list");
+    ol.append(...inspections.items.map(inspectionItem));
+    maint.append(ol);
+  } else maint.append(el("p", "empty", t(inspections ? "robot.no_maintenance" : "robot.maintenance_soon")));
   const layout = el("div", "robot-layout");
   const main = el("div");
   main.append(controls, charts);
