@@ -16,6 +16,7 @@ from playwright.sync_api import Page, expect
 
 from storage.anomalies import NewAnomaly, open_anomaly
 from storage.fleet import signal_ids
+from storage.tickets import NewTicket, create_ticket
 from tests.api.callers import PASSWORD
 from tests.browser.conftest import ARTIFACTS, _write, keep_in_docs, shot
 from ticketing.intake import ticket_anomaly
@@ -157,3 +158,40 @@ def test_customer_viewer_cannot_reach_another_customers_robot(
     open_page(page, console_url, "robot/R-0003")
     page.wait_for_selector(".chart[data-quantity='current'] canvas", timeout=TIMEOUT_MS)
     shot(page, "robot-customer-viewer-en")
+
+
+def test_board_orders_by_urgency_and_colours_clocks_by_the_policy_share(
+    page: Page, console_url: str, db_url: str, console_db: dict[str, int]
+) -> None:
+    now = datetime.now(UTC)
+    minute = timedelta(minutes=1)
+    with psycopg.connect(db_url) as conn:
+        # (customer, grade, created minutes ago, respond within minutes): the newest ticket is
+        # the overdue grade III one, an old grade IV has most time left.
+        cases = {"overdue": ("MDHOME", "III", 30, 20), "warning": ("SQAUTO", "II", 50, 60),
+                 "ok-I": ("SQAUTO", "I", 5, 60), "ok-IV": ("SQAUTO", "IV", 90, 600)}
+        ids = {}
+        for name, (customer, grade, ago, respond) in cases.items():
+            cid = conn.execute("SELECT id FROM customers WHERE code = %s",
+                               (customer,)).fetchone()[0]  # type: ignore[index]
+            robot = "R-0003" if customer == "MDHOME" else "R-0002"
+            created = now - ago * minute
+            ids[name] = create_ticket(conn=conn, actor="test", ticket=NewTicket(
+                robot_id=console_db[robot], customer_id=cid, tier="core", impact="minor",
+                grade=grade, component="J1", kind="vibration_high", title=name,
+                policy="test", created_at=created, respond_by=created + respond * minute,
+                resolve_by=created + 24 * 60 * minute)).id
+        conn.commit()
+    sign_in(page, console_url, "manager")
+    open_page(page, console_url, "board")
+    cards = page.locator(".column[data-state='new'] .card")
+    expect(cards).to_have_count(4, timeout=TIMEOUT_MS)
+    order = [int(c.get_attribute("data-id") or 0) for c in cards.all()]
+    # Breached first, then least time left (the grade I ticket has 55 min, the grade II 10).
+    assert order == [ids["overdue"], ids["warning"], ids["ok-I"], ids["ok-IV"]], order
+    states = [c.locator(".sla").get_attribute("data-state") for c in cards.all()]
+    # 50 of 60 min used is past the policy's 0.8 share: amber.
+    assert states == ["overdue", "warning", "ok", "ok"], states
+    page.select_option("select[name='customer']", "MDHOME")
+    expect(cards).to_have_count(1)
+    shot(page, "board-urgency-en")

@@ -88,10 +88,12 @@ async function main() {
   window.addEventListener("hashchange", () => route());
   setLink("connecting");
   connectStream(setLink);
-  setInterval(() => {
+  const tick = () => {
     document.getElementById("clock").textContent =
       new Date(serverNow()).toLocaleTimeString(currentLang(), { hour12: false });
-  }, 1000);
+  };
+  tick();
+  setInterval(tick, 1000);
   await route();
 }
 
