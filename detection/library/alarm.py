@@ -42,7 +42,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from detection.errors import InvalidInputError
 from detection.library.base import check_is_fitted
 
-__all__ = ["AlarmPolicy", "TailCalibrator", "HysteresisAlarm", "AlarmResult", "run_alarm"]
+__all__ = ["AlarmPolicy", "TailCalibrator", "HysteresisAlarm", "AlarmStream", "AlarmResult",
+           "run_alarm"]
 
 FloatArray = NDArray[np.float64]
 
@@ -230,6 +231,51 @@ class AlarmResult:
         return int(self.onset.sum())
 
 
+class AlarmStream:
+    """:class:`TailCalibrator` and :class:`HysteresisAlarm` together, one raw score at a
+    time: calibrate, decide, and learn the score when it is not in alarm.
+
+    ``step`` returns the likelihood, whether the row opens an incident, and whether the
+    incident has now lasted ``relearn_rows`` rows (a lasting change: the caller re-learns
+    and calls :meth:`end`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> pol = AlarmPolicy(threshold=0.999, release=0.9, release_rows=2, relearn_rows=50,
+    ...                   history_rows=500, refresh_rows=10, tail_quantile=0.9,
+    ...                   min_scale=0.02)
+    >>> s = AlarmStream(pol, np.random.default_rng(0).chisquare(2, 300))
+    >>> [s.step(r)[1] for r in (1.0, 2.0, 80.0, 70.0, 1.0, 1.0, 1.0, 90.0)]
+    [False, False, True, False, False, False, False, True]
+    """
+
+    def __init__(self, policy: AlarmPolicy, healthy_raw: ArrayLike) -> None:
+        self.policy = policy
+        self.calibrator = TailCalibrator(
+            history_rows=policy.history_rows, refresh_rows=policy.refresh_rows,
+            tail_quantile=policy.tail_quantile, min_scale=policy.min_scale).fit(healthy_raw)
+        self.alarm = HysteresisAlarm(threshold=policy.threshold, release=policy.release,
+                                     release_rows=policy.release_rows)
+
+    def step(self, raw: float) -> tuple[float, bool, bool]:
+        """``(likelihood, onset, lasting)`` of one raw score (NaN: unscored row)."""
+        p = self.calibrator.likelihood(raw) if math.isfinite(raw) else math.nan
+        onset = self.alarm.classify(p)
+        if not self.alarm.active:
+            self.calibrator.learn(raw)
+        lasting = self.alarm.active and self.alarm.rows_active >= self.policy.relearn_rows
+        return p, onset, lasting
+
+    @property
+    def active(self) -> bool:
+        return self.alarm.active
+
+    def end(self) -> None:
+        """End the incident (after the caller re-learnt a lasting change)."""
+        self.alarm.end()
+
+
 def run_alarm(raw: ArrayLike, *, start: int, healthy: NDArray[np.bool_],
               policy: AlarmPolicy) -> AlarmResult:
     """Calibrate ``raw[start:]`` against a history started from ``raw[healthy]`` (rows
@@ -239,26 +285,18 @@ def run_alarm(raw: ArrayLike, *, start: int, healthy: NDArray[np.bool_],
     n = r.size
     if not 0 < start <= n:
         raise InvalidInputError(f"start must be in 1..{n}, got {start}")
-    cal = TailCalibrator(history_rows=policy.history_rows, refresh_rows=policy.refresh_rows,
-                         tail_quantile=policy.tail_quantile, min_scale=policy.min_scale)
-    cal.fit(r[:start][healthy[:start]])
-    alarm = HysteresisAlarm(threshold=policy.threshold, release=policy.release,
-                            release_rows=policy.release_rows)
+    stream = AlarmStream(policy, r[:start][healthy[:start]])
     likelihood = np.full(n, np.nan)
     onset = np.zeros(n, dtype=bool)
     in_alarm = np.zeros(n, dtype=bool)
     relearned = 0
     for t in range(start, n):
-        p = cal.likelihood(float(r[t]))
-        likelihood[t] = p
-        onset[t] = alarm.classify(p)
-        in_alarm[t] = alarm.active
-        if not alarm.active:
-            cal.learn(float(r[t]))
-        elif alarm.rows_active >= policy.relearn_rows:
+        likelihood[t], onset[t], lasting = stream.step(float(r[t]))
+        in_alarm[t] = stream.active
+        if lasting:
             # A lasting change of level: what is abnormal now is the new normal.
-            cal.restart(r[t - policy.relearn_rows + 1: t + 1])
-            alarm.end()
+            stream.calibrator.restart(r[t - policy.relearn_rows + 1: t + 1])
+            stream.end()
             relearned += 1
     return AlarmResult(likelihood=likelihood, onset=onset, in_alarm=in_alarm,
                        relearned=relearned)
