@@ -140,7 +140,7 @@ def _noise_free(rng: np.random.Generator) -> Series:
 def _ramp(rng: np.random.Generator) -> Series:
     n = 2000
     return Series(name="noise_free_ramp", kind="none", timestamps=_regular(n, 60),
-                  values=(0.01 * np.arange(n))[:, None], labels=())
+                  values=(0.01 * np.arange(n, dtype=np.float64))[:, None], labels=())
 
 
 def _healthy(rng: np.random.Generator) -> Series:

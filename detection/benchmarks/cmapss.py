@@ -2,9 +2,16 @@
 
 Model: per-engine causal features (current value, rolling mean and least-squares slope
 over recent cycles of each informative sensor, plus the cycle count) fed to a gradient
-boosting regressor, trained on RUL labels capped at ``RUL_CAP``. Validation mimics how the
-test set is built: grouped K-fold by engine, each validation engine cut at random cycles and
-only its last row scored.
+boosting regressor, trained on RUL labels capped at ``RUL_CAP``.
+
+Validation reproduces the test set's truncation: grouped K-fold by engine, and each
+validation engine is cut where test engines are cut, i.e. after a number of observed
+cycles drawn from the test engines' own lengths (those shorter than the engine's life), and
+only its last row is scored. The test set's true remaining life is not provided
+(``CMAPSS.md``), so the lengths are what of the truncation can be seen; the remaining-life
+distribution these cuts produce is reported beside the old protocol's (cuts uniform in
+``[30, life)``), see :func:`truncation_report`. Scores are given against the capped and the
+uncapped true RUL.
 """
 
 from __future__ import annotations
@@ -20,7 +27,8 @@ from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.model_selection import GroupKFold
 
 __all__ = ["load_cmapss", "features", "informative_sensors", "rul_labels", "CmapssResult",
-           "cross_validate", "fit_predict_test", "nasa_score", "rmse", "PUBLISHED"]
+           "cross_validate", "fit_predict_test", "nasa_score", "rmse", "PUBLISHED",
+           "cut_points", "truncation_report"]
 
 COLUMNS = ["unit", "cycle", "op1", "op2", "op3", *[f"s{i}" for i in range(1, 22)]]
 RUL_CAP = 125
@@ -92,40 +100,86 @@ def _model(seed: int) -> HistGradientBoostingRegressor:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CmapssResult:
-    cv_rmse: float
-    cv_nasa_score: float  # summed over the cut points, rescaled to 100 engines
+    cv_rmse: float  # against the true RUL capped like the labels
+    cv_rmse_uncapped: float  # against the true RUL
+    cv_nasa_score: float  # summed over the cut points, rescaled to 100 engines (capped)
     cv_cuts: int
+    protocol: str
 
     def as_json(self) -> dict[str, Any]:
-        return {"cv_rmse": round(self.cv_rmse, 3), "cv_nasa_score": round(self.cv_nasa_score, 1),
-                "cv_cuts": self.cv_cuts}
+        return {"cv_rmse": round(self.cv_rmse, 3),
+                "cv_rmse_uncapped": round(self.cv_rmse_uncapped, 3),
+                "cv_nasa_score": round(self.cv_nasa_score, 1), "cv_cuts": self.cv_cuts,
+                "cv_protocol": self.protocol}
 
 
-def cross_validate(train: pd.DataFrame, *, folds: int = 5, cuts_per_engine: int = 5,
-                   seed: int = 0) -> CmapssResult:
-    """Grouped K-fold by engine; each validation engine is cut at random cycles (true RUL
-    capped like the labels) and the prediction at the cut is scored."""
+def cut_points(life: int, *, rng: np.random.Generator, n: int,
+               test_lengths: NDArray[np.int64] | None) -> NDArray[np.int64]:
+    """Observed cycles (>= 1) at which a validation engine of ``life`` cycles is cut.
+
+    With ``test_lengths``: drawn from the test engines' lengths shorter than ``life`` (the
+    test set's truncation); without: uniform in ``[30, life)`` (the old protocol).
+    """
+    if test_lengths is None:
+        lo = min(30, life - 1)
+        return rng.integers(lo, life, size=n) + 1
+    shorter = test_lengths[test_lengths < life]
+    if shorter.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    return rng.choice(shorter, size=n)
+
+
+def truncation_report(train: pd.DataFrame, test: pd.DataFrame, *, cuts_per_engine: int = 5,
+                      seed: int = 0) -> dict[str, Any]:
+    """Quantiles (0, 10, 25, 50, 75, 90, 100 %) of observed cycles and remaining life: the
+    test set's observed cycles, and both CV protocols' cuts of the training engines."""
+    q = [0, 10, 25, 50, 75, 90, 100]
+    life = train.groupby("unit")["cycle"].max().to_numpy()
+    lengths = test.groupby("unit")["cycle"].max().to_numpy()
+    out: dict[str, Any] = {"quantiles": q,
+                           "test_observed": np.percentile(lengths, q).round(1).tolist(),
+                           "test_rul": "not provided (CMAPSS.md)"}
+    for name, tl in (("cv_uniform", None), ("cv_test_matched", lengths)):
+        rng = np.random.default_rng(seed)
+        obs, rul = [], []
+        for t in life:
+            c = cut_points(int(t), rng=rng, n=cuts_per_engine, test_lengths=tl)
+            obs.extend(c.tolist())
+            rul.extend((t - c).tolist())
+        out[f"{name}_observed"] = np.percentile(obs, q).round(1).tolist()
+        out[f"{name}_rul"] = np.percentile(rul, q).round(1).tolist()
+        out[f"{name}_rul_above_cap"] = round(float(np.mean(np.asarray(rul) > RUL_CAP)), 3)
+    return out
+
+
+def cross_validate(train: pd.DataFrame, *, test_lengths: NDArray[np.int64] | None,
+                   folds: int = 5, cuts_per_engine: int = 5, seed: int = 0) -> CmapssResult:
+    """Grouped K-fold by engine; each validation engine is cut (:func:`cut_points`) and the
+    prediction at the cut is scored against the true RUL, capped and not."""
     sensors = informative_sensors(train)
     X = features(train, sensors)
     y = rul_labels(train)
+    true = np.asarray(train.groupby("unit")["cycle"].transform("max") - train["cycle"],
+                      dtype=np.float64)
     units = train["unit"].to_numpy()
     rng = np.random.default_rng(seed)
+    rows: list[int] = []
     preds: list[float] = []
-    truths: list[float] = []
     for fit_idx, val_idx in GroupKFold(n_splits=folds).split(X, y, units):
         model = _model(seed).fit(X.iloc[fit_idx], y[fit_idx])
         val = train.iloc[val_idx]
-        for rows in val.groupby("unit").groups.values():
-            pos = np.asarray([train.index.get_loc(r) for r in rows])
-            # Test engines are cut somewhere in their life, never before ~30 cycles.
-            lo = min(30, len(pos) - 1)
-            for cut in rng.integers(lo, len(pos), size=cuts_per_engine):
-                i = pos[cut]
-                preds.append(float(model.predict(X.iloc[[i]])[0]))
-                truths.append(float(y[i]))
-    p, t = np.asarray(preds), np.asarray(truths)
-    return CmapssResult(cv_rmse=rmse(p, t), cv_nasa_score=nasa_score(p, t) * 100 / len(p),
-                        cv_cuts=len(p))
+        for unit_rows in val.groupby("unit").groups.values():
+            pos = np.asarray([train.index.get_loc(r) for r in unit_rows])
+            cuts = cut_points(len(pos), rng=rng, n=cuts_per_engine, test_lengths=test_lengths)
+            if cuts.size:
+                idx = pos[cuts - 1]
+                rows.extend(idx.tolist())
+                preds.extend(np.clip(model.predict(X.iloc[idx]), 0, None).tolist())
+    p = np.asarray(preds)
+    capped, uncapped = y[rows], true[rows]
+    return CmapssResult(cv_rmse=rmse(p, capped), cv_rmse_uncapped=rmse(p, uncapped),
+                        cv_nasa_score=nasa_score(p, capped) * 100 / len(p), cv_cuts=len(p),
+                        protocol="uniform" if test_lengths is None else "test_matched")
 
 
 def fit_predict_test(train: pd.DataFrame, test: pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:

@@ -1,9 +1,11 @@
 """Offline causal scoring of any CSV: a timestamp column and numeric columns in, one
 ``timestamp,score,is_anomaly`` row per input row out. Label columns are never read.
 
-``score`` is the calibrated likelihood of :mod:`detection.library.alarm` (in [0, 1], the
-same rarity on every series; empty for the training rows, which are not scored) and
-``is_anomaly`` is 1 on the first row of each incident only.
+The model is the streaming seasonal forecaster of :mod:`detection.library.stream`
+(``policies/stream.toml``): timestamps give the daily and weekly rhythms and the sampling
+interval. ``score`` is the calibrated likelihood of :mod:`detection.library.alarm` (in
+[0, 1], the same rarity on every series; empty for the warm-up rows, which are not scored)
+and ``is_anomaly`` is 1 on the first row of each incident only.
 """
 
 from __future__ import annotations
@@ -18,8 +20,7 @@ import pandas as pd
 from pydantic import ValidationError
 
 from detection.errors import InvalidInputError
-from detection.library.alarm import run_alarm
-from detection.library.monitor import MonitorPolicy, feature_columns, run_monitor
+from detection.library.stream import StreamPolicy, elapsed_seconds, run_stream
 
 __all__ = ["CsvScoreSummary", "score_csv", "with_overrides"]
 
@@ -30,24 +31,24 @@ log = logging.getLogger(__name__)
 class CsvScoreSummary:
     rows: int
     features: list[str]
-    train_rows: int
-    trimmed: int  # training rows left out of the fit as outliers
+    train_rows: int  # warm-up rows: learnt, not scored
+    timestamps_used: bool  # False: rows taken as evenly spaced, no rhythms
     incidents: int
     rows_in_alarm: int
     relearned: int
     threshold: float
 
 
-def with_overrides(policy: MonitorPolicy, *, train_rows: int | None = None,
-                   threshold: float | None = None) -> MonitorPolicy:
+def with_overrides(policy: StreamPolicy, *, train_rows: int | None = None,
+                   threshold: float | None = None) -> StreamPolicy:
     """``policy`` with command-line overrides, validated like the file itself."""
     data = policy.model_dump()
     if train_rows is not None:
-        data["train_rows"] = train_rows
+        data["warmup_rows"] = train_rows
     if threshold is not None:
         data["alarm"]["threshold"] = threshold
     try:
-        return MonitorPolicy.model_validate(data)
+        return StreamPolicy.model_validate(data)
     except ValidationError as exc:
         # One line per the CLI's error convention: "where: why" for each problem.
         why = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
@@ -69,7 +70,7 @@ def _read(path: Path) -> pd.DataFrame:
         raise InvalidInputError(f"{path}: cannot parse as CSV: {exc}") from exc
 
 
-def score_csv(path: Path, out: Path, policy: MonitorPolicy,
+def score_csv(path: Path, out: Path, policy: StreamPolicy,
               *, timestamp_column: str | None = None) -> CsvScoreSummary:
     path = Path(path)
     df = _read(path)
@@ -79,34 +80,31 @@ def score_csv(path: Path, out: Path, policy: MonitorPolicy,
     if ts_col not in df.columns:
         raise InvalidInputError(f"{path}: no timestamp column {ts_col!r}")
     candidates = [c for c in df.columns if c != ts_col]
-    cols = feature_columns(candidates, policy)
     numeric = df[candidates].apply(pd.to_numeric, errors="coerce")
-    cols = [c for c in cols if numeric[c].notna().any()]
-    if not cols:
-        # Drifting signals are excluded beside others; alone, they are the series to watch.
-        cols = [c for c in candidates if c.lower() not in policy.label_columns
-                and numeric[c].notna().any()]
-        if cols:
-            log.warning("%s: only excluded columns %s; scoring them anyway", path, cols)
+    cols = [c for c in candidates if c.lower() not in policy.label_columns
+            and numeric[c].notna().any()]
     if not cols:
         raise InvalidInputError(f"{path}: no numeric feature column among {candidates}")
     bad = int((numeric[cols].isna() & df[cols].notna()).sum().sum())
     if bad:
         log.warning("%s: %d non-numeric values treated as missing", path, bad)
-    if len(df) <= policy.train_rows:
+    if len(df) <= policy.warmup_rows:
         raise InvalidInputError(
-            f"{path} has {len(df)} rows; need more than the {policy.train_rows} training rows "
+            f"{path} has {len(df)} rows; need more than the {policy.warmup_rows} warm-up rows "
             "(see --train-rows)")
-    monitor = run_monitor(numeric[cols].to_numpy(dtype=np.float64), policy)
-    alarm = run_alarm(monitor.score, start=policy.train_rows,
-                      healthy=monitor.fitted, policy=policy.alarm)
+    seconds = elapsed_seconds(df[ts_col], len(df))
+    if seconds is None:
+        log.warning("%s: column %r is not increasing date-times; rows taken as evenly "
+                    "spaced, daily and weekly rhythms not learnt", path, ts_col)
+    result = run_stream(numeric[cols].to_numpy(dtype=np.float64), seconds, policy)
+    alarm = result.alarm
     with Path(out).open("w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["timestamp", "score", "is_anomaly"])
         for ts, s, a in zip(df[ts_col].astype(str), alarm.likelihood, alarm.onset,
                             strict=True):
             w.writerow([ts, "" if not np.isfinite(s) else f"{s:.6f}", int(a)])
-    return CsvScoreSummary(rows=len(df), features=cols, train_rows=policy.train_rows,
-                           trimmed=int(policy.train_rows - monitor.fitted.sum()),
+    return CsvScoreSummary(rows=len(df), features=cols, train_rows=policy.warmup_rows,
+                           timestamps_used=seconds is not None,
                            incidents=alarm.incidents, rows_in_alarm=int(alarm.in_alarm.sum()),
                            relearned=alarm.relearned, threshold=policy.alarm.threshold)

@@ -50,7 +50,7 @@ from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from detection.errors import InvalidInputError
 from detection.library.alarm import AlarmPolicy, AlarmResult, AlarmStream
@@ -64,6 +64,8 @@ FloatArray = NDArray[np.float64]
 _DAY_S, _WEEK_DAYS = 86400.0, 7
 # 1.2533 = sqrt(pi / 2): mean absolute deviation -> standard deviation of a normal.
 _MEAN_ABS_TO_SIGMA = math.sqrt(math.pi / 2)
+_SLOPE_SE = 4.0
+_LINE_FIT = 3.0  # residual spread around the line, in noise scales, still taken as a line
 _RAW_CAP = 50.0  # 250 noise scales: far beyond any threshold, far below exp() overflow
 
 
@@ -71,6 +73,7 @@ class StreamPolicy(BaseModel):
     """``policies/stream.toml`` (each number's reason is in the file)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+    label_columns: tuple[str, ...]
     warmup_rows: int = Field(ge=20)
     level_alpha: float = Field(gt=0, le=1)
     trend_beta: float = Field(ge=0, le=1)
@@ -92,6 +95,12 @@ class StreamPolicy(BaseModel):
     alarm: AlarmPolicy
 
 
+    @field_validator("label_columns")
+    @classmethod
+    def _lower(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(n.lower() for n in names)
+
+
 def load_stream_policy(path: Path | None = None) -> StreamPolicy:
     """Read a stream policy TOML (default: the packaged ``policies/stream.toml``)."""
     return load_policy_file(StreamPolicy, "stream.toml", path)
@@ -110,7 +119,7 @@ def elapsed_seconds(timestamps: object, n: int) -> FloatArray | None:
         return None
     # Seconds since the epoch modulo a week keeps the weekday; a few unparsable rows are
     # given their predecessor's time.
-    s = ts.ffill().bfill().astype("int64").to_numpy(dtype=np.float64) / 1e9
+    s: FloatArray = ts.ffill().bfill().astype("int64").to_numpy(dtype=np.float64) / 1e9
     if n > 1 and np.any(np.diff(s) < 0):
         return None
     return s
@@ -179,7 +188,8 @@ class SeasonalForecaster:
         self.floor_ = np.where(self.count_, np.maximum(self.floor_, 0.5), self.floor_)
         self.scale_ = np.maximum(scale, self.floor_)
         rows = np.arange(Y.shape[0], dtype=np.float64)
-        self.trend_ = np.array([_robust_slope(Y[:, j], rows) for j in range(d)])
+        self.trend_ = np.array([_robust_slope(Y[:, j], rows, float(self.scale_[j]))
+                                for j in range(d)])
         # The level as of the first row, which is where learning starts.
         self.level_ = np.array([float(np.nanmedian(Y[:, j] - self.trend_[j] * rows))
                                 if np.isfinite(Y[:, j]).any() else 0.0 for j in range(d)])
@@ -273,17 +283,26 @@ class SeasonalForecaster:
             sigma = _MEAN_ABS_TO_SIGMA * np.abs(e)
             self.scale_ = np.where(ok, np.maximum((1 - a_s) * self.scale_ + a_s * sigma,
                                                   self.floor_), self.scale_)
-            resid = e - a_l * e  # what the level did not take
-            if k0 >= 0:
-                for k, wk in ((k0, 1 - w), (k1, w)):
+        # A rhythm's slot seen for less than two visits (two days of an hourly knot, two
+        # weeks of a weekday) learns from the whole error, also inside an alarm: the first
+        # weekend is a surprise, but it must be learnt from, or every weekend alarms.
+        resid = np.where(ok, err - a_l * e, 0.0)  # what the level did not take
+        clipped = e - a_l * e
+        if k0 >= 0:
+            per_visit = max(3600.0 / self.dt_, 1.0)
+            for k, wk in ((k0, 1 - w), (k1, w)):
+                young = self.daily_n_[k] < 2 * per_visit
+                if young or not in_alarm:
                     a = max(p.season_alpha, 1.0 / (self.daily_n_[k] + 1)) * wk
-                    self.daily_[:, k] = np.where(ok, self.daily_[:, k] + a * resid,
-                                                 self.daily_[:, k])
+                    self.daily_[:, k] = np.where(ok, self.daily_[:, k] + a * (
+                        resid if young else clipped), self.daily_[:, k])
                     self.daily_n_[k] += wk
-            if day >= 0:
+        if day >= 0:
+            young = self.weekly_n_[day] < 2 * max(_DAY_S / self.dt_, 1.0)
+            if young or not in_alarm:
                 a = max(p.season_alpha, 1.0 / (self.weekly_n_[day] + 1))
-                self.weekly_[:, day] = np.where(ok, self.weekly_[:, day] + a * resid,
-                                                self.weekly_[:, day])
+                self.weekly_[:, day] = np.where(ok, self.weekly_[:, day] + a * (
+                    resid if young else clipped), self.weekly_[:, day])
                 self.weekly_n_[day] += 1
         if gap:
             self._reset_short(self.level_.size)
@@ -294,11 +313,14 @@ class SeasonalForecaster:
             self.cusum_lo_ = np.minimum(np.maximum(0.0, self.cusum_lo_ - z - p.cusum_k), cap)
             self.var_ = (1 - p.var_alpha) * self.var_ + p.var_alpha * np.minimum(z * z, 25.0)
             repeat = ok & (x == self.last_x_)
+            # Only the start of a run teaches the repeat rates: a stuck sensor's long run
+            # would otherwise teach that long runs are normal while it lasts.
             if not in_alarm:
-                m = p.repeat_memory
-                self.pairs_ = m * self.pairs_ + ok
-                self.repeats_ = m * self.repeats_ + repeat
-                self.repeats2_ = m * self.repeats2_ + (repeat & self.prev_repeat_)
+                m = np.where(self.run_ < 2, p.repeat_memory, 1.0)
+                learn = self.run_ < 2
+                self.pairs_ = m * self.pairs_ + (ok & learn)
+                self.repeats_ = m * self.repeats_ + (repeat & learn)
+                self.repeats2_ = m * self.repeats2_ + (repeat & self.prev_repeat_ & learn)
             self.run_ = np.where(repeat, self.run_ + 1, 0.0)
             self.prev_repeat_ = repeat
         self.last_x_ = np.where(ok, x, self.last_x_)
@@ -338,7 +360,10 @@ class SeasonalForecaster:
             p1 = (self.repeats_ + 0.5) / (self.pairs_ + 1.0)
             p2 = (self.repeats2_ + 0.1) / (self.repeats_ + 1.0)
             surprise = np.where(run > 0, -np.log10(p1) - (run - 1) * np.log10(p2), 0.0)
-            stuck = np.where(self.count_, 0.0, surprise / p.stuck_limit)
+            # Counts repeat by nature; a series at its noise floor (flat, noise-free) has
+            # nothing that could get stuck.
+            noisy = ~self.count_ & (self.scale_ > 2 * self.floor_)
+            stuck = np.where(noisy, surprise / p.stuck_limit, 0.0)
             views = np.maximum.reduce([point, cusum, var_score, stuck])
         return float(np.max(np.where(ok, views, 0.0)))
 
@@ -349,8 +374,9 @@ class SeasonalForecaster:
         m = Y.shape[0]
         if m < 4:
             return
-        season = np.stack([self._season(None if seconds is None else float(s))[0]
-                           for s in (seconds if seconds is not None else [None] * m)])
+        times: list[float | None] = ([None] * m if seconds is None
+                                     else [float(v) for v in seconds])
+        season = np.stack([self._season(v)[0] for v in times])
         R = Y - season
         t = (np.arange(m, dtype=np.float64) if seconds is None
              else (np.asarray(seconds) - seconds[-1]) / self.dt_ + (m - 1))
@@ -359,25 +385,38 @@ class SeasonalForecaster:
             if ok.sum() < 4:
                 continue
             r, tj = R[ok, j], t[ok]
-            h = max(r.size // 2, 1)
-            slope = _robust_slope(r, tj)
-            level = float(np.median(r - slope * (tj - tj[-1])))
-            resid = r - level - slope * (tj - tj[-1])
-            dr = np.diff(resid)
+            dr = np.diff(r)
             mad = float(np.median(np.abs(dr - np.median(dr)))) if dr.size else 0.0
+            sigma = max(MAD_TO_SIGMA * mad / math.sqrt(2.0), float(self.floor_[j]))
+            slope = _robust_slope(r, tj, sigma)
+            level = float(np.median(r - slope * (tj - tj[-1])))
+            self.scale_[j] = sigma
             self.level_[j], self.slow_[j], self.trend_[j] = level, level, slope
-            self.scale_[j] = max(MAD_TO_SIGMA * mad / math.sqrt(2.0), self.floor_[j])
         self._reset_short(self.level_.size)
 
 
-def _robust_slope(y: FloatArray, t: FloatArray) -> float:
-    """Median of the changes over half the window per unit of ``t`` (NaN skipped)."""
+def _robust_slope(y: FloatArray, t: FloatArray, sigma: float) -> float:
+    """Median of the changes over half the window per unit of ``t`` (NaN skipped), or 0
+    unless it is ``_SLOPE_SE`` standard errors away from 0 for noise ``sigma`` and a line
+    fits the rows (``_LINE_FIT``): a trend
+    taken from noise would otherwise be extrapolated forever (a 150-row warm-up of white
+    noise gave a slope that put the forecast 6 noise scales off 2,000 rows later)."""
     ok = np.isfinite(y)
     y, t = y[ok], t[ok]
     h = y.size // 2
-    if h < 1:
+    if h < 2:
         return 0.0
-    return float(np.median((y[h:] - y[:-h]) / np.maximum(t[h:] - t[:-h], 1e-9)))
+    dt = np.maximum(t[h:] - t[:-h], 1e-9)
+    slope = float(np.median((y[h:] - y[:-h]) / dt))
+    # Each change has the noise of two values; the median of h of them ~1.25x the mean's.
+    se = _MEAN_ABS_TO_SIGMA * math.sqrt(2.0) * sigma / float(np.median(dt)) / math.sqrt(h)
+    if abs(slope) <= _SLOPE_SE * se:
+        return 0.0
+    # A line must explain the rows: what is left around it should be noise. Half a daily
+    # cycle in the warm-up also has a slope, which extrapolated would be wrong within hours.
+    left = y - slope * t
+    spread = MAD_TO_SIGMA * float(np.median(np.abs(left - np.median(left))))
+    return slope if spread <= _LINE_FIT * max(sigma, 1e-12) else 0.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

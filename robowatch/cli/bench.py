@@ -68,6 +68,25 @@ def cmapss(
     _print_report(lambda: run_cmapss(data, out=out), data="C-MAPSS", json_out=json_out)
 
 
+@app.command("generalise")
+def generalise(
+    skab_data: Annotated[Path, typer.Option("--skab", help="SKAB data directory.")] = Path(
+        "../shared/data/skab"),
+    seeds: Annotated[list[int] | None, typer.Option(
+        "--seed", help="Suite seed (repeatable; default 0).")] = None,
+    no_skab: Annotated[bool, typer.Option("--no-skab", help="Suite only.")] = False,
+    policy: Annotated[Path | None, typer.Option(help="Stream policy TOML.")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Last line: one JSON object.")] = False,
+) -> None:
+    """detect csv's detector on a synthetic suite it was not tuned on, NAB-scored (before and
+    after robowatch issue 14), beside SKAB's F1."""
+    from benchmarks.generalise import run_generalise
+
+    _print_report(lambda: run_generalise(seeds=tuple(seeds or (0,)),
+                                         skab=None if no_skab else skab_data, policy=policy),
+                  data="SKAB", json_out=json_out)
+
+
 @app.command("simulate")
 def bench_simulate(
     ctx: typer.Context,

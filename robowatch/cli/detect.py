@@ -11,7 +11,7 @@ import typer
 
 from detection.errors import DetectionError
 from detection.library.csvscore import score_csv, with_overrides
-from detection.library.monitor import load_policy
+from detection.library.stream import load_stream_policy
 from robowatch.cli.context import writable_file
 
 app = typer.Typer(help="Anomaly detection: offline scoring (csv) and the streaming engine.",
@@ -27,23 +27,25 @@ def csv_command(
     policy: Annotated[Path | None, typer.Option(help="Policy TOML (default: packaged).")] = None,
     timestamp_column: Annotated[str | None, typer.Option(help="Default: first column.")] = None,
     train_rows: Annotated[int | None, typer.Option(
-        min=2, help="Rows at the start that train the model and are not scored "
-                    "(default: the policy's, 400). Outliers among them are left out.")] = None,
+        min=20, help="Warm-up: rows at the start that train the model and are not scored "
+                     "(default: the policy's, 300). Learning then goes on, without the "
+                     "rows inside an alarm.")] = None,
     threshold: Annotated[float | None, typer.Option(
         min=0.0, max=1.0, help="Likelihood above which an incident opens (default: the "
                                "policy's, 0.99999, tuned for few false alarms).")] = None,
 ) -> None:
-    """Score FILE causally (row t uses rows <= t).
+    """Score FILE causally (row t uses rows <= t), one row at a time.
 
-    score is a likelihood in [0, 1], calibrated on the series' own history, so one threshold
-    serves every file; is_anomaly is 1 on the first row of each incident only. The summary
-    counts incidents and the rows they span.
+    The first column (or --timestamp-column) gives the time: daily and weekly rhythms and
+    the sampling interval are learnt from it. score is a likelihood in [0, 1], calibrated
+    on the series' own history, so one threshold serves every file; is_anomaly is 1 on the
+    first row of each incident only. The summary counts incidents and the rows they span.
     """
-    pol = with_overrides(load_policy(policy), train_rows=train_rows, threshold=threshold)
+    pol = with_overrides(load_stream_policy(policy), train_rows=train_rows, threshold=threshold)
     summary = score_csv(file, out, pol, timestamp_column=timestamp_column)
     typer.echo(json.dumps({"rows": summary.rows, "features": summary.features,
                            "train_rows": summary.train_rows,
-                           "train_rows_trimmed": summary.trimmed,
+                           "timestamps_used": summary.timestamps_used,
                            "incidents": summary.incidents,
                            "rows_in_alarm": summary.rows_in_alarm,
                            "relearned": summary.relearned,
