@@ -42,19 +42,19 @@ def _incident_counts(files: list[Any], onsets: dict[str, Any]) -> dict[str, int]
     return {"incidents": total, "incidents_found": found, "onsets_outside_incidents": outside}
 
 
-def _csv_pipeline(files: list[Any], pol: Any) -> tuple[Any, dict[str, int]]:
-    """``detect csv``'s decision on SKAB: rows inside an incident (hysteresis alarm on the
-    calibrated likelihood) as the outlier flags, and its onsets against the incidents."""
+def _csv_pipeline(files: list[Any]) -> tuple[Any, dict[str, int]]:
+    """``detect csv``'s decision on SKAB: rows inside an incident (the streaming forecaster's
+    hysteresis alarm on the calibrated likelihood, ``policies/stream.toml``) as the outlier
+    flags, and its onsets against the incidents."""
     from detection.benchmarks import skab as sk
-    from detection.library.alarm import run_alarm
-    from detection.library.monitor import feature_columns, run_monitor
+    from detection.library.stream import load_stream_policy, run_stream
 
+    pol = load_stream_policy()
     onsets = {}
 
     def predict(f: Any) -> Any:
-        cols = feature_columns(f.columns, pol)
-        m = run_monitor(f.X[:, [f.columns.index(c) for c in cols]], pol)
-        a = run_alarm(m.score, start=pol.train_rows, healthy=m.fitted, policy=pol.alarm)
+        cols = [i for i, c in enumerate(f.columns) if c.lower() not in pol.label_columns]
+        a = run_stream(f.X[:, cols], f.seconds, pol).alarm
         onsets[f.name] = a.onset
         return a.in_alarm
 
@@ -65,7 +65,7 @@ def _csv_pipeline(files: list[Any], pol: Any) -> tuple[Any, dict[str, int]]:
 def run_skab(data: Path, *, policy: Path | None, changepoint_policy: Path | None) -> Report:
     """Ours: outliers from the PCA T^2+Q monitor, changepoints from the mean-shift detector
     (two detectors, as the published tables score each algorithm on both problems); beside
-    it, the same monitor decided as ``detect csv`` decides (calibrated likelihood,
+    it, ``detect csv``'s streaming forecaster and its decision (calibrated likelihood,
     hysteresis)."""
     from detection.benchmarks import skab as sk
     from detection.library.monitor import load_changepoint_policy, load_policy, policy_as_dict
@@ -77,7 +77,7 @@ def run_skab(data: Path, *, policy: Path | None, changepoint_policy: Path | None
     outliers = sk.monitor_predictor(pol)
     ours = sk.evaluate(files, outliers, changepoints=sk.changepoint_predictor(cp_pol))
     alarm_cps = sk.evaluate(files, outliers)
-    csv_rows, csv_incidents = _csv_pipeline(files, pol)
+    csv_rows, csv_incidents = _csv_pipeline(files)
     iforest = sk.evaluate(files, sk.iforest_predictor)
     table = [f"{'algorithm':34} {'F1':>5} {'FAR%':>6} {'MAR%':>6}   NAB std/lowfp/lowfn"]
     rows = (("robowatch (ours)", ours),
