@@ -117,9 +117,11 @@ def elapsed_seconds(timestamps: object, n: int) -> FloatArray | None:
         return None
     if len(ts) != n or ts.isna().mean() > 0.01:
         return None
-    # Seconds since the epoch modulo a week keeps the weekday; a few unparsable rows are
-    # given their predecessor's time.
-    s: FloatArray = ts.ffill().bfill().astype("int64").to_numpy(dtype=np.float64) / 1e9
+    # Seconds since the epoch keep the hour and the weekday (the unit of the parsed
+    # datetimes varies with pandas' inference, so no integer cast); a few unparsable rows
+    # are given their predecessor's time.
+    epoch = pd.Timestamp(0, tz="UTC")
+    s: FloatArray = (ts.ffill().bfill() - epoch).dt.total_seconds().to_numpy(dtype=np.float64)
     if n > 1 and np.any(np.diff(s) < 0):
         return None
     return s
@@ -297,7 +299,12 @@ class SeasonalForecaster:
                     self.daily_[:, k] = np.where(ok, self.daily_[:, k] + a * clipped,
                                                  self.daily_[:, k])
                     self.daily_n_[k] += wk
-        if day >= 0:
+        # Weekday offsets wait until the daily knots are learnt (two visits each): learnt
+        # beside young knots they take up part of the daily shape, and the next week's
+        # same weekday then looks off (a noise-free daily rhythm alarmed in its 2nd week).
+        daily_ready = not self.daily_on_ or bool(
+            self.daily_n_.min() >= 2 * max(3600.0 / self.dt_, 1.0))
+        if day >= 0 and daily_ready:
             young = self.weekly_n_[day] < 2 * max(_DAY_S / self.dt_, 1.0)
             if young or not in_alarm:
                 a = max(p.season_alpha, 1.0 / (self.weekly_n_[day] + 1))
