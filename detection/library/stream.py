@@ -285,32 +285,27 @@ class SeasonalForecaster:
             sigma = _MEAN_ABS_TO_SIGMA * np.abs(e)
             self.scale_ = np.where(ok, np.maximum((1 - a_s) * self.scale_ + a_s * sigma,
                                                   self.floor_), self.scale_)
-        # A rhythm's slot seen for less than two visits (two days of an hourly knot, two
-        # weeks of a weekday) learns also inside an alarm: the first weekend is a surprise,
-        # but it must be learnt from, or every weekend alarms. Always from the clipped
-        # error: a spike in a young slot would otherwise return every day at its hour.
+        # Rhythms learn outside alarms only, from the clipped error (a spike would otherwise
+        # return every day at its hour). Letting young slots learn inside alarms too (so
+        # that a first weekend is learnt at once) let a weekday's offset take up a level
+        # shift, which then alarmed again on the next weekday: suite NAB 88.4 against 89.7.
         clipped = e - a_l * e  # what the level did not take
-        if k0 >= 0:
-            per_visit = max(3600.0 / self.dt_, 1.0)
+        if k0 >= 0 and not in_alarm:
             for k, wk in ((k0, 1 - w), (k1, w)):
-                young = self.daily_n_[k] < 2 * per_visit
-                if young or not in_alarm:
-                    a = max(p.season_alpha, 1.0 / (self.daily_n_[k] + 1)) * wk
-                    self.daily_[:, k] = np.where(ok, self.daily_[:, k] + a * clipped,
-                                                 self.daily_[:, k])
-                    self.daily_n_[k] += wk
+                a = max(p.season_alpha, 1.0 / (self.daily_n_[k] + 1)) * wk
+                self.daily_[:, k] = np.where(ok, self.daily_[:, k] + a * clipped,
+                                             self.daily_[:, k])
+                self.daily_n_[k] += wk
         # Weekday offsets wait until the daily knots are learnt (two visits each): learnt
         # beside young knots they take up part of the daily shape, and the next week's
         # same weekday then looks off (a noise-free daily rhythm alarmed in its 2nd week).
         daily_ready = not self.daily_on_ or bool(
             self.daily_n_.min() >= 2 * max(3600.0 / self.dt_, 1.0))
-        if day >= 0 and daily_ready:
-            young = self.weekly_n_[day] < 2 * max(_DAY_S / self.dt_, 1.0)
-            if young or not in_alarm:
-                a = max(p.season_alpha, 1.0 / (self.weekly_n_[day] + 1))
-                self.weekly_[:, day] = np.where(ok, self.weekly_[:, day] + a * clipped,
-                                                self.weekly_[:, day])
-                self.weekly_n_[day] += 1
+        if day >= 0 and daily_ready and not in_alarm:
+            a = max(p.season_alpha, 1.0 / (self.weekly_n_[day] + 1))
+            self.weekly_[:, day] = np.where(ok, self.weekly_[:, day] + a * clipped,
+                                            self.weekly_[:, day])
+            self.weekly_n_[day] += 1
         if gap:
             self._reset_short(self.level_.size)
         else:
