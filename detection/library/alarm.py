@@ -49,7 +49,8 @@ FloatArray = NDArray[np.float64]
 
 
 class AlarmPolicy(BaseModel):
-    """The ``[alarm]`` table of ``policies/offline.toml`` (each number's reason is there)."""
+    """The ``[alarm]`` table of ``policies/offline.toml`` and ``policies/stream.toml`` (each
+    number's reason is there)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     threshold: float = Field(gt=0, lt=1)
