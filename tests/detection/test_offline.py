@@ -18,6 +18,7 @@ from detection.library.monitor import (
     run_monitor,
 )
 from detection.library.pca import PcaT2Q
+from detection.library.stream import load_stream_policy
 
 # ../shared/data beside the checkout (the project's shared material); a user's clone has none,
 # and the tests that need it skip.
@@ -96,13 +97,13 @@ def test_csv_ignores_labels_and_keeps_every_row(tmp_path):
     src = tmp_path / "in.csv"
     df.to_csv(src, sep=";", index=False)
     out = tmp_path / "out.csv"
-    summary = score_csv(src, out, load_policy())
+    summary = score_csv(src, out, load_stream_policy())
     assert summary.features == ["a", "b"]
     res = pd.read_csv(out)
     assert list(res.columns) == ["timestamp", "score", "is_anomaly"] and len(res) == n
-    # one incident, opened within a few rows of the step; the training rows are not scored
+    # one incident, opened within a few rows of the step; the warm-up rows are not scored
     assert res.is_anomaly.sum() == 1 and res.is_anomaly[450:456].sum() == 1
-    assert res.score[:400].isna().all() and res.score[456:].min() > 0.9999
+    assert res.score[:300].isna().all() and res.score[456:].min() > 0.9999
     assert summary.incidents == 1
 
 
@@ -110,7 +111,7 @@ def test_csv_without_numeric_columns_is_a_clear_error(tmp_path):
     src = tmp_path / "in.csv"
     src.write_text("ts,name\n" + "".join(f"{i},x\n" for i in range(500)))
     with pytest.raises(InvalidInputError, match="no numeric feature"):
-        score_csv(src, tmp_path / "out.csv", load_policy())
+        score_csv(src, tmp_path / "out.csv", load_stream_policy())
 
 
 @pytest.mark.slow
