@@ -32,6 +32,7 @@ from api.routers import (
     console,
     console_data,
     fleet_tree,
+    handovers,
     health,
     maintenance,
     parts,
@@ -125,8 +126,8 @@ def create_app(
     async def docs() -> HTMLResponse:
         return get_swagger_ui_html(openapi_url="/openapi.json", title="robowatch API")
 
-    for resource in (robots, tickets, ticket_events, anomalies, stream, maintenance, parts,
-                     telemetry, fleet_tree, console_data):
+    for resource in (robots, tickets, ticket_events, handovers, anomalies, stream, maintenance,
+                     parts, telemetry, fleet_tree, console_data):
         app.include_router(resource.router, prefix=API_PREFIX)
     for router in (auth, users, api_keys):
         app.include_router(router, prefix=API_PREFIX)

@@ -34,7 +34,7 @@ from tenacity import (
 
 from api.auth import demo_password, ensure_demo_users
 from robowatch.settings import Settings
-from robowatch.team import load_team
+from robowatch.team import DEMO_ROSTER, load_team
 from simulators.brokers import free_port
 from simulators.registry import fleet_spec
 from simulators.scenario import Scenario, default_scenario_path
@@ -44,6 +44,7 @@ from storage.embedded import EmbeddedPostgres
 from storage.fleet import FleetSpec, register_fleet
 from storage.migrate import upgrade
 from storage.tickets import list_tickets
+from ticketing.duty import put_roster_in_force
 from ticketing.errors import TicketingError
 from ticketing.events import apply
 from ticketing.policy import Policy, load_policy
@@ -133,6 +134,7 @@ def _prepare_database(url: str, fleet: FleetSpec, policy: Policy) -> list[str]:
         log.info("schema migrated to %04d %s", m.version, m.name)
     with connect(url) as conn:
         register_fleet(conn=conn, fleet=fleet)
+        put_roster_in_force(conn=conn, roster=DEMO_ROSTER)
         conn.commit()
     with connect(url, autocommit=True) as conn:
         _fresh_story(conn, policy)

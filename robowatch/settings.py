@@ -9,11 +9,19 @@ forms ``ROBOWATCH_API_HOST`` / ``ROBOWATCH_API_PORT`` named in the README are ac
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -21,13 +29,52 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-__all__ = ["ApiSettings", "NotifySettings", "WebhookSettings", "Settings", "OpcUaEndpoint",
-           "load_settings"]
+from ticketing.policy import parse_duration
+
+__all__ = ["ApiSettings", "AuthSettings", "NotifySettings", "WebhookSettings", "Settings",
+           "OpcUaEndpoint", "load_settings"]
 
 
 class ApiSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
+
+
+# "8h", "15m", "1h30m" as in the policy files; ISO 8601 ("PT8H") and seconds work too.
+_Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+class AuthSettings(BaseModel):
+    """Sign-in and session knobs of the API (``api.config.ApiConfig``; docs/access.md).
+    Unset: the API's own default, chosen and explained there."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    token_ttl: _Duration | None = Field(default=None, description="session token lifetime")
+    login_window: _Duration | None = Field(
+        default=None, description="sliding window the failed logins are counted over")
+    login_failures_per_user: int | None = Field(
+        default=None, ge=1, description="failed logins of one account per window before 429")
+    login_failures_per_address: int | None = Field(
+        default=None, ge=1, description="failed logins from one address per window before 429")
+    cookie_name: str | None = Field(default=None, pattern=r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+    cookie_secure: bool | None = Field(
+        default=None, description="force the session cookie's Secure flag (true behind a "
+                                  "TLS-terminating proxy); unset: Secure when the request "
+                                  "came over https")
+    access_file: Path | None = Field(
+        default=None, description="access policy TOML; unset: the packaged one")
+
+    @field_validator("token_ttl", "login_window")
+    @classmethod
+    def _positive(cls, v: timedelta | None) -> timedelta | None:
+        if v is not None and v <= timedelta(0):
+            raise ValueError("must be longer than zero")
+        return v
+
+    def api_options(self) -> dict[str, Any]:
+        """The ``create_app`` options these settings set (unset ones keep the API's)."""
+        return {k: v for k, v in self.model_dump().items() if v is not None}
 
 
 class WebhookSettings(BaseModel):
@@ -95,6 +142,7 @@ class Settings(BaseSettings):
     )
     opcua_endpoints: list[OpcUaEndpoint] = Field(default_factory=list)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
     notify: NotifySettings = Field(default_factory=NotifySettings)
     home: Path = Field(
         default=Path(".robowatch"),

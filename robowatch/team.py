@@ -1,7 +1,9 @@
 """The service team (engineers, O&M managers) from a TOML file, for ``register_fleet``.
 
 Validated like every configuration file of robowatch: a frozen pydantic model that refuses
-unknown keys, so a misspelt ``on_dutty`` is an error instead of a silently absent engineer.
+unknown keys, so a misspelt ``skils`` is an error instead of a silently unskilled engineer.
+Who is on duty is not here: the on-call roster (``robowatch/demo_roster.toml``,
+``ticketing.roster``) computes it.
 """
 
 from __future__ import annotations
@@ -14,7 +16,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from storage.fleet import EngineerSpec
 
-__all__ = ["TeamError", "load_team"]
+__all__ = ["TeamError", "load_team", "DEMO_ROSTER"]
+
+# Who of the demo team is on duty when (two engineers in every shift).
+DEMO_ROSTER = Path(str(resources.files("robowatch").joinpath("demo_roster.toml")))
 
 
 class TeamError(ValueError):
@@ -31,7 +36,6 @@ class _Person(_Model):
     role: str = "engineer"
     city: str | None = None
     skills: tuple[str, ...] = ()
-    on_duty: bool = False
     email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$")
 
 

@@ -60,7 +60,6 @@ class EngineerSpec:
     role: str = "engineer"
     city: str | None = None
     skills: tuple[str, ...] = ()
-    on_duty: bool = False
     email: str | None = None
 
 
@@ -134,12 +133,12 @@ def register_fleet(*, conn: psycopg.Connection, fleet: FleetSpec) -> dict[str, i
                         ).fetchone()[0]  # type: ignore[index]
         for e in fleet.engineers:
             conn.execute(
-                """INSERT INTO engineers (code, name, role, city, skills, on_duty, email)
-                   VALUES (%s, %s, %s, %s, %s, %s, %s)
+                """INSERT INTO engineers (code, name, role, city, skills, email)
+                   VALUES (%s, %s, %s, %s, %s, %s)
                    ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, role = EXCLUDED.role,
                        city = EXCLUDED.city, skills = EXCLUDED.skills,
-                       on_duty = EXCLUDED.on_duty, email = EXCLUDED.email""",
-                (e.code, e.name, e.role, e.city, list(e.skills), e.on_duty, e.email),
+                       email = EXCLUDED.email""",
+                (e.code, e.name, e.role, e.city, list(e.skills), e.email),
             )
     return out
 

@@ -174,11 +174,11 @@ def notifications_of(*, conn: Conn, ticket_id: int) -> list[NotificationRow]:
         return cur.fetchall()
 
 
-def people_with_role(*, conn: Conn, role: str) -> list[Recipient]:
-    """On-duty people of ``role`` (engineers table), by code."""
+def people_with_role(*, conn: Conn, role: str, codes: Sequence[str]) -> list[Recipient]:
+    """The people of ``role`` among ``codes`` (those on duty: ``ticketing.duty``), by code."""
     with conn.cursor(row_factory=class_row(Recipient)) as cur:
-        cur.execute("SELECT code, name, role, email FROM engineers WHERE role = %s AND on_duty "
-                    "ORDER BY code", (role,))
+        cur.execute("SELECT code, name, role, email FROM engineers WHERE role = %s "
+                    "AND code = ANY(%s) ORDER BY code", (role, list(codes)))
         return cur.fetchall()
 
 

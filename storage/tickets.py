@@ -155,7 +155,6 @@ class EngineerLoad:
     role: str
     city: str | None
     skills: list[str]
-    on_duty: bool
     open_tickets: int
 
 
@@ -447,14 +446,17 @@ def move_anomalies(*, conn: Conn, from_ticket: int, to_ticket: int) -> list[int]
     return sorted(int(r["id"]) for r in rows)
 
 
-def engineers_for_dispatch(*, conn: Conn, role: str) -> list[EngineerLoad]:
-    """On-duty people of ``role`` with their count of open tickets, least loaded first."""
+def engineers_for_dispatch(
+    *, conn: Conn, role: str, codes: Sequence[str]
+) -> list[EngineerLoad]:
+    """The people of ``role`` among ``codes`` (those on duty: ``ticketing.duty``) with their
+    count of open tickets, least loaded first."""
     rows = _rows(conn, """
-        SELECT e.id, e.code, e.role, e.city, e.skills, e.on_duty,
+        SELECT e.id, e.code, e.role, e.city, e.skills,
                (SELECT count(*) FROM tickets t
                 WHERE t.assignee_id = e.id AND t.closed_at IS NULL) AS open_tickets
-        FROM engineers e WHERE e.role = %s AND e.on_duty
-        ORDER BY open_tickets, e.code""", (role,))
+        FROM engineers e WHERE e.role = %s AND e.code = ANY(%s)
+        ORDER BY open_tickets, e.code""", (role, list(codes)))
     return [EngineerLoad(**{**r, "skills": list(r["skills"]),
                             "open_tickets": int(r["open_tickets"])}) for r in rows]
 

@@ -51,3 +51,29 @@ def test_bad_values_are_refused_with_the_setting_named(monkeypatch, key, value):
 def test_blank_url_means_unset(monkeypatch):
     monkeypatch.setenv("ROBOWATCH_DATABASE_URL", " ")
     assert Settings().database_url is None
+
+
+def test_auth_settings_reach_the_api_from_environment_and_toml(monkeypatch, tmp_path):
+    from datetime import timedelta
+
+    from api.config import ApiConfig
+
+    assert Settings().auth.api_options() == {}  # unset: the API's own defaults
+    (tmp_path / "robowatch.toml").write_text(
+        '[auth]\ntoken_ttl = "12h"\nlogin_window = "30m"\ncookie_secure = true\n')
+    monkeypatch.setenv("ROBOWATCH_AUTH__LOGIN_FAILURES_PER_USER", "3")
+    options = Settings().auth.api_options()
+    assert options == {"token_ttl": timedelta(hours=12), "login_window": timedelta(minutes=30),
+                       "cookie_secure": True, "login_failures_per_user": 3}
+    config = ApiConfig(database_url="postgresql://db/robowatch", **options)
+    assert (config.token_ttl, config.login_failures_per_user) == (timedelta(hours=12), 3)
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("TOKEN_TTL", "0m"), ("TOKEN_TTL", "eight hours"), ("LOGIN_FAILURES_PER_ADDRESS", "0"),
+    ("COOKIE_NAME", "a=b"), ("COOKIE_SECURE", "perhaps"),
+])
+def test_bad_auth_settings_are_refused(monkeypatch, key, value):
+    monkeypatch.setenv(f"ROBOWATCH_AUTH__{key}", value)
+    with pytest.raises(ValidationError, match=key.lower()):
+        Settings()

@@ -95,9 +95,13 @@ def sla_clocks(*, policy: Policy, grade: str, tier: str) -> dict[ClockName, Cloc
             if allowed is not None}
 
 
-def process_clock(*, policy: Policy, name: ClockName) -> ClockSpec:
-    """``dispatch`` (from intake or a refusal) or ``confirm`` (from each dispatch)."""
+def process_clock(*, policy: Policy, name: ClockName, outside_city: bool = False) -> ClockSpec:
+    """``dispatch`` (from intake or a refusal) or ``confirm`` (from each dispatch).
+    ``outside_city``: nobody is on duty in the robot's city, so dispatch allows the policy's
+    ``dispatch_outside_city`` when it has one."""
     allowed = {"dispatch": policy.process.dispatch, "confirm": policy.process.confirm}[name]
+    if name == "dispatch" and outside_city and policy.process.dispatch_outside_city:
+        allowed = policy.process.dispatch_outside_city
     return _spec(policy, name, allowed)
 
 

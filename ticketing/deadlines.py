@@ -4,7 +4,8 @@ events, inside the event's transaction.
 Which event does what to which clock (service rules sections 3-4):
 
 ==================  =====================================================================
-created             starts dispatch, and the grade's respond, onsite, plan, resolve, update
+created             starts dispatch (longer when nobody is on duty in the robot's city,
+                    if the policy says so), and the grade's respond, onsite, plan, resolve, update
 dispatch            meets dispatch; starts confirm (the assignee's 30 min)
 reassign            closes confirm; starts a new confirm for the new assignee
 refuse              closes confirm; starts dispatch again (re-dispatch)
@@ -39,6 +40,7 @@ from storage import tickets as store
 from storage import timers as tstore
 from ticketing import clocks
 from ticketing.calendar import Calendar, calendar_for
+from ticketing.duty import has_local_candidate
 from ticketing.policy import Policy
 
 __all__ = ["start_ticket", "on_event", "calendars_of", "start_ladder"]
@@ -164,12 +166,22 @@ class _Book:
             self.close(name, why)
 
 
+def _dispatch_clock(
+    conn: store.Conn, ticket: store.TicketRow, policy: Policy, at: datetime
+) -> clocks.ClockSpec:
+    """The dispatch clock; with the policy's outside-city rule, the longer one when nobody
+    the ticket goes to is on duty in the robot's city at ``at``."""
+    outside = (policy.process.dispatch_outside_city is not None
+               and not has_local_candidate(conn=conn, ticket=ticket, policy=policy, at=at))
+    return clocks.process_clock(policy=policy, name="dispatch", outside_city=outside)
+
+
 def start_ticket(
     *, conn: store.Conn, ticket: store.TicketRow, policy: Policy, at: datetime
 ) -> dict[str, Any]:
     """Start the clocks of a ticket accepted into the system at ``at``."""
     book = _Book(conn, ticket, policy, at)
-    book.start(clocks.process_clock(policy=policy, name="dispatch"))
+    book.start(_dispatch_clock(conn, ticket, policy, at))
     for spec in clocks.sla_clocks(policy=policy, grade=ticket.grade, tier=ticket.tier).values():
         book.start(spec)
     return book.columns
@@ -246,7 +258,7 @@ def on_event(
         book.start(clocks.process_clock(policy=policy, name="confirm"))
     elif event == "refuse":
         book.close("confirm", "refused")
-        book.start(clocks.process_clock(policy=policy, name="dispatch"))
+        book.start(_dispatch_clock(conn, ticket, policy, at))
     elif event == "accept":
         book.meet("confirm")
         book.meet("respond")

@@ -1,6 +1,7 @@
 """Dispatch (service rules sections 3-4): grades the policy routes to the O&M manager go to an
 on-duty manager, who forms the team; the others go straight to an on-duty engineer chosen by
-skills (robot brand, model, fault kind), then same city, then lightest workload.
+skills (robot brand, model, fault kind), then same city, then lightest workload. Who is on
+duty is computed from the roster in force at the instant of the dispatch (``ticketing.duty``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from datetime import datetime
 from storage import fleet
 from storage import tickets as store
 from ticketing import events
+from ticketing.duty import engineers_on_duty, routed_role, same_city
 from ticketing.errors import ConcurrentChange
 from ticketing.policy import Policy
 
@@ -23,8 +25,7 @@ def _rank(
     e: store.EngineerLoad, *, wanted: set[str], city: str | None
 ) -> tuple[int, int, int, str]:
     matched = len(wanted & {s.lower() for s in e.skills})
-    same_city = int(city is not None and e.city is not None and e.city.lower() == city.lower())
-    return (-matched, -same_city, e.open_tickets, e.code)
+    return (-matched, -int(same_city(e, city)), e.open_tickets, e.code)
 
 
 def choose_assignee(
@@ -33,21 +34,20 @@ def choose_assignee(
     wanted_skills: Sequence[str] = (),
     city: str | None = None,
 ) -> store.EngineerLoad | None:
-    """The best on-duty candidate, or None when nobody is on duty. Pure."""
-    on_duty = [c for c in candidates if c.on_duty]
-    if not on_duty:
+    """The best of the on-duty ``candidates``, or None when there are none. Pure."""
+    if not candidates:
         return None
     wanted = {s.lower() for s in wanted_skills if s}
-    return min(on_duty, key=lambda e: _rank(e, wanted=wanted, city=city))
+    return min(candidates, key=lambda e: _rank(e, wanted=wanted, city=city))
 
 
 def next_assignee(
-    *, conn: store.Conn, ticket: store.TicketRow, policy: Policy, exclude: Sequence[str] = ()
+    *, conn: store.Conn, ticket: store.TicketRow, policy: Policy, at: datetime,
+    exclude: Sequence[str] = (),
 ) -> store.EngineerLoad | None:
-    """The best on-duty person for ``ticket`` by the policy's routing, leaving out ``exclude``
-    and whoever refused it or let its confirmation lapse before; None when nobody is left."""
-    to_manager = ticket.grade in policy.routing.manager_grades
-    role = policy.routing.manager_role if to_manager else policy.routing.engineer_role
+    """The best person on duty at ``at`` for ``ticket`` by the policy's routing, leaving out
+    ``exclude`` and whoever refused it or let its confirmation lapse before; None when nobody
+    is left."""
     robot = fleet.get_robot(conn=conn, code=ticket.robot)
     wanted = [ticket.kind] + ([robot.brand or "", robot.model or ""] if robot else [])
     # Whoever refused this ticket or let it lapse is not asked again; a person decides then.
@@ -56,7 +56,7 @@ def next_assignee(
     left_out |= {str(e.data.get("refused_by")) for e in history if e.event == "refuse"}
     left_out |= {str(e.data.get("from")) for e in history
                  if e.event == "reassign" and e.data.get("lapsed")}
-    candidates = [e for e in store.engineers_for_dispatch(conn=conn, role=role)
+    candidates = [e for e in engineers_on_duty(conn=conn, role=routed_role(ticket, policy), at=at)
                   if e.code not in left_out]
     return choose_assignee(candidates=candidates, wanted_skills=wanted,
                            city=robot.city if robot else None)
@@ -70,7 +70,7 @@ def auto_dispatch(
     ticket = store.get_ticket(conn=conn, ticket_id=ticket_id)
     if ticket is None or ticket.state != "new":
         return None
-    chosen = next_assignee(conn=conn, ticket=ticket, policy=policy)
+    chosen = next_assignee(conn=conn, ticket=ticket, policy=policy, at=now)
     if chosen is None:
         return None
     to_manager = ticket.grade in policy.routing.manager_grades

@@ -12,14 +12,15 @@
         ├── MissingDetail      the event needs a detail (reason, assignee, report) not given
         │                      or unusable (an unknown engineer, robot or channel)
         ├── TicketNotFound     no ticket with that id
-        └── ConcurrentChange   the ticket is no longer at the version the caller saw; carries
-                               the current state and version (the API answers 409)
+        ├── ConcurrentChange   the ticket is no longer at the version the caller saw; carries
+        │                      the current state and version (the API answers 409)
+        └── HandoverRefused    a shift handover that cannot be acknowledged (404/403/409)
 """
 
 from __future__ import annotations
 
 __all__ = ["TicketingError", "PolicyError", "GradingError", "CalendarError", "LifecycleError",
-           "EventRefused", "MissingDetail", "TicketNotFound", "ConcurrentChange"]
+           "EventRefused", "MissingDetail", "TicketNotFound", "ConcurrentChange", "HandoverRefused"]
 
 
 class TicketingError(Exception):
@@ -71,3 +72,12 @@ class ConcurrentChange(LifecycleError):
         self.version = version
         super().__init__(f"ticket {ticket} is at version {version} (state {state!r}), "
                          f"not {expected}: it changed meanwhile")
+
+
+class HandoverRefused(LifecycleError):
+    """A shift handover cannot be acknowledged: ``status`` is the HTTP answer it maps to (404
+    unknown or not fired, 403 not of the incoming shift, 409 acknowledged already)."""
+
+    def __init__(self, message: str, *, status: int) -> None:
+        self.status = status
+        super().__init__(message)

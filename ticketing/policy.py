@@ -127,6 +127,9 @@ class MultiCoreRule(_Model):
 class ProcessClocks(_Model):
     dispatch: Duration
     confirm: Duration
+    # Absent: one dispatch clock. Set: the dispatch clock allows this long instead when nobody
+    # the ticket is routed to is on duty in the robot's city (seed 004: 2 h outside the city).
+    dispatch_outside_city: Duration | None = None
 
 
 class Routing(_Model):

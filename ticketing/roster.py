@@ -165,18 +165,25 @@ class Roster(_Model):
         return max((i for i in self._instances(rota, local - _DAY, local)
                     if i.starts_at <= at), key=lambda i: i.starts_at)
 
+    def _present(self, people: set[str], at: datetime) -> set[str]:
+        for a in self.absences:
+            if a.start <= at < a.end and a.person in people:
+                people.discard(a.person)
+                if a.cover:
+                    people.add(a.cover)
+        return people
+
+    def crew_at(self, team: str, at: datetime) -> frozenset[str]:
+        """Who of ``team`` is on duty at ``at``: its rostered crew less absences, plus covers."""
+        return frozenset(self._present(set(self.shift_at(team, at).people), at))
+
     def on_duty(self, at: datetime, *, role: str | None = None) -> frozenset[str]:
         """Everyone on duty at ``at`` (of ``role``): rostered crews less absences, plus covers."""
         people: set[str] = set()
         for team in self.teams:
             if role is None or team.role == role:
                 people.update(self.shift_at(team.name, at).people)
-        for a in self.absences:
-            if a.start <= at < a.end and a.person in people:
-                people.discard(a.person)
-                if a.cover:
-                    people.add(a.cover)
-        return frozenset(people)
+        return frozenset(self._present(people, at))
 
     def changes_between(self, after: datetime, until: datetime) -> list[ShiftChange]:
         """Shift boundaries in ``(after, until]``, oldest first: the handovers due."""

@@ -8,8 +8,9 @@ deadline (they are rows) and fires none twice (``fired_at`` commits with its eve
 fires in a savepoint: one that fails is logged, postponed and retried, and costs the others
 nothing.
 
-``run_timers`` is the loop the ticketing service runs: a pass, then sleep until the next due
-timer (or until woken: a ticket changed), in a worker thread.
+``run_timers`` is the loop the ticketing service runs: a pass (the ticket timers, then the
+shift handovers of ``ticketing.duty``), then sleep until the next due timer or shift change
+(or until woken: a ticket changed), in a worker thread.
 
 History rows written here, for the notification outbox (``storage.tickets.events_since``):
 ``clock_warning`` (``data.clock``; a warning of clock ``update`` is the progress-update
@@ -30,9 +31,11 @@ from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_ji
 
 from storage import tickets as store
 from storage import timers as tstore
+from storage.duty import next_handover_due
 from storage.connect import DatabaseError, Reconnecting, first_line, log_retry, usable
 from ticketing import deadlines, events
 from ticketing.dispatch import next_assignee
+from ticketing.duty import fire_handovers
 from ticketing.errors import TicketingError
 from ticketing.policy import Policy, format_duration
 
@@ -94,7 +97,7 @@ def _fire_one(
     if d.action != "reassign" or run.closed_at is not None or t.state != "dispatched":
         return _with(fired, event=BREACH)
     lapsed = t.assignee
-    chosen = next_assignee(conn=conn, ticket=t, policy=policy,
+    chosen = next_assignee(conn=conn, ticket=t, policy=policy, at=now,
                            exclude=[lapsed] if lapsed else [])
     if chosen is None:
         # Nobody else can take it: the ladder climbs from the breach instead.
@@ -165,12 +168,19 @@ class _Pass:
     def __call__(self) -> tuple[int, datetime | None]:
         with self.lock:
             conn = self.db.get()
-            fired = fire_due(conn=conn, now=self.clock(), policy=self.policy,
-                             limit=self.limit)
+            now = self.clock()
+            fired = fire_due(conn=conn, now=now, policy=self.policy, limit=self.limit)
             for f in fired:
                 log.info("ticket %s: %s %s (%s) %s", f.ticket, f.clock, f.action, f.event,
                          f.detail)
-            return len(fired), tstore.next_due(conn=conn)
+            # Shift handovers are timers of the same pass (ticketing.duty).
+            for h in fire_handovers(conn=conn, now=now):
+                log.info("team %s: shift change at %s %s%s", h.team, h.at.isoformat(),
+                         "superseded by a later one" if h.superseded else "handed over",
+                         f" {len(h.tickets)} open tickets" if h.tickets else "")
+            due = [d for d in (tstore.next_due(conn=conn), next_handover_due(conn=conn))
+                   if d is not None]
+            return len(fired), min(due, default=None)
 
     def close(self) -> None:
         with self.lock:

@@ -157,8 +157,13 @@ class DetectionEngine:
             return
         base = RobotBaseline.from_state(state)
         self._limits.install(robot.slot, base)
-        robot.training = None if base.cycle_learnt else Training(started=base.trained_from,
-                                                                  payload=base.payload)
+        # A level-only baseline still owes its cycle limits: they are learnt afresh from the
+        # first running point after the restart. Resuming the old training period instead
+        # (started = trained_from, hours or a day ago) made the period look complete at the
+        # first batch, so cycle limits came from one second of data and scored the rest of
+        # the cycle as torque/current anomalies (the second `robowatch demo`, robot R-0201:
+        # its 30 s machine-tending cycle had not finished learning when the first run ended).
+        robot.training = None
 
     def baseline_of(self, robot_id: int) -> RobotBaseline | None:
         r = self._robots.get(robot_id)

@@ -27,7 +27,8 @@ def api(
     """Serve the API and the console (http://HOST:PORT/) until interrupted."""
     settings = settings_of(ctx)
     with database(settings) as url:
-        app = create_app(database_url=url, policy_file=settings.policy_file)
+        app = create_app(database_url=url, policy_file=settings.policy_file,
+                         **settings.auth.api_options())
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, _consume_replayed_signal)
         # log_config=None: keep the process-wide logging set up by the root command.

@@ -9,11 +9,12 @@ import typer
 
 from robowatch.cli.context import settings_of
 from robowatch.database import database
-from robowatch.team import load_team
+from robowatch.team import DEMO_ROSTER, load_team
 from simulators.registry import fleet_spec
 from simulators.scenario import Scenario, ScenarioError, packaged_scenario_path
 from storage.connect import connect
 from storage.fleet import FleetSpec, list_robots, register_fleet
+from ticketing.duty import put_roster_in_force
 
 app = typer.Typer(help="Fleet registry: customers, sites, lines, robots, engineers.",
                   no_args_is_help=True)
@@ -42,6 +43,8 @@ def load(
     with database(settings_of(ctx)) as url, connect(url) as conn:
         ids = register_fleet(conn=conn,
                              fleet=FleetSpec(customers=fleet.customers, engineers=people))
+        if packaged == "demo" and not team:
+            put_roster_in_force(conn=conn, roster=DEMO_ROSTER)  # and who of it is on duty
         conn.commit()
     typer.echo(f"registered {len(ids)} robots and {len(people)} engineers")
 

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import Coroutine
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import unquote, urlsplit
@@ -15,6 +16,8 @@ import typer
 from robowatch.cli.context import settings_of
 from robowatch.database import database
 from robowatch.settings import NotifySettings
+from storage.connect import connect
+from ticketing.duty import put_roster_in_force, roster_in_force
 from ticketing.notify.channels import ChannelConfig, Webhook
 from ticketing.notify.service import run_notifications
 from ticketing.policy import GRADES, IMPACTS, TIERS, Policy, format_duration, load_policy
@@ -119,3 +122,42 @@ def run(
     with database(settings_of(ctx)) as url:
         asyncio.run(_serve(url, chosen, sweep_every, dispatch,
                            channel_config(settings_of(ctx).notify)))
+
+
+roster_app = typer.Typer(help="The on-call roster: who is on duty when.", no_args_is_help=True)
+app.add_typer(roster_app, name="roster")
+
+
+@roster_app.command("load")
+def roster_load(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False,
+                                         help="Roster TOML (robowatch/demo_roster.toml).")],
+) -> None:
+    """Put a roster in force (validated first; the same rota again changes nothing)."""
+    with database(settings_of(ctx)) as url, connect(url) as conn:
+        roster_id = put_roster_in_force(conn=conn, roster=path)
+        conn.commit()
+    typer.echo(f"roster {roster_id} in force ({path})")
+
+
+@roster_app.command("show")
+def roster_show(
+    ctx: typer.Context,
+    at: Annotated[datetime | None, typer.Option(
+        help="Instant with its UTC offset (default: now).")] = None,
+) -> None:
+    """Who is on duty at an instant, by team and shift."""
+    when = at if at is not None and at.tzinfo is not None else datetime.now(UTC)
+    with database(settings_of(ctx)) as url, connect(url) as conn:
+        found = roster_in_force(conn=conn)
+    if found is None:
+        typer.echo("no roster in force: nobody is on duty (robowatch ticketing roster load)")
+        raise typer.Exit(1)
+    roster_id, roster = found
+    typer.echo(f"roster {roster_id} at {when.isoformat(timespec='minutes')}")
+    for team in roster.teams:
+        shift = roster.shift_at(team.name, when)
+        people = sorted(roster.crew_at(team.name, when))
+        typer.echo(f"  {team.name:<20} {shift.shift:<10} until "
+                   f"{shift.ends_at.isoformat(timespec='minutes')}: {', '.join(people)}")

@@ -270,8 +270,8 @@ def _new_report(world: World, headers: dict[str, str]) -> int:
 
 def _dispatch(world: World, headers: dict[str, str]) -> int:
     with world.conn() as conn:
-        conn.execute("INSERT INTO engineers (code, name, role, on_duty) VALUES "
-                     "('E-1', 'Engineer', 'engineer', true) ON CONFLICT (code) DO NOTHING")
+        conn.execute("INSERT INTO engineers (code, name, role) VALUES "
+                     "('E-1', 'Engineer', 'engineer') ON CONFLICT (code) DO NOTHING")
         robots = {"R-0001": int(conn.execute(  # type: ignore[index]
             "SELECT id FROM robots WHERE code = 'R-0001'").fetchone()[0])}
         ticket = add_ticket(conn, robots)

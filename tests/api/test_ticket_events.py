@@ -23,10 +23,10 @@ REPORT = {"process": "remote session, then on site", "cause": "worn J3 brake",
 def people(db: psycopg.Connection) -> dict[str, dict[str, str]]:
     """Signed-in users of each role that works a ticket, with their Authorization headers."""
     seed_fleet(db)
-    db.execute("INSERT INTO engineers (code, name, role, city, on_duty) VALUES "
-               "('E-1', 'Chen Hao', 'engineer', 'Wuhan', true), "
-               "('E-2', 'Zhao Min', 'engineer', 'Wuhan', true), "
-               "('M-1', 'Wang Li', 'manager', 'Wuhan', true)")
+    db.execute("INSERT INTO engineers (code, name, role, city) VALUES "
+               "('E-1', 'Chen Hao', 'engineer', 'Wuhan'), "
+               "('E-2', 'Zhao Min', 'engineer', 'Wuhan'), "
+               "('M-1', 'Wang Li', 'manager', 'Wuhan')")
     db.commit()
     return {
         "dispatcher": bearer(token_for(db, "disp", "dispatcher")),

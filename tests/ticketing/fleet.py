@@ -18,6 +18,7 @@ from storage.fleet import (
     register_fleet,
 )
 from storage.tickets import TicketRow, get_ticket
+from ticketing.duty import put_roster_in_force, round_the_clock
 from ticketing.events import apply
 from ticketing.policy import Policy
 
@@ -42,19 +43,22 @@ FLEET = FleetSpec(
         _customer("ORD1", "ordinary", ("R-O1",)),
     ),
     engineers=(
-        EngineerSpec(code="M-01", name="Manager", role="manager", city="Suzhou", on_duty=True),
-        EngineerSpec(code="M-02", name="Deputy manager", role="manager", city="Wuxi",
-                     on_duty=True),
-        EngineerSpec(code="E-01", name="Field 1", city="Suzhou", skills=("ABB", "overheating"),
-                     on_duty=True),
-        EngineerSpec(code="E-02", name="Field 2", city="Wuxi", skills=("KUKA",), on_duty=True),
+        EngineerSpec(code="M-01", name="Manager", role="manager", city="Suzhou"),
+        EngineerSpec(code="M-02", name="Deputy manager", role="manager", city="Wuxi"),
+        EngineerSpec(code="E-01", name="Field 1", city="Suzhou", skills=("ABB", "overheating")),
+        EngineerSpec(code="E-02", name="Field 2", city="Wuxi", skills=("KUKA",)),
     ),
 )
+# Everyone on duty all the time, unless a test puts another roster in force.
+ALWAYS = round_the_clock({"manager": ("M-01", "M-02"), "engineer": ("E-01", "E-02")})
 
 
 def register(db_url: str) -> dict[str, int]:
+    """Register the fleet and put the round-the-clock roster in force."""
     with psycopg.connect(db_url, autocommit=True) as conn:
-        return register_fleet(conn=conn, fleet=FLEET)
+        ids = register_fleet(conn=conn, fleet=FLEET)
+        put_roster_in_force(conn=conn, roster=ALWAYS)
+        return ids
 
 
 def anomaly(

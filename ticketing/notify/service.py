@@ -21,6 +21,7 @@ import httpx
 from storage import notifications as store
 from storage.connect import Conn, Reconnecting, first_line
 from storage.locks import release_session_lock, try_session_lock
+from ticketing.duty import on_duty
 from ticketing.notify.channels import ChannelConfig, DeliveryError, send_email, send_webhook
 from ticketing.notify.plan import deliveries_for
 from ticketing.policy import NotificationRules
@@ -92,7 +93,8 @@ class Notifier:
                 assignee = store.person(conn=conn, code=ev.assignee) if ev.assignee else None
                 deliveries = deliveries_for(
                     ev, rules=self._rules, assignee=assignee,
-                    people_with_role=lambda role: store.people_with_role(conn=conn, role=role))
+                    people_with_role=lambda role, at=ev.at: store.people_with_role(
+                        conn=conn, role=role, codes=on_duty(conn=conn, at=at, role=role)))
                 planned += store.plan_deliveries(conn=conn, event=ev, deliveries=deliveries,
                                                  read_up_to=ev.id, due_at=self._clock())
         return planned
