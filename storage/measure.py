@@ -15,7 +15,8 @@ from storage.telemetry import table_bytes
 
 __all__ = ["create_scratch_database", "drop_database", "count_telemetry", "export_telemetry",
            "empty_telemetry", "layout_bytes", "series_values_sample", "alarm_latencies",
-           "clone_open_ticket", "nth_due", "dispatch_delays"]
+           "clone_open_ticket", "nth_due", "dispatch_delays", "ticket_ids_like",
+           "ticket_versions", "events_per_ticket"]
 
 _EXPORT = ("COPY (SELECT time, robot_id, signal_id, value, quality FROM telemetry{limit})"
            " TO STDOUT (FORMAT BINARY)")
@@ -167,3 +168,24 @@ def dispatch_delays(*, conn: psycopg.Connection) -> list[float]:
                             WHERE ticket_id = t.id AND event = 'dispatch') d ON true
             WHERE t.channel = 'monitoring' AND d.at IS NOT NULL""").fetchall()
     return [float(r[0]) for r in rows]
+
+
+def ticket_ids_like(*, conn: psycopg.Connection, prefix: str) -> list[int]:
+    """Ids of the tickets numbered ``prefix...`` (the copies ``clone_open_ticket`` made)."""
+    rows = conn.execute("SELECT id FROM tickets WHERE number LIKE %s ORDER BY id",
+                        (prefix + "%",)).fetchall()
+    return [int(r[0]) for r in rows]
+
+
+def ticket_versions(*, conn: psycopg.Connection, ids: list[int]) -> dict[int, int]:
+    """Ticket id -> its current version."""
+    rows = conn.execute("SELECT id, version FROM tickets WHERE id = ANY(%s)", (ids,)).fetchall()
+    return {int(r[0]): int(r[1]) for r in rows}
+
+
+def events_per_ticket(*, conn: psycopg.Connection, event: str, actor: str) -> dict[int, int]:
+    """Ticket id -> how many history rows of ``event`` by ``actor`` it holds."""
+    rows = conn.execute("""SELECT ticket_id, count(*) FROM ticket_events
+                           WHERE event = %s AND actor = %s GROUP BY ticket_id""",
+                        (event, actor)).fetchall()
+    return {int(r[0]): int(r[1]) for r in rows}

@@ -27,7 +27,8 @@ from storage.tickets import Conn
 __all__ = ["ClockRun", "TimerRow", "NewTimer", "DueTimer", "start_clock", "clocks_of",
            "open_clocks", "latest_clock", "get_clock", "close_clock", "set_clock_due",
            "mark_warned", "mark_breached", "unfired_timers", "set_timer_due", "claim_due",
-           "mark_fired", "postpone", "next_due", "timers_of", "add_timers"]
+           "mark_fired", "postpone", "next_due", "timers_of", "add_timers", "Firing",
+           "fire_batch"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -82,6 +83,23 @@ class DueTimer:
     due_at: datetime
     detail: dict[str, Any]
     attempts: int
+    ticket_number: str = ""
+    ticket_state: str = ""             # as locked by the claim
+    allowed: timedelta = timedelta(0)  # the clock run's allowed time
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Firing:
+    """A timer that only records (a warning, a plain breach), fired with others in a batch."""
+
+    timer_id: int
+    clock_id: int
+    ticket_id: int
+    action: str                 # "warn" or "breach"
+    due_at: datetime
+    event: str                  # the history row it writes
+    state: str                  # the ticket's state, kept by the row
+    data: dict[str, Any]
 
 
 _CLOCK_COLS = ("id, ticket_id, clock, calendar, started_at, allowed, due_at, paused_left, "
@@ -206,7 +224,8 @@ def claim_due(*, conn: Conn, now: datetime, limit: int) -> list[DueTimer]:
     ends."""
     rows = _rows(conn, """
         SELECT tm.id, tm.ticket_id, tm.clock_id, c.clock, tm.action, tm.step, tm.due_at,
-               tm.detail, tm.attempts
+               tm.detail, tm.attempts, t.number AS ticket_number, t.state AS ticket_state,
+               c.allowed
         FROM ticket_timers tm
         JOIN tickets t ON t.id = tm.ticket_id
         JOIN ticket_clocks c ON c.id = tm.clock_id
@@ -215,6 +234,36 @@ def claim_due(*, conn: Conn, now: datetime, limit: int) -> list[DueTimer]:
         LIMIT %s
         FOR UPDATE OF tm, t SKIP LOCKED""", (now, limit))
     return [DueTimer(**r) for r in rows]
+
+
+def fire_batch(*, conn: Conn, at: datetime, actor: str, firings: Sequence[Firing]) -> None:
+    """Fire warnings and plain breaches together, a statement per table for the whole set:
+    mark them fired, stamp their clocks and append their history rows (by ``actor``), in
+    the caller's transaction. ``LookupError`` (nothing kept) if one had fired already."""
+    if not firings:
+        return
+    ids = [f.timer_id for f in firings]
+    with conn.transaction():
+        marked = _rows(conn, "UPDATE ticket_timers SET fired_at = %s "
+                             "WHERE id = ANY(%s) AND fired_at IS NULL RETURNING id", (at, ids))
+        if len(marked) != len(ids):
+            raise LookupError(f"{len(ids) - len(marked)} of {len(ids)} timers fired meanwhile")
+        warned = [f.clock_id for f in firings if f.action == "warn"]
+        conn.execute("UPDATE ticket_clocks SET warned_at = COALESCE(warned_at, %s) "
+                     "WHERE id = ANY(%s)", (at, warned))
+        breached = [f for f in firings if f.action == "breach"]
+        conn.execute("""UPDATE ticket_clocks c SET breached_at = COALESCE(c.breached_at, u.due)
+                        FROM unnest(%s::bigint[], %s::timestamptz[]) AS u(id, due)
+                        WHERE c.id = u.id""",
+                     ([f.clock_id for f in breached], [f.due_at for f in breached]))
+        conn.execute("""INSERT INTO ticket_events (ticket_id, at, event, actor, from_state,
+                                                   to_state, data)
+                        SELECT u.ticket_id, %s, u.event, %s, u.state, u.state, u.data
+                        FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::jsonb[])
+                             WITH ORDINALITY AS u(ticket_id, event, state, data, n)
+                        ORDER BY u.n""",
+                     (at, actor, [f.ticket_id for f in firings], [f.event for f in firings],
+                      [f.state for f in firings], [Jsonb(f.data) for f in firings]))
 
 
 def mark_fired(*, conn: Conn, timer_id: int, at: datetime) -> bool:

@@ -65,7 +65,7 @@ def list_(
                                                          limit=limit)]
 
 
-@router.post("/{handover_id}/acknowledge",
+@router.post("/{handover_id}/acknowledge", response_model=HandoverPublic,
              dependencies=[require_action("acknowledge_handover")],
              responses={403: {"description": "Not of the incoming shift"},
                         404: {"description": "No such handover (or not fired yet)"},

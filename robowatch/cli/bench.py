@@ -312,16 +312,26 @@ def bench_ticketing(
     repeat: Annotated[int, typer.Option(min=1, help="Passes per --due value.")] = 20,
     anomalies: Annotated[int, typer.Option(
         min=1, help="Anomalies timed from storage to dispatch through the service.")] = 100,
+    api_clients: Annotated[int, typer.Option(
+        min=1, help="Concurrent API clients sending ticket events.")] = 50,
+    api_tickets: Annotated[int, typer.Option(min=1, help="Tickets they work on.")] = 1000,
+    api_seconds: Annotated[float, typer.Option(
+        min=0, help="How long they send (0: skip the API figure).")] = 60.0,
     as_json: JsonOpt = False,
 ) -> None:
-    """Timer pass cost over many open tickets (grows with due timers, not tickets), and
-    anomaly stored -> ticket created, graded and dispatched through the real service."""
+    """Timer pass cost over many open tickets (grows with due timers, not tickets), anomaly
+    stored -> ticket created, graded and dispatched through the real service, and concurrent
+    clients sending events through the real API (lost updates, server errors)."""
+    from benchmarks.ticket_api import run_api_bench
     from benchmarks.ticketing import run_ticketing_bench
 
     counts = tuple(due or (10, 100, 1000))
-    report = run_ticketing_bench(tickets=tickets, due=counts, repeat=repeat,
-                                 settings_url=settings_of(ctx).database_url,
+    url = settings_of(ctx).database_url
+    report = run_ticketing_bench(tickets=tickets, due=counts, repeat=repeat, settings_url=url,
                                  anomalies=anomalies)
+    if api_seconds > 0:
+        report.update(run_api_bench(settings_url=url, clients=api_clients, tickets=api_tickets,
+                                    seconds=api_seconds))
     # The headline: a pass with 100 due timers (or the middle count asked for), the load of a
     # busy fleet between two wake-ups of the loop (at most 30 s apart).
     key = "100" if "100" in report["passes"] else str(counts[len(counts) // 2])
@@ -334,6 +344,12 @@ def bench_ticketing(
         typer.echo(f"anomaly -> dispatched: {report['dispatched']}/{report['anomalies']}, "
                    f"p50 {report['anomaly_to_dispatch_p50_s']} s, "
                    f"p99 {report['anomaly_to_dispatch_p99_s']} s")
+        if api_seconds > 0:
+            typer.echo(f"API: {api_clients} clients x {report['api_seconds']} s on "
+                       f"{report['api_tickets']} tickets: {report['api_events_per_s']} events/s "
+                       f"accepted ({report['api_conflicts']} conflicts answered 409), p99 "
+                       f"{report['api_p99_s']} s; lost updates {report['lost_updates']}, "
+                       f"5xx {report['server_errors']}")
     typer.echo(json.dumps(report))
 
 

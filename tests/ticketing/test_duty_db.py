@@ -111,6 +111,12 @@ def test_no_roster_in_force_means_nobody_is_on_duty(db_url):
         assert fire_handovers(conn=c, now=DAY) == []
 
 
+def _ticket(conn: store.Conn, tid: int) -> store.TicketRow:
+    t = store.get_ticket(conn=conn, ticket_id=tid)
+    assert t is not None
+    return t
+
+
 def _handover_events(conn: store.Conn, tid: int) -> list[store.TicketEventRow]:
     return [e for e in store.ticket_events(conn=conn, ticket_id=tid)
             if e.event in ("handover", "acknowledge_handover")]
@@ -125,7 +131,7 @@ def test_handover_at_shift_change_fires_once_and_is_acknowledged_by_the_incoming
     fired = fire_handovers(conn=conn, now=CHANGE + M)
     field = [f for f in fired if f.team == "field"]
     assert [(f.leaving, f.incoming, f.tickets) for f in field] == [
-        (("E-01",), ("E-02",), (store.get_ticket(conn=conn, ticket_id=tid).number,))]
+        (("E-01",), ("E-02",), (_ticket(conn, tid).number,))]
     # Again, and from a second connection (a restarted service): nothing fires twice.
     assert [f for f in fire_handovers(conn=conn, now=CHANGE + 2 * M) if f.team == "field"] == []
     with connect(db_url, autocommit=True) as again:
@@ -225,7 +231,7 @@ def test_seed004_allows_two_hours_to_dispatch_when_nobody_is_on_duty_in_the_city
                   started_at=NIGHT)
     outside = ticket_anomaly(conn=conn, anomaly_id=aid, policy=SEED004, now=NIGHT).ticket_id
     assert outside is not None and _dispatch_allowed(conn, outside) == timedelta(hours=2)
-    assert store.get_ticket(conn=conn, ticket_id=outside).grade == "IV"
+    assert _ticket(conn, outside).grade == "IV"
     # The default policy has no such rule: 15 min either way.
     aid = anomaly(db_url, _robots(conn)["R-C2"], impact="minor", kind="vibration",
                   started_at=NIGHT)

@@ -91,10 +91,14 @@ class Notifier:
             events = store.events_after(conn=conn, kinds=self._rules.events, limit=self._batch)
             for ev in events:
                 assignee = store.person(conn=conn, code=ev.assignee) if ev.assignee else None
-                deliveries = deliveries_for(
-                    ev, rules=self._rules, assignee=assignee,
-                    people_with_role=lambda role, at=ev.at: store.people_with_role(
-                        conn=conn, role=role, codes=on_duty(conn=conn, at=at, role=role)))
+
+                def on_duty_then(role: str, at: datetime = ev.at) -> list[store.Recipient]:
+                    # Who was on duty when it happened, by the roster in force.
+                    return store.people_with_role(
+                        conn=conn, role=role, codes=sorted(on_duty(conn=conn, at=at, role=role)))
+
+                deliveries = deliveries_for(ev, rules=self._rules, assignee=assignee,
+                                            people_with_role=on_duty_then)
                 planned += store.plan_deliveries(conn=conn, event=ev, deliveries=deliveries,
                                                  read_up_to=ev.id, due_at=self._clock())
         return planned
