@@ -90,8 +90,9 @@ def current_roster(*, conn: Conn) -> StoredRoster | None:
     return StoredRoster(**r) if r else None
 
 
-def schedule_handover(*, conn: Conn, handover: NewHandover) -> bool:
-    """Schedule a shift change; False when that change of that team is already known."""
+def schedule_handover(*, conn: Conn, handover: NewHandover) -> int | None:
+    """Schedule a shift change; its id, or None when that change of that team is already
+    known."""
     h = handover
     r = _one(conn, """INSERT INTO shift_handovers (roster_id, team, at, leaving_shift,
                                                    incoming_shift, leaving, incoming)
@@ -99,7 +100,7 @@ def schedule_handover(*, conn: Conn, handover: NewHandover) -> bool:
                       ON CONFLICT (team, at) DO NOTHING RETURNING id""",
              (h.roster_id, h.team, h.at, h.leaving_shift, h.incoming_shift, list(h.leaving),
               list(h.incoming)))
-    return r is not None
+    return int(r["id"]) if r else None
 
 
 def last_handover_at(*, conn: Conn, roster_id: int) -> dict[str, datetime]:

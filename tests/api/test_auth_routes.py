@@ -25,12 +25,15 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from api import create_app
+from api.auth.crypto import digest
+from storage.duty import NewHandover, mark_handover_fired, save_roster, schedule_handover
 from storage.maintenance import NewInspection, insert_inspection
 from tests.api.callers import PASSWORD, api_key_for, bearer, ensure_user, token_for
 from tests.api.parts_routes import PARTS_CALLS
 from tests.api.seed import NOW, add_anomaly, add_ticket, seed_fleet
 from tests.api.server import serve_in_thread
 from ticketing.access import ROLES, builtin_access
+from ticketing.duty import round_the_clock
 
 ACCESS = builtin_access()
 OWN, FOREIGN = "ACME", "BETA"
@@ -67,6 +70,8 @@ NEEDS: dict[tuple[str, str], Need] = {
     # The event is the action: the matrix dispatches (a manager's or dispatcher's step, with
     # reach "all"); reach and other events: tests/api/test_ticket_events.py.
     ("POST", "/api/v1/tickets/{ticket_id}/events"): Need(action="dispatch"),
+    ("GET", "/api/v1/handovers"): Need(read="tickets"),
+    ("POST", "/api/v1/handovers/{handover_id}/acknowledge"): Need(action="acknowledge_handover"),
     ("GET", "/api/v1/anomalies"): Need(read="anomalies"),
     ("GET", "/api/v1/anomalies/{anomaly_id}"): Need(read="anomalies", scoped=True),
     ("GET", "/api/v1/maintenance/inspections"): Need(read="tickets"),
@@ -280,6 +285,28 @@ def _dispatch(world: World, headers: dict[str, str]) -> int:
         "expected_version": ticket.version})(world, headers)
 
 
+def _acknowledge(world: World, headers: dict[str, str]) -> int:
+    """Acknowledge a fired handover to a shift the caller (an engineer: linked to a fresh
+    engineer code) belongs to; tests/api/test_handovers.py has the refusals."""
+    n = next(world.counter)
+    code = f"E-ACK-{n}"
+    token = headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    with world.conn() as conn:
+        conn.execute("INSERT INTO engineers (code, name, role) VALUES (%s, 'Incoming', "
+                     "'engineer')", (code,))
+        conn.execute("UPDATE users SET engineer_id = (SELECT id FROM engineers WHERE code = %s) "
+                     "WHERE role = 'engineer' AND id = (SELECT user_id FROM auth_tokens "
+                     "WHERE token_hash = %s)", (code, digest(token)))
+        roster = save_roster(conn=conn, document=round_the_clock(
+            {"engineer": (code,)}).model_dump(mode="json"))
+        handover = schedule_handover(conn=conn, handover=NewHandover(
+            roster_id=roster, team=f"team-{n}", at=NOW, leaving_shift="day",
+            incoming_shift="night", leaving=("E-LEFT",), incoming=(code,)))
+        assert handover is not None
+        mark_handover_fired(conn=conn, handover_id=handover, at=NOW)
+    return _request("POST", f"/api/v1/handovers/{handover}/acknowledge")(world, headers)
+
+
 SCOPED = {
     ("GET", "/api/v1/robots/{code}"): _scoped("GET", "/api/v1/robots/{}", "robot"),
     ("GET", "/api/v1/tickets/{ticket_id}"): _scoped("GET", "/api/v1/tickets/{}", "ticket"),
@@ -305,6 +332,7 @@ CALLS: dict[tuple[str, str], Call] = {
     ("POST", "/api/v1/users"): _new_user,
     ("POST", "/api/v1/tickets"): _new_report,
     ("POST", "/api/v1/tickets/{ticket_id}/events"): _dispatch,
+    ("POST", "/api/v1/handovers/{handover_id}/acknowledge"): _acknowledge,
     ("POST", "/api/v1/users/{username}/disable"): _disable,
     ("POST", "/api/v1/api-keys"): _new_key,
     ("DELETE", "/api/v1/api-keys/{key_id}"): _revoke_key,
