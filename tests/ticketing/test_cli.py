@@ -73,3 +73,26 @@ def test_run_tickets_anomalies_and_stops_on_sigterm(db_url, tmp_path):
             proc.kill()
             pytest.fail("ticketing run did not stop on SIGTERM")
     assert proc.returncode == 0, out
+
+
+def test_roster_load_puts_it_in_force_and_show_tells_who_is_on_duty(db_url, tmp_path,
+                                                                    monkeypatch):
+    monkeypatch.setenv("ROBOWATCH_DATABASE_URL", db_url)
+    monkeypatch.setenv("ROBOWATCH_HOME", str(tmp_path))
+    runner = CliRunner()
+    empty = runner.invoke(app, ["ticketing", "roster", "show"])
+    assert empty.exit_code == 1 and "nobody is on duty" in empty.output
+    demo = Path(__file__).parents[2] / "robowatch" / "demo_roster.toml"
+    loaded = runner.invoke(app, ["ticketing", "roster", "load", str(demo)])
+    assert loaded.exit_code == 0, loaded.output
+    again = runner.invoke(app, ["ticketing", "roster", "load", str(demo)])
+    assert again.output.split()[1] == loaded.output.split()[1]  # the same rota: same roster
+    # 2026-01-01 09:00 in Shanghai: rota day 0, day shift, crew 0.
+    shown = runner.invoke(app, ["ticketing", "roster", "show", "--at",
+                                "2026-01-01T09:00:00+08:00"])
+    assert shown.exit_code == 0, shown.output
+    assert "remote-support       day" in shown.output and "E-101, E-102" in shown.output
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[teams]]\nname = "x"\n', encoding="utf-8")
+    refused = runner.invoke(app, ["ticketing", "roster", "load", str(bad)])
+    assert refused.exit_code == 2 and "role" in refused.output
