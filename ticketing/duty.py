@@ -43,8 +43,9 @@ _parsed_lock = threading.Lock()
 _INSTANT = timedelta(microseconds=1)
 
 
-def roster_in_force(*, conn: store.Conn) -> tuple[int, Roster] | None:
-    """The roster in force and its id; None when none was loaded (nobody is on duty)."""
+def roster_in_force(*, conn: store.Conn) -> tuple[dstore.StoredRoster, Roster] | None:
+    """The roster in force (its row, and the rota parsed); None when none was loaded (nobody
+    is on duty)."""
     stored = dstore.current_roster(conn=conn)
     if stored is None:
         return None
@@ -53,7 +54,7 @@ def roster_in_force(*, conn: store.Conn) -> tuple[int, Roster] | None:
         roster = _parsed.get(key)
         if roster is None:
             roster = _parsed[key] = Roster.model_validate(stored.document)
-    return stored.id, roster
+    return stored, roster
 
 
 def on_duty(*, conn: store.Conn, at: datetime, role: str | None = None) -> frozenset[str]:
@@ -175,9 +176,8 @@ def fire_handovers(*, conn: store.Conn, now: datetime) -> list[HandoverFired]:
         found = roster_in_force(conn=conn)
         if found is None:
             return fired
-        roster_id, roster = found
-        stored = dstore.current_roster(conn=conn)
-        assert stored is not None
+        stored, roster = found
+        roster_id = stored.id
         while True:
             # From the load on (a clock behind the load, as in a replay: from now).
             _schedule(conn, roster_id, roster, min(stored.loaded_at, now), now)

@@ -154,8 +154,9 @@ def roster_show(
     if found is None:
         typer.echo("no roster in force: nobody is on duty (robowatch ticketing roster load)")
         raise typer.Exit(1)
-    roster_id, roster = found
-    typer.echo(f"roster {roster_id} at {when.isoformat(timespec='minutes')}")
+    stored, roster = found
+    typer.echo(f"roster {stored.id} ({stored.source or 'no file'}) at "
+               f"{when.isoformat(timespec='minutes')}")
     for team in roster.teams:
         shift = roster.shift_at(team.name, when)
         people = sorted(roster.crew_at(team.name, when))
