@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 
+from storage import tickets as store
 from storage.anomalies import NewAnomaly, open_anomaly
 from storage.fleet import (
     CustomerSpec,
@@ -21,6 +24,7 @@ from storage.tickets import TicketRow, get_ticket
 from ticketing.duty import put_roster_in_force, round_the_clock
 from ticketing.events import apply
 from ticketing.policy import Policy
+from ticketing.timers import run_timers
 
 T0 = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
 
@@ -86,3 +90,26 @@ def act(conn: Any, ticket_id: int, event: str, at: datetime, *, policy: Policy,
     return apply(conn=conn, ticket_id=ticket_id, event=event, actor=actor,
                  expected_version=seen.version if seen else None, now=at, policy=policy,
                  **details)
+
+
+async def timer_loop_lifetime(
+    db_url: str, policy: Policy, now: list[datetime], until: datetime,
+    next_due: Callable[[store.Conn], datetime | None],
+) -> None:
+    """One lifetime of the service's timer loop (``run_timers``) over the clock ``now[0]``,
+    moved to ``until``: it ends once ``next_due`` (read from the database) lies after it."""
+    stop, wake = asyncio.Event(), asyncio.Event()
+    loop = asyncio.create_task(run_timers(conninfo=db_url, policy=policy, stop=stop, wake=wake,
+                                          clock=lambda: now[0]))
+    now[0] = until
+    wake.set()
+    deadline = asyncio.get_running_loop().time() + 20
+    while True:
+        with psycopg.connect(db_url, autocommit=True) as c:
+            nxt = next_due(c)
+        if nxt is None or nxt > until:
+            break
+        assert asyncio.get_running_loop().time() < deadline, "timers not fired in time"
+        await asyncio.sleep(0.05)
+    stop.set()
+    await asyncio.wait_for(loop, timeout=10)

@@ -3,7 +3,6 @@ restart-safe, acknowledged by the incoming shift), seed 004's outside-city dispa
 
 from __future__ import annotations
 
-import asyncio
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -13,14 +12,13 @@ from storage import duty as dstore
 from storage import tickets as store
 from storage import timers as tstore
 from storage.connect import connect
-from tests.ticketing.fleet import T0, act, anomaly, register
+from tests.ticketing.fleet import T0, act, anomaly, register, timer_loop_lifetime
 from ticketing.dispatch import auto_dispatch, choose_assignee
 from ticketing.duty import acknowledge, fire_handovers, on_duty, put_roster_in_force
 from ticketing.errors import HandoverRefused
 from ticketing.intake import ticket_anomaly
 from ticketing.policy import builtin_policy
 from ticketing.roster import Absence, Roster, ShiftDef, TeamRota
-from ticketing.timers import run_timers
 
 POLICY = builtin_policy("default")
 SH = ZoneInfo("Asia/Shanghai")
@@ -188,21 +186,8 @@ async def test_the_timer_loop_fires_handovers_once_across_a_restart(db_url):
     now = [DAY]
 
     async def lifetime(until: datetime) -> None:
-        stop, wake = asyncio.Event(), asyncio.Event()
-        loop = asyncio.create_task(run_timers(conninfo=db_url, policy=POLICY, stop=stop,
-                                              wake=wake, clock=lambda: now[0]))
-        now[0] = until
-        wake.set()
-        deadline = asyncio.get_running_loop().time() + 20
-        while True:
-            with connect(db_url, autocommit=True) as c:
-                nxt = dstore.next_handover_due(conn=c)
-            if nxt is not None and nxt > until:
-                break
-            assert asyncio.get_running_loop().time() < deadline, "handover not fired in time"
-            await asyncio.sleep(0.05)
-        stop.set()
-        await asyncio.wait_for(loop, timeout=10)
+        await timer_loop_lifetime(db_url, POLICY, now, until,
+                                  lambda c: dstore.next_handover_due(conn=c))
 
     await lifetime(CHANGE + M)
     await lifetime(CHANGE + 2 * M)   # a new service over the same database

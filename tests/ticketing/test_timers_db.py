@@ -5,7 +5,6 @@ firing passes racing for one timer."""
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,10 +15,10 @@ import pytest
 from storage import tickets as store
 from storage import timers as tstore
 from storage.connect import connect
-from tests.ticketing.fleet import T0, act, register
+from tests.ticketing.fleet import T0, act, register, timer_loop_lifetime
 from ticketing.events import SYSTEM, create_manual_ticket
 from ticketing.policy import builtin_policy
-from ticketing.timers import fire_due, run_timers
+from ticketing.timers import fire_due
 
 POLICY = builtin_policy("default")
 M, H = timedelta(minutes=1), timedelta(hours=1)
@@ -260,21 +259,8 @@ async def test_restart_mid_way_loses_nothing_and_fires_nothing_twice(db_url):
                                  actor="cs:agent-7", now=T0, policy=POLICY)
 
     async def lifetime(until: datetime, policy_name: str) -> None:
-        stop, wake = asyncio.Event(), asyncio.Event()
-        loop = asyncio.create_task(run_timers(conninfo=db_url, policy=builtin_policy(policy_name),
-                                              stop=stop, wake=wake, clock=lambda: now[0]))
-        now[0] = until
-        wake.set()
-        deadline = asyncio.get_running_loop().time() + 20
-        while True:
-            with connect(db_url, autocommit=True) as c:
-                nxt = tstore.next_due(conn=c)
-            if nxt is None or nxt > until:
-                break
-            assert asyncio.get_running_loop().time() < deadline, "timers not fired in time"
-            await asyncio.sleep(0.05)
-        stop.set()
-        await asyncio.wait_for(loop, timeout=10)
+        await timer_loop_lifetime(db_url, builtin_policy(policy_name), now, until,
+                                  lambda c: tstore.next_due(conn=c))
 
     await lifetime(T0 + 20 * M, "default")   # respond and dispatch breached, first rungs
     with connect(db_url, autocommit=True) as c:
