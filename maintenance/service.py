@@ -82,9 +82,10 @@ def read_inputs(*, conn: Conn, policy: MaintenancePolicy, now: datetime) -> Plan
         # Oldest first, one reading per instant (the two sources may hold the same one).
         health={k: sorted({h.at: h for h in v}.values(), key=lambda h: h.at)
                 for k, v in health.get(r.code, {}).items()}) for r in robots}
+    # Everyone of the role: the scheduler judges who is on duty per slot, by the roster.
     engineers = [EngineerSpec(code=e.code, name=e.code, role=e.role, city=e.city,
-                              skills=tuple(e.skills), on_duty=e.on_duty)
-                 for e in engineers_for_dispatch(conn=conn, role="engineer")]
+                              skills=tuple(e.skills))
+                 for e in engineers_for_dispatch(conn=conn, role="engineer", codes=None)]
     return PlanInputs(robots=robots, completions=completions, states=states,
                       engineers=engineers)
 

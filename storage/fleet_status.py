@@ -50,7 +50,6 @@ class EngineerName:
     name: str
     role: str
     city: str | None
-    on_duty: bool
 
 
 _TREE = """
@@ -93,6 +92,5 @@ def fleet_robots(*, conn: psycopg.Connection, customer: str | None = None) -> li
 
 def engineer_names(*, conn: psycopg.Connection) -> list[EngineerName]:
     """The service team by code, for showing names where rows carry codes."""
-    return [EngineerName(code=r[0], name=r[1], role=r[2], city=r[3], on_duty=r[4])
-            for r in conn.execute(
-                "SELECT code, name, role, city, on_duty FROM engineers ORDER BY code")]
+    return [EngineerName(code=r[0], name=r[1], role=r[2], city=r[3])
+            for r in conn.execute("SELECT code, name, role, city FROM engineers ORDER BY code")]

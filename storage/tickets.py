@@ -156,6 +156,9 @@ class EngineerLoad:
     city: str | None
     skills: list[str]
     open_tickets: int
+    # engineers_for_dispatch returns people on duty only; a planner that judges duty per
+    # slot (maintenance) marks who is off.
+    on_duty: bool = True
 
 
 def atomic(*, conn: Conn) -> contextlib.AbstractContextManager[Any]:
@@ -447,16 +450,18 @@ def move_anomalies(*, conn: Conn, from_ticket: int, to_ticket: int) -> list[int]
 
 
 def engineers_for_dispatch(
-    *, conn: Conn, role: str, codes: Sequence[str]
+    *, conn: Conn, role: str, codes: Sequence[str] | None
 ) -> list[EngineerLoad]:
-    """The people of ``role`` among ``codes`` (those on duty: ``ticketing.duty``) with their
-    count of open tickets, least loaded first."""
+    """The people of ``role`` among ``codes`` (those on duty: ``ticketing.duty``; None: all of
+    them) with their count of open tickets, least loaded first."""
     rows = _rows(conn, """
         SELECT e.id, e.code, e.role, e.city, e.skills,
                (SELECT count(*) FROM tickets t
                 WHERE t.assignee_id = e.id AND t.closed_at IS NULL) AS open_tickets
-        FROM engineers e WHERE e.role = %s AND e.code = ANY(%s)
-        ORDER BY open_tickets, e.code""", (role, list(codes)))
+        FROM engineers e
+        WHERE e.role = %s AND (%s::text[] IS NULL OR e.code = ANY(%s::text[]))
+        ORDER BY open_tickets, e.code""", (role, None if codes is None else list(codes),
+                                           None if codes is None else list(codes)))
     return [EngineerLoad(**{**r, "skills": list(r["skills"]),
                             "open_tickets": int(r["open_tickets"])}) for r in rows]
 

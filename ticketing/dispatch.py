@@ -34,11 +34,12 @@ def choose_assignee(
     wanted_skills: Sequence[str] = (),
     city: str | None = None,
 ) -> store.EngineerLoad | None:
-    """The best of the on-duty ``candidates``, or None when there are none. Pure."""
-    if not candidates:
+    """The best of the ``candidates`` on duty, or None when there are none. Pure."""
+    on_duty = [c for c in candidates if c.on_duty]
+    if not on_duty:
         return None
     wanted = {s.lower() for s in wanted_skills if s}
-    return min(candidates, key=lambda e: _rank(e, wanted=wanted, city=city))
+    return min(on_duty, key=lambda e: _rank(e, wanted=wanted, city=city))
 
 
 def next_assignee(

@@ -14,10 +14,11 @@ from pydantic import BaseModel, ConfigDict
 
 from api.auth import authorize_event, require_read
 from api.auth.problems import not_found
-from api.deps import AccessDep, ConnDep, CurrentUser, PolicyDep
+from api.deps import AccessDep, ConnDep, CurrentUser, NowDep, PolicyDep
 from api.params import RowId
 from storage.fleet_status import engineer_names
 from storage.tickets import get_ticket
+from ticketing.duty import on_duty
 from ticketing.errors import EventRefused, MissingDetail
 from ticketing.lifecycle import EVENTS, check_event
 
@@ -56,10 +57,12 @@ class AllowedEvents(_Out):
 
 
 @router.get("/engineers", dependencies=[require_read("tickets")])
-def engineers(conn: ConnDep) -> EngineersPublic:
+def engineers(conn: ConnDep, now: NowDep) -> EngineersPublic:
     rows = engineer_names(conn=conn)
+    duty = on_duty(conn=conn, at=now)  # by the roster in force (ticketing.duty)
     return EngineersPublic(items=[EngineerPublic(code=e.code, name=e.name, role=e.role,
-                                                 city=e.city, on_duty=e.on_duty) for e in rows],
+                                                 city=e.city, on_duty=e.code in duty)
+                                  for e in rows],
                            count=len(rows))
 
 

@@ -55,8 +55,8 @@ FLEET = FleetSpec(
             )),
         )),
     ),
-    engineers=(EngineerSpec(code="E-101", name="陈浩", city="苏州", on_duty=True),
-               EngineerSpec(code="E-102", name="赵敏", city="无锡", on_duty=True)),
+    engineers=(EngineerSpec(code="E-101", name="陈浩", city="苏州"),
+               EngineerSpec(code="E-102", name="赵敏", city="无锡")),
 )
 
 

@@ -33,10 +33,8 @@ FLEET = FleetSpec(
         _site("S1", "Suzhou", ("R1", "R2"), INSTALLED),
         _site("S2", "Wuxi", ("R3",), INSTALLED - timedelta(days=10)))),),
     engineers=(
-        EngineerSpec(code="li", name="Li", city="Suzhou", skills=("mechanical", "KUKA"),
-                     on_duty=True),
-        EngineerSpec(code="wang", name="Wang", city="Wuxi", skills=("mechanical",),
-                     on_duty=True),
+        EngineerSpec(code="li", name="Li", city="Suzhou", skills=("mechanical", "KUKA")),
+        EngineerSpec(code="wang", name="Wang", city="Wuxi", skills=("mechanical",)),
     ),
 )
 

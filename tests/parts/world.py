@@ -53,7 +53,7 @@ FLEET = FleetSpec(
         _customer("OLD1", RobotSpec(code="R-OLD", brand="ABB", model="IRB6700",
                                     install_date=date(2024, 10, 1))),
     ),
-    engineers=(EngineerSpec(code="E-01", name="Field 1", city="Suzhou", on_duty=True),),
+    engineers=(EngineerSpec(code="E-01", name="Field 1", city="Suzhou"),),
 )
 
 MOTOR_PRICE = Decimal("4800.00")
