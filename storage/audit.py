@@ -1,0 +1,350 @@
+"""Records (service rules section 10): verifying the ticket history's hash chains, the archive
+of one ticket, the log of archive reads, and purges after an approval.
+
+The chain itself is computed by the database on every insert (migration 0010: the
+``ticket_events_chain`` trigger and the one ``robowatch_event_hash`` encoding), so no writer
+can forget it; this module only reads it back and judges it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from storage.connect import Conn
+from storage.rows import fetch_all as _rows
+from storage.rows import fetch_one as _one
+
+__all__ = [
+    "ChainBreak", "ChainSummary", "ArchiveEvent", "ArchiveDocument", "ArchiveRead",
+    "RetentionCandidate", "PurgeRecord", "PurgeRefused",
+    "verify_chains", "chain_summary", "archive_events", "archive_documents", "log_archive_read",
+    "archive_reads", "retention_candidates", "approve_purge", "purge_ticket", "purge_records",
+]
+
+
+class PurgeRefused(RuntimeError):
+    """A purge without an approval row, of a ticket already purged, or not due yet."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChainBreak:
+    """One finding of ``verify_chains``.
+
+    ``what`` is ``edited`` (the row's content no longer gives its hash), ``relinked`` (its
+    prev_hash is not the hash of the event before it), ``deleted`` (sequence numbers missing
+    before it: ``missing_from``..``missing_to``), ``cut`` (the chain ends before its head says:
+    the newest events were deleted), ``headless`` (a ticket with history but no head) or
+    ``head_edited`` (the head's hash is not the last event's).
+    """
+
+    ticket_id: int
+    number: str | None
+    event_id: int | None
+    seq: int | None
+    what: str
+    missing_from: int | None = None
+    missing_to: int | None = None
+
+    def describe(self) -> str:
+        who = f"ticket {self.number or self.ticket_id}"
+        if self.what == "edited":
+            return f"{who}: event {self.event_id} (#{self.seq}) was edited: its content no " \
+                   "longer gives its hash"
+        if self.what == "relinked":
+            return f"{who}: event {self.event_id} (#{self.seq}) does not link to the event " \
+                   f"before it: #{(self.seq or 1) - 1} was rewritten (content and hash) or replaced"
+        if self.what == "deleted":
+            span = (f"#{self.missing_from}" if self.missing_from == self.missing_to
+                    else f"#{self.missing_from}-#{self.missing_to}")
+            return f"{who}: event {span} deleted (found before event {self.event_id}, #{self.seq})"
+        if self.what == "cut":
+            span = (f"#{self.missing_from}" if self.missing_from == self.missing_to
+                    else f"#{self.missing_from}-#{self.missing_to}")
+            return f"{who}: newest event {span} deleted (chain ends at #{self.seq}, " \
+                   f"event {self.event_id})"
+        if self.what == "headless":
+            return f"{who}: history without a chain head (the head row was deleted)"
+        return f"{who}: chain head does not match its last event {self.event_id} (#{self.seq})"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChainSummary:
+    """How much was checked, and one SHA-256 over every chain head (ordered by ticket): written
+    down elsewhere, it lets a later check prove that nobody rebuilt the chains wholesale."""
+
+    tickets: int
+    events: int
+    root: str
+
+
+_BREAKS = """
+WITH chk AS (
+    SELECT e.id, e.ticket_id, e.seq,
+           e.hash = robowatch_event_hash(e.id, e.ticket_id, e.seq, e.at, e.event, e.actor,
+                                         e.from_state, e.to_state, e.data, e.prev_hash) AS hash_ok,
+           e.prev_hash = COALESCE(lag(e.hash) OVER w, robowatch_chain_genesis()) AS link_ok,
+           COALESCE(lag(e.seq) OVER w, 0) AS prev_seq
+      FROM ticket_events e {where}
+    WINDOW w AS (PARTITION BY e.ticket_id ORDER BY e.seq)
+), lasts AS (
+    SELECT DISTINCT ON (e.ticket_id) e.ticket_id, e.id, e.seq, e.hash
+      FROM ticket_events e {where}
+     ORDER BY e.ticket_id, e.seq DESC
+)
+SELECT ticket_id, id AS event_id, seq, 'edited' AS what, NULL::bigint AS missing_from,
+       NULL::bigint AS missing_to
+  FROM chk WHERE NOT hash_ok
+UNION ALL
+SELECT ticket_id, id, seq, 'deleted', prev_seq + 1, seq - 1 FROM chk WHERE seq <> prev_seq + 1
+UNION ALL
+SELECT ticket_id, id, seq, 'relinked', NULL, NULL FROM chk
+ WHERE NOT link_ok AND seq = prev_seq + 1 AND hash_ok
+UNION ALL
+SELECT l.ticket_id, l.id, l.seq,
+       CASE WHEN h.ticket_id IS NULL THEN 'headless'
+            WHEN h.seq > l.seq THEN 'cut' ELSE 'head_edited' END,
+       CASE WHEN h.seq > l.seq THEN l.seq + 1 END, CASE WHEN h.seq > l.seq THEN h.seq END
+  FROM lasts l LEFT JOIN ticket_event_heads h ON h.ticket_id = l.ticket_id
+ WHERE h.ticket_id IS NULL OR h.seq <> l.seq OR h.hash <> l.hash
+UNION ALL
+SELECT h.ticket_id, NULL, 0, 'cut', 1, h.seq
+  FROM ticket_event_heads h
+ WHERE {head_where} NOT EXISTS (SELECT 1 FROM ticket_events e WHERE e.ticket_id = h.ticket_id)
+"""
+
+
+def verify_chains(*, conn: Conn, ticket_id: int | None = None) -> list[ChainBreak]:
+    """Every break in the history's hash chains (of one ticket when ``ticket_id`` is given),
+    ordered by ticket and sequence number; empty when the history is intact."""
+    where = "" if ticket_id is None else "WHERE e.ticket_id = %(t)s"
+    head_where = "" if ticket_id is None else "h.ticket_id = %(t)s AND"
+    sql = f"""SELECT b.*, t.number FROM ({_BREAKS.format(where=where, head_where=head_where)}) b
+              LEFT JOIN tickets t ON t.id = b.ticket_id
+              ORDER BY b.ticket_id, b.seq, b.what"""
+    return [ChainBreak(**r) for r in _rows(conn, sql, {"t": ticket_id})]
+
+
+def chain_summary(*, conn: Conn) -> ChainSummary:
+    r = _one(conn, """SELECT count(*) AS tickets, COALESCE(sum(seq), 0) AS events,
+                             encode(sha256(COALESCE(string_agg(
+                                 int8send(ticket_id) || int8send(seq) || hash, ''::bytea
+                                 ORDER BY ticket_id), ''::bytea)), 'hex') AS root
+                      FROM ticket_event_heads""")
+    assert r is not None  # an aggregate always yields one row
+    return ChainSummary(tickets=int(r["tickets"]), events=int(r["events"]), root=str(r["root"]))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ArchiveEvent:
+    id: int
+    seq: int
+    at: datetime
+    event: str
+    actor: str
+    from_state: str | None
+    to_state: str | None
+    data: dict[str, Any]
+    hash: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ArchiveDocument:
+    """A document of a ticket's archive besides its history: ``kind`` is ``anomaly`` (the
+    monitoring evidence that opened or joined it), ``clock`` (each SLA clock's run and
+    verdict) or ``communication`` (each notification planned or sent)."""
+
+    kind: str
+    id: int
+    at: datetime
+    content: dict[str, Any]
+
+
+def archive_events(*, conn: Conn, ticket_id: int) -> list[ArchiveEvent]:
+    """The ticket's history in chain order, with each event's hash (hex)."""
+    rows = _rows(conn, """SELECT id, seq, at, event, actor, from_state, to_state, data,
+                                 encode(hash, 'hex') AS hash
+                            FROM ticket_events WHERE ticket_id = %s ORDER BY seq""",
+                 (ticket_id,))
+    return [ArchiveEvent(**r) for r in rows]
+
+
+def archive_documents(*, conn: Conn, ticket_id: int) -> list[ArchiveDocument]:
+    """The ticket's other documents, oldest first."""
+    rows = _rows(conn, """
+        SELECT 'anomaly' AS kind, a.id, a.created_at AS at,
+               jsonb_build_object('component', a.component, 'kind', a.kind, 'impact', a.impact,
+                                  'detector', a.detector, 'score', a.score,
+                                  'signals', a.signals, 'started_at', a.started_at,
+                                  'ended_at', a.ended_at, 'evidence', a.evidence) AS content
+          FROM anomalies a WHERE a.ticket_id = %(t)s
+        UNION ALL
+        SELECT 'clock', c.id, c.started_at,
+               jsonb_build_object('clock', c.clock, 'calendar', c.calendar,
+                                  'allowed', c.allowed::text, 'due_at', c.due_at,
+                                  'met_at', c.met_at, 'breached_at', c.breached_at,
+                                  'closed_at', c.closed_at, 'closed_why', c.closed_why)
+          FROM ticket_clocks c WHERE c.ticket_id = %(t)s
+        UNION ALL
+        SELECT 'communication', n.id, n.created_at,
+               jsonb_build_object('event_id', n.event_id, 'channel', n.channel,
+                                  'recipient', n.recipient, 'subject', n.subject,
+                                  'body', n.body, 'status', n.status,
+                                  'delivered_at', n.delivered_at)
+          FROM notifications n WHERE n.ticket_id = %(t)s
+        ORDER BY at, kind, id""", {"t": ticket_id})
+    return [ArchiveDocument(**r) for r in rows]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ArchiveRead:
+    id: int
+    at: datetime
+    reader: str
+    role: str | None
+    ticket_id: int
+    number: str
+    what: str
+    via: str
+
+
+def log_archive_read(
+    *, conn: Conn, reader: str, role: str | None, ticket_id: int, number: str, what: str,
+    via: str, at: datetime | None = None,
+) -> int:
+    """Record that ``reader`` read ``what`` of a ticket's archive; the log row's id. The
+    caller commits it with (or before) handing the archive out."""
+    r = _one(conn, """INSERT INTO archive_reads (at, reader, role, ticket_id, number, what, via)
+                      VALUES (COALESCE(%s, now()), %s, %s, %s, %s, %s, %s) RETURNING id""",
+             (at, reader, role, ticket_id, number, what, via))
+    assert r is not None  # INSERT ... RETURNING always yields the row
+    return int(r["id"])
+
+
+def archive_reads(*, conn: Conn, ticket_id: int | None = None,
+                  limit: int = 1000) -> list[ArchiveRead]:
+    """Logged archive reads, newest first (of one ticket when given)."""
+    rows = _rows(conn, """SELECT id, at, reader, role, ticket_id, number, what, via
+                            FROM archive_reads
+                           WHERE %(t)s::bigint IS NULL OR ticket_id = %(t)s
+                           ORDER BY at DESC, id DESC LIMIT %(n)s""",
+                 {"t": ticket_id, "n": limit})
+    return [ArchiveRead(**r) for r in rows]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RetentionCandidate:
+    """A closed ticket with what retention needs to judge it (the rule is the caller's)."""
+
+    ticket_id: int
+    number: str
+    grade: str
+    tier: str
+    closed_at: datetime
+    approved_by: str | None
+    approved_at: datetime | None
+    keep_until: date | None
+
+
+def retention_candidates(*, conn: Conn, closed_before: datetime) -> list[RetentionCandidate]:
+    """Closed, not yet purged tickets closed before ``closed_before`` (the shortest retention
+    period back from today), with their approval if one is recorded, oldest first."""
+    rows = _rows(conn, """
+        SELECT t.id AS ticket_id, t.number, t.grade, c.tier, t.closed_at,
+               p.approved_by, p.approved_at, p.keep_until
+          FROM tickets t JOIN customers c ON c.id = t.customer_id
+          LEFT JOIN record_purges p ON p.ticket_id = t.id
+         WHERE t.closed_at IS NOT NULL AND t.closed_at < %s AND p.purged_at IS NULL
+         ORDER BY t.closed_at, t.id""", (closed_before,))
+    return [RetentionCandidate(**r) for r in rows]
+
+
+def approve_purge(
+    *, conn: Conn, ticket_id: int, keep_until: date, approved_by: str, reason: str, at: datetime,
+) -> None:
+    """Record the approval to destroy a ticket's records, and the same as the ticket's last
+    history event (``purge_approved``), both in one transaction. Refused when one exists."""
+    with conn.transaction():
+        t = _one(conn, "SELECT number, state FROM tickets WHERE id = %s FOR UPDATE", (ticket_id,))
+        if t is None:
+            raise PurgeRefused(f"no ticket {ticket_id}")
+        done = _one(conn, "SELECT 1 AS x FROM record_purges WHERE ticket_id = %s", (ticket_id,))
+        if done is not None:
+            raise PurgeRefused(f"ticket {t['number']}: an approval is already recorded")
+        conn.execute("""INSERT INTO record_purges (ticket_id, number, keep_until, approved_by,
+                                                   approved_at, reason)
+                        VALUES (%s, %s, %s, %s, %s, %s)""",
+                     (ticket_id, t["number"], keep_until, approved_by, at, reason))
+        conn.execute("""INSERT INTO ticket_events (ticket_id, at, event, actor, from_state,
+                                                   to_state, data)
+                        VALUES (%s, %s, 'purge_approved', %s, %s, %s,
+                                jsonb_build_object('keep_until', %s::text, 'reason', %s::text))""",
+                     (ticket_id, at, approved_by, t["state"], t["state"], keep_until, reason))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PurgeRecord:
+    ticket_id: int
+    number: str
+    keep_until: date
+    approved_by: str
+    approved_at: datetime
+    reason: str
+    purged_at: datetime | None
+    purged_by: str | None
+    events: int | None
+    last_hash: str | None
+
+
+# What a ticket's records are, child tables first. A table another package adds with a
+# foreign key to tickets makes the purge fail loudly (and roll back) until it is listed here.
+_PURGE_ORDER = (
+    ("notifications", "ticket_id"),
+    ("ticket_timers", "ticket_id"),
+    ("ticket_clocks", "ticket_id"),
+    ("anomalies", "ticket_id"),
+    ("ticket_event_heads", "ticket_id"),
+    ("ticket_events", "ticket_id"),
+    ("tickets", "id"),
+)
+
+
+def purge_ticket(*, conn: Conn, ticket_id: int, today: date, purged_by: str,
+                 at: datetime) -> PurgeRecord:
+    """Destroy every record of one ticket whose approval is recorded and whose ``keep_until``
+    has passed by ``today``, and mark the approval purged (its tombstone), in one transaction.
+    Raises :class:`PurgeRefused` otherwise, having changed nothing."""
+    with conn.transaction():
+        p = _one(conn, "SELECT * FROM record_purges WHERE ticket_id = %s FOR UPDATE",
+                 (ticket_id,))
+        if p is None:
+            raise PurgeRefused(f"ticket {ticket_id}: no approval recorded; nothing purged")
+        if p["purged_at"] is not None:
+            raise PurgeRefused(f"ticket {p['number']}: already purged at {p['purged_at']}")
+        if p["keep_until"] >= today:
+            raise PurgeRefused(f"ticket {p['number']}: kept until {p['keep_until']}")
+        head = _one(conn, "SELECT seq, hash FROM ticket_event_heads WHERE ticket_id = %s",
+                    (ticket_id,))
+        # Read by the history's delete guard (migration 0010): only this ticket, only now.
+        conn.execute("SELECT set_config('robowatch.purging', %s, true)", (str(ticket_id),))
+        for table, column in _PURGE_ORDER:
+            conn.execute(f"DELETE FROM {table} WHERE {column} = %s", (ticket_id,))
+        conn.execute("SELECT set_config('robowatch.purging', '', true)")
+        r = _one(conn, """UPDATE record_purges SET purged_at = %s, purged_by = %s, events = %s,
+                                                   last_hash = %s
+                           WHERE ticket_id = %s
+                       RETURNING ticket_id, number, keep_until, approved_by, approved_at, reason,
+                                 purged_at, purged_by, events, encode(last_hash, 'hex') AS last_hash""",
+                 (at, purged_by, head["seq"] if head else 0, head["hash"] if head else None,
+                  ticket_id))
+    assert r is not None  # the row was locked above
+    return PurgeRecord(**r)
+
+
+def purge_records(*, conn: Conn) -> list[PurgeRecord]:
+    """Every approval and tombstone, newest approval first."""
+    rows = _rows(conn, """SELECT ticket_id, number, keep_until, approved_by, approved_at, reason,
+                                 purged_at, purged_by, events, encode(last_hash, 'hex') AS last_hash
+                            FROM record_purges ORDER BY approved_at DESC, ticket_id""")
+    return [PurgeRecord(**r) for r in rows]
