@@ -334,8 +334,9 @@ def purge_ticket(*, conn: Conn, ticket_id: int, today: date, purged_by: str,
         r = _one(conn, """UPDATE record_purges SET purged_at = %s, purged_by = %s, events = %s,
                                                    last_hash = %s
                            WHERE ticket_id = %s
-                       RETURNING ticket_id, number, keep_until, approved_by, approved_at, reason,
-                                 purged_at, purged_by, events, encode(last_hash, 'hex') AS last_hash""",
+                       RETURNING ticket_id, number, keep_until, approved_by, approved_at,
+                                 reason, purged_at, purged_by, events,
+                                 encode(last_hash, 'hex') AS last_hash""",
                  (at, purged_by, head["seq"] if head else 0, head["hash"] if head else None,
                   ticket_id))
     assert r is not None  # the row was locked above
