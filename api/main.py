@@ -29,6 +29,7 @@ from api.hub import Hub
 from api.relay import Relay
 from api.routers import (
     anomalies,
+    archive,
     console,
     console_data,
     fleet_tree,
@@ -36,6 +37,7 @@ from api.routers import (
     health,
     maintenance,
     parts,
+    reports,
     robots,
     stream,
     telemetry,
@@ -127,7 +129,7 @@ def create_app(
         return get_swagger_ui_html(openapi_url="/openapi.json", title="robowatch API")
 
     for resource in (robots, tickets, ticket_events, handovers, anomalies, stream, maintenance,
-                     parts, telemetry, fleet_tree, console_data):
+                     parts, telemetry, fleet_tree, console_data, archive, reports):
         app.include_router(resource.router, prefix=API_PREFIX)
     for router in (auth, users, api_keys):
         app.include_router(router, prefix=API_PREFIX)

@@ -4,6 +4,7 @@ keys."""
 
 from __future__ import annotations
 
+import functools
 from datetime import date, datetime
 from importlib import resources
 from pathlib import Path
@@ -130,6 +131,7 @@ def load_reports_policy(path: Path | None = None) -> ReportsPolicy:
     return read_toml(path, ReportsPolicy, what="reports policy")
 
 
+@functools.cache
 def builtin_reports_policy() -> ReportsPolicy:
     entry = resources.files("reports.policies").joinpath("reports.toml")
     return parse_toml(entry.read_text(encoding="utf-8"), "reports/policies/reports.toml",

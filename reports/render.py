@@ -12,13 +12,22 @@ from typing import Literal
 from reports.charts import Series, bar_chart
 from reports.kpis import Kpi, KpiReport, Unit, format_value
 
-__all__ = ["Format", "FORMATS", "MEDIA_TYPES", "render", "to_markdown", "to_csv", "to_html"]
+__all__ = ["Format", "FORMATS", "MEDIA_TYPES", "as_format", "render", "to_markdown", "to_csv",
+           "to_html"]
 
 Format = Literal["md", "csv", "html"]
 FORMATS: tuple[Format, ...] = ("md", "csv", "html")
 MEDIA_TYPES: dict[Format, str] = {"md": "text/markdown; charset=utf-8",
                                   "csv": "text/csv; charset=utf-8",
                                   "html": "text/html; charset=utf-8"}
+
+
+def as_format(text: str) -> Format:
+    """``text`` as a format name; ValueError when it is none of :data:`FORMATS`."""
+    for f in FORMATS:
+        if f == text:
+            return f
+    raise ValueError(f"unknown format {text!r}; one of {', '.join(FORMATS)}")
 
 
 def _verdict(k: Kpi) -> str:

@@ -21,6 +21,7 @@ __all__ = [
     "RetentionCandidate", "PurgeRecord", "PurgeRefused",
     "verify_chains", "chain_summary", "archive_events", "archive_documents", "log_archive_read",
     "archive_reads", "retention_candidates", "approve_purge", "purge_ticket", "purge_records",
+    "ticket_id_of",
 ]
 
 
@@ -349,3 +350,9 @@ def purge_records(*, conn: Conn) -> list[PurgeRecord]:
                                  purged_at, purged_by, events, encode(last_hash, 'hex') AS last_hash
                             FROM record_purges ORDER BY approved_at DESC, ticket_id""")
     return [PurgeRecord(**r) for r in rows]
+
+
+def ticket_id_of(*, conn: Conn, number: str) -> int | None:
+    """The id of the ticket numbered ``number`` (``RW-20261123-0001``)."""
+    r = _one(conn, "SELECT id FROM tickets WHERE number = %s", (number,))
+    return int(r["id"]) if r else None

@@ -12,8 +12,21 @@ from collectors.errors import CollectorError
 from detection.errors import DetectionError
 from maintenance.errors import MaintenanceError
 from parts.errors import PartsError
+from reports.errors import ReportError
 from robowatch import __version__
-from robowatch.cli import bench, collect, db, detect, fleet, maintenance, parts, simulate, user
+from robowatch.cli import (
+    audit,
+    bench,
+    collect,
+    db,
+    detect,
+    fleet,
+    maintenance,
+    parts,
+    report,
+    simulate,
+    user,
+)
 from robowatch.cli import ticketing as ticketing_cli
 from robowatch.cli.api import api as api_command
 from robowatch.cli.demo import demo as demo_command
@@ -27,7 +40,7 @@ from ticketing.errors import TicketingError
 # bug and keeps its traceback.
 _USER_ERRORS: tuple[type[Exception], ...] = (
     DetectionError, TicketingError, CollectorError, DatabaseError, TeamError, TimeoutError,
-    OSError, AuthError, MaintenanceError, PartsError,
+    OSError, AuthError, MaintenanceError, PartsError, ReportError,
 )
 
 
@@ -61,6 +74,8 @@ app.command("simulate")(simulate.simulate)
 app.add_typer(user.app, name="user")
 app.add_typer(maintenance.app, name="maintenance")
 app.add_typer(parts.app, name="parts")
+app.add_typer(report.app, name="report")
+app.add_typer(audit.app, name="audit")
 
 
 def _version(value: bool) -> None:
