@@ -79,7 +79,7 @@ test: $(STAMP) system-test-deps browser-test-deps nodesets console
 
 check: $(DEV)
 	$(BIN)/ruff check .
-	$(BIN)/mypy collectors detection ticketing maintenance parts api simulators storage robowatch benchmarks tests
+	$(BIN)/mypy collectors detection ticketing maintenance parts api simulators storage robowatch benchmarks reports tests
 	$(BIN)/lint-imports
 
 clean:
