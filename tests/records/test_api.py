@@ -30,9 +30,10 @@ def base_url(db_url: str, week) -> Iterator[str]:
         yield url
 
 
-def _client(base_url: str, db_url: str, user: str, role: str, **kw: str) -> httpx.Client:
+def _client(base_url: str, db_url: str, user: str, role: str,
+            engineer: str | None = None) -> httpx.Client:
     with psycopg.connect(db_url) as conn:
-        token = token_for(conn, user, role, issued_at=NOW, **kw)
+        token = token_for(conn, user, role, issued_at=NOW, engineer=engineer)
     return httpx.Client(base_url=base_url, timeout=30, headers=bearer(token))
 
 

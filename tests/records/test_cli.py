@@ -44,8 +44,10 @@ def test_verify_exits_1_naming_an_edited_row(env, db_url):
     assert code == 0 and json.loads(out.splitlines()[-1])["intact"] is True
     with psycopg.connect(db_url, autocommit=True) as conn, conn.transaction():
         conn.execute("ALTER TABLE ticket_events DISABLE TRIGGER ticket_events_append_only")
-        victim = conn.execute("SELECT id FROM ticket_events WHERE ticket_id = %s AND seq = 3",
-                              (env["T2"],)).fetchone()[0]
+        row = conn.execute("SELECT id FROM ticket_events WHERE ticket_id = %s AND seq = 3",
+                           (env["T2"],)).fetchone()
+        assert row is not None
+        victim = row[0]
         conn.execute("UPDATE ticket_events SET at = at - interval '30 minutes' WHERE id = %s",
                      (victim,))
         conn.execute("ALTER TABLE ticket_events ENABLE TRIGGER ticket_events_append_only")
@@ -69,8 +71,8 @@ def test_purge_lists_due_refuses_unapproved_and_purges_approved(env, db_url):
     code, out, err = _run("audit", "purge", "--today", "2030-06-01")
     assert code == 0 and out == "" and "0 due" in err
     with psycopg.connect(db_url) as conn:
-        numbers = {name: conn.execute("SELECT number FROM tickets WHERE id = %s",
-                                      (env[name],)).fetchone()[0] for name in ("T1", "T2", "T6")}
+        rows: dict[int, str] = dict(conn.execute("SELECT id, number FROM tickets").fetchall())
+    numbers = {name: rows[env[name]] for name in ("T1", "T2", "T6")}
     code, out, _ = _run("audit", "purge", "--today", "2032-01-01")
     assert code == 0 and out.count("NOT approved") == 3
     code, out, _ = _run("audit", "purge", "--today", "2032-01-01", "--execute", "--by", "clerk")
