@@ -38,8 +38,9 @@ def _nice_max(peak: float) -> float:
 def bar_chart(*, title: str, labels: Sequence[str], series: Sequence[Series],
               y_max: float | None = None, percent: bool = False) -> str:
     """Grouped bars, one group per label and one bar per series, with a legend."""
-    top = y_max if y_max is not None else _nice_max(max(
-        (v for s in series for v in s.values if v is not None), default=0.0))
+    peak = max((v for s in series for v in s.values if v is not None), default=0.0)
+    # Four grid steps, each a round number (counts get 1, 2, 5, ... per step).
+    top = y_max if y_max is not None else 4 * _nice_max(peak / 4)
     plot_w, plot_h = _W - _LEFT - 8, _H - _TOP - _BOTTOM
     group = plot_w / max(len(labels), 1)
     bar = group * 0.8 / max(len(series), 1)

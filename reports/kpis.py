@@ -204,7 +204,7 @@ def compute_kpis(
     ]
     for name, source in (feedback if feedback is not None else FEEDBACK_SOURCES).items():
         kpis.append(source(conn, period, scope, as_of, t(name)))
-    hours = period.hours
+    hours = (as_of - period.start).total_seconds() / 3600   # up time so far
     robots = [RobotMtbf(robot=r.robot, failures=r.failures, down_h=r.down_s / 3600,
                         mtbf_h=(hours - r.down_s / 3600) / r.failures) for r in worst]
     fleet_mtbf = ((fleet.robots * hours - fleet.down_s / 3600) / fleet.failures

@@ -34,10 +34,6 @@ class Period:
     start: datetime
     end: datetime
 
-    @property
-    def hours(self) -> float:
-        return (self.end - self.start).total_seconds() / 3600
-
 
 def _span(kind: PeriodKind, label: str, first: date, after: date, zone: ZoneInfo) -> Period:
     start = datetime.combine(first, datetime.min.time(), zone).astimezone(UTC)

@@ -117,7 +117,8 @@ _CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:60em;color:#222}
 h1{font-size:1.5em;margin-bottom:.2em} .sub{color:#666;margin-top:0}
 table{border-collapse:collapse;margin:.5em 0 1.5em;width:100%}
-th,td{border-bottom:1px solid #ddd;padding:.3em .6em;text-align:right}
+th,td{border-bottom:1px solid #ddd;padding:.3em .6em;text-align:right;white-space:nowrap}
+td.note{white-space:normal}
 th:first-child,td:first-child,td.note{text-align:left}
 .met{color:#1a7f37;font-weight:600} .missed{color:#c62828;font-weight:600}
 .nodata{color:#888;font-style:italic}

@@ -56,7 +56,7 @@ _COHORT = f"""
       JOIN sites s ON s.id = l.site_id
       JOIN customers c ON c.id = t.customer_id
       LEFT JOIN engineers e ON e.id = t.assignee_id
-     WHERE t.created_at >= %(start)s AND t.created_at < %(end)s AND {_SCOPE}
+     WHERE t.created_at >= %(start)s AND t.created_at < %(as_of)s AND {_SCOPE}
 """
 
 
@@ -159,7 +159,8 @@ def _params(start: datetime, end: datetime, as_of: datetime, scope: ReportScope,
 
 # Failures are the stoppages: each stoppage anomaly (monitoring saw the robot stop) and each
 # stoppage ticket taken by hand (a monitoring ticket already has its anomaly). Downtime is the
-# part of each inside the period: the anomaly until it ended, a manual ticket until resolved.
+# part of each between the period's start and as_of: the anomaly until it ended, a manual
+# ticket until resolved.
 _FAILURES = """
     WITH scoped AS (
         SELECT r.id, r.code FROM robots r
@@ -171,19 +172,19 @@ _FAILURES = """
     stops AS (
         SELECT a.robot_id, a.started_at AS began, COALESCE(a.ended_at, %(as_of)s) AS ended
           FROM anomalies a
-         WHERE a.impact = 'stoppage' AND a.started_at < %(end)s
+         WHERE a.impact = 'stoppage' AND a.started_at < %(as_of)s
            AND (a.ended_at IS NULL OR a.ended_at > %(start)s)
         UNION ALL
         SELECT t.robot_id, t.created_at, COALESCE(t.resolved_at, %(as_of)s)
           FROM tickets t
-         WHERE t.impact = 'stoppage' AND t.channel <> 'monitoring' AND t.created_at < %(end)s
+         WHERE t.impact = 'stoppage' AND t.channel <> 'monitoring' AND t.created_at < %(as_of)s
            AND (t.resolved_at IS NULL OR t.resolved_at > %(start)s)
     ),
     per_robot AS (
         SELECT s.robot_id,
                count(*) FILTER (WHERE s.began >= %(start)s) AS failures,
-               sum(extract(epoch FROM LEAST(s.ended, %(end)s) - GREATEST(s.began, %(start)s)))
-                   FILTER (WHERE LEAST(s.ended, %(end)s) > GREATEST(s.began, %(start)s))
+               sum(extract(epoch FROM LEAST(s.ended, %(as_of)s) - GREATEST(s.began, %(start)s)))
+                   FILTER (WHERE LEAST(s.ended, %(as_of)s) > GREATEST(s.began, %(start)s))
                    AS down_s
           FROM stops s JOIN scoped r ON r.id = s.robot_id
          GROUP BY s.robot_id
@@ -212,7 +213,8 @@ def robot_failures(
     """The robots with at least one failure started in the period, those up the shortest time
     per failure first (lowest MTBF), at most ``limit``. Robot-level: the customer and site of
     ``scope`` apply, its department and engineer do not."""
-    hours = (end - start).total_seconds()
+    # Up time counts until as_of: a running period has not had all its hours yet.
+    hours = (as_of - start).total_seconds()
     rows = _rows(conn, f"""{_FAILURES}
         SELECT r.code AS robot, p.failures, COALESCE(p.down_s, 0)::float8 AS down_s
           FROM per_robot p JOIN scoped r ON r.id = p.robot_id

@@ -105,3 +105,15 @@ def test_renderings_carry_the_same_figures(week):
     # Self-contained: nothing fetched (the SVG namespace is a name, not a request).
     assert "no data" in html
     assert "http" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
+
+
+def test_a_running_week_counts_up_time_until_now(db_url):
+    build_week(db_url)
+    with connect(db_url, autocommit=True) as conn:
+        period = parse_period("weekly", "2026-W48", zone=POLICY.reports.zone)
+        # Four days in (96 h): only T4's stoppage (6 h) has happened; T5 is not accepted yet.
+        r = compute_kpis(conn=conn, period=period, scope=ReportScope(), policy=POLICY,
+                         now=datetime(2026, 11, 26, 16, tzinfo=UTC))
+    assert r.as_of == datetime(2026, 11, 26, 16, tzinfo=UTC)
+    assert (r.fleet_failures, r.fleet_mtbf_h) == (1, pytest.approx(5 * 96 - 6))
+    assert r.kpi("completion").basis == 4
