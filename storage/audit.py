@@ -15,6 +15,7 @@ from typing import Any
 from storage.connect import Conn
 from storage.rows import fetch_all as _rows
 from storage.rows import fetch_one as _one
+from storage.tickets import TicketEventRow
 
 __all__ = [
     "ChainBreak", "ChainSummary", "ArchiveEvent", "ArchiveDocument", "ArchiveRead",
@@ -158,15 +159,10 @@ def chain_summary(*, conn: Conn) -> ChainSummary:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ArchiveEvent:
-    id: int
+class ArchiveEvent(TicketEventRow):
+    """A history row with its place in the chain and its hash (hex)."""
+
     seq: int
-    at: datetime
-    event: str
-    actor: str
-    from_state: str | None
-    to_state: str | None
-    data: dict[str, Any]
     hash: str
 
 
@@ -184,8 +180,8 @@ class ArchiveDocument:
 
 def archive_events(*, conn: Conn, ticket_id: int) -> list[ArchiveEvent]:
     """The ticket's history in chain order, with each event's hash (hex)."""
-    rows = _rows(conn, """SELECT id, seq, at, event, actor, from_state, to_state, data,
-                                 encode(hash, 'hex') AS hash
+    rows = _rows(conn, """SELECT id, ticket_id, seq, at, event, actor, from_state, to_state,
+                                 data, encode(hash, 'hex') AS hash
                             FROM ticket_events WHERE ticket_id = %s ORDER BY seq""",
                  (ticket_id,))
     return [ArchiveEvent(**r) for r in rows]

@@ -9,7 +9,6 @@ a customer sees only that customer's (another's answers 404, as if it did not ex
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
@@ -21,7 +20,7 @@ from api.params import RowId
 from api.schemas import TicketPublic
 from reports.errors import ArchiveNotFound
 from reports.records import read_archive
-from storage.audit import archive_reads
+from storage.audit import ArchiveDocument, ArchiveEvent, ArchiveRead, archive_reads
 from storage.connect import Conn
 from storage.tickets import get_ticket
 
@@ -32,25 +31,6 @@ router = APIRouter(prefix="/tickets", tags=["archive"], dependencies=[require_re
 
 class _Out(BaseModel):
     model_config = ConfigDict(frozen=True)
-
-
-class ArchiveEventPublic(_Out):
-    id: int
-    seq: int
-    at: datetime
-    event: str
-    actor: str
-    from_state: str | None
-    to_state: str | None
-    data: dict[str, Any]
-    hash: str
-
-
-class ArchiveDocumentPublic(_Out):
-    kind: str
-    id: int
-    at: datetime
-    content: dict[str, Any]
 
 
 class ChainBreakPublic(_Out):
@@ -75,21 +55,13 @@ class ArchivePublic(_Out):
     intake: IntakePublic
     intact: bool
     breaks: list[ChainBreakPublic]
-    events: list[ArchiveEventPublic]
-    documents: list[ArchiveDocumentPublic]
+    events: list[ArchiveEvent]
+    documents: list[ArchiveDocument]
     read_id: int
 
 
-class ArchiveReadPublic(_Out):
-    at: datetime
-    reader: str
-    role: str | None
-    what: str
-    via: str
-
-
 class ArchiveReadsPublic(_Out):
-    items: list[ArchiveReadPublic]
+    items: list[ArchiveRead]
     count: int
 
 
@@ -115,11 +87,7 @@ def read(conn: ConnDep, caller: CurrentUser, now: NowDep, ticket_id: RowId) -> A
                             request=a.ticket.request),
         breaks=[ChainBreakPublic(event_id=b.event_id, seq=b.seq, what=b.what,
                                  detail=b.describe()) for b in a.breaks],
-        events=[ArchiveEventPublic(id=e.id, seq=e.seq, at=e.at, event=e.event, actor=e.actor,
-                                   from_state=e.from_state, to_state=e.to_state, data=e.data,
-                                   hash=e.hash) for e in a.events],
-        documents=[ArchiveDocumentPublic(kind=d.kind, id=d.id, at=d.at, content=d.content)
-                   for d in a.documents],
+        events=a.events, documents=a.documents,
         read_id=a.read_id)
 
 
@@ -128,6 +96,4 @@ def reads(conn: ConnDep, caller: CurrentUser, ticket_id: RowId) -> ArchiveReadsP
     """Who read this ticket's archive, and when, newest first."""
     _visible(conn, caller, ticket_id)
     rows = archive_reads(conn=conn, ticket_id=ticket_id)
-    return ArchiveReadsPublic(items=[ArchiveReadPublic(at=r.at, reader=r.reader, role=r.role,
-                                                       what=r.what, via=r.via) for r in rows],
-                              count=len(rows))
+    return ArchiveReadsPublic(items=rows, count=len(rows))

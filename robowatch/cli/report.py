@@ -31,7 +31,6 @@ DepartmentOpt = Annotated[str | None, typer.Option(
 EngineerOpt = Annotated[str | None, typer.Option(help="Engineer code of the assignee.")]
 PolicyOpt = Annotated[Path | None, typer.Option(help="Reports policy TOML (targets).")]
 
-
 def _run(ctx: typer.Context, kind: PeriodKind, label: str, fmt: str, out: Path | None,
          scope: ReportScope, policy_file: Path | None) -> None:
     try:
@@ -51,43 +50,26 @@ def _run(ctx: typer.Context, kind: PeriodKind, label: str, fmt: str, out: Path |
         typer.echo(f"wrote {out}", err=True)
 
 
-@app.command()
-def weekly(
-    ctx: typer.Context,
-    week: Annotated[str, typer.Option(help="ISO week, like 2026-W48.")],
-    fmt: FormatOpt = "md", out: OutOpt = None, customer: CustomerOpt = None,
-    site: SiteOpt = None, department: DepartmentOpt = None, engineer: EngineerOpt = None,
-    policy: PolicyOpt = None,
-) -> None:
-    """The week's KPIs, per grade, MTBF and tickets per day."""
-    _run(ctx, "weekly", week, fmt, out, ReportScope(customer=customer, site=site,
-                                                     department=department, engineer=engineer),
-         policy)
+def _register(kind: PeriodKind, flag: str, example: str, doc: str) -> None:
+    """One command per period kind; they differ only in how the period is named. That one
+    option is a default, not ``Annotated``: typer resolves string annotations against module
+    globals, which cannot see ``flag``."""
+
+    def command(
+        ctx: typer.Context,
+        period: str = typer.Option(..., f"--{flag}", help=f"The {flag}, like {example}."),
+        fmt: FormatOpt = "md", out: OutOpt = None, customer: CustomerOpt = None,
+        site: SiteOpt = None, department: DepartmentOpt = None, engineer: EngineerOpt = None,
+        policy: PolicyOpt = None,
+    ) -> None:
+        _run(ctx, kind, period, fmt, out, ReportScope(customer=customer, site=site,
+                                                      department=department,
+                                                      engineer=engineer), policy)
+
+    command.__doc__ = doc
+    app.command(name=kind)(command)
 
 
-@app.command()
-def monthly(
-    ctx: typer.Context,
-    month: Annotated[str, typer.Option(help="Month, like 2026-11.")],
-    fmt: FormatOpt = "md", out: OutOpt = None, customer: CustomerOpt = None,
-    site: SiteOpt = None, department: DepartmentOpt = None, engineer: EngineerOpt = None,
-    policy: PolicyOpt = None,
-) -> None:
-    """The month's KPIs (the monthly check)."""
-    _run(ctx, "monthly", month, fmt, out, ReportScope(customer=customer, site=site,
-                                                       department=department,
-                                                       engineer=engineer), policy)
-
-
-@app.command()
-def quarterly(
-    ctx: typer.Context,
-    quarter: Annotated[str, typer.Option(help="Quarter, like 2026-Q4.")],
-    fmt: FormatOpt = "md", out: OutOpt = None, customer: CustomerOpt = None,
-    site: SiteOpt = None, department: DepartmentOpt = None, engineer: EngineerOpt = None,
-    policy: PolicyOpt = None,
-) -> None:
-    """The quarter's KPIs (the quarterly review)."""
-    _run(ctx, "quarterly", quarter, fmt, out, ReportScope(customer=customer, site=site,
-                                                          department=department,
-                                                          engineer=engineer), policy)
+_register("weekly", "week", "2026-W48", "The week's KPIs, per grade, MTBF and tickets per day.")
+_register("monthly", "month", "2026-11", "The month's KPIs (the monthly check).")
+_register("quarterly", "quarter", "2026-Q4", "The quarter's KPIs (the quarterly review).")

@@ -50,8 +50,9 @@ def test_archive_read_is_logged_with_who_and_when(base_url, db_url, week):
         assert body["intake"]["reporter"] == "Li Wei"
         reads = c.get(f"/api/v1/tickets/{t1}/archive/reads").json()
     assert reads["count"] == 1
-    assert reads["items"][0] | {"at": None} == {
-        "at": None, "reader": "mgr", "role": "om_manager", "what": "archive", "via": "api"}
+    assert reads["items"][0] | {"at": None, "id": None} == {
+        "at": None, "id": None, "reader": "mgr", "role": "om_manager", "ticket_id": t1,
+        "number": body["ticket"]["number"], "what": "archive", "via": "api"}
     assert reads["items"][0]["at"].startswith(NOW.isoformat()[:19])
     with psycopg.connect(db_url) as conn:
         assert conn.execute("SELECT read_id FROM (SELECT max(id) AS read_id FROM archive_reads)"
