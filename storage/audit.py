@@ -1,8 +1,8 @@
 """Records (service rules section 10): verifying the ticket history's hash chains, the archive
 of one ticket, the log of archive reads, and purges after an approval.
 
-The chain itself is computed by the database on every insert (migration 0010: the
-``ticket_events_chain`` trigger and the one ``robowatch_event_hash`` encoding), so no writer
+The chain itself is computed by the database on every insert (migration ``records_audit``:
+the ``ticket_events_chain`` trigger and the one ``robowatch_event_hash`` encoding), so no writer
 can forget it; this module only reads it back and judges it.
 """
 
@@ -343,7 +343,7 @@ def purge_ticket(*, conn: Conn, ticket_id: int, today: date, purged_by: str,
             raise PurgeRefused(f"ticket {p['number']}: kept until {p['keep_until']}")
         head = _one(conn, "SELECT seq, hash FROM ticket_event_heads WHERE ticket_id = %s",
                     (ticket_id,))
-        # Read by the history's delete guard (migration 0010): only this ticket, only now.
+        # Read by the history's delete guard (migration records_audit): this ticket, only now.
         conn.execute("SELECT set_config('robowatch.purging', %s, true)", (str(ticket_id),))
         for table, column in _PURGE_ORDER:
             conn.execute(f"DELETE FROM {table} WHERE {column} = %s", (ticket_id,))

@@ -3,7 +3,7 @@ fleet, a year of closed tickets with their full history, and stoppage anomalies,
 set-based with ``generate_series``. Not used by the services.
 
 The history goes through the real insert path of ``ticket_events`` (the chain trigger of
-migration 0010), so the data the benchmark verifies was chained exactly as in production.
+migration ``records_audit``), so what the benchmark verifies was chained as in production.
 """
 
 from __future__ import annotations
