@@ -84,8 +84,8 @@ class ChainSummary:
 # Two passes. The content check recomputes every hash: independent rows, so PostgreSQL can
 # spread it over parallel workers. The link check walks each chain in (ticket_id, seq) order
 # (the unique index gives that order without a sort) comparing each row with the one before
-# and the last one with the head. `robowatch bench reports`: 5.1 s for 1,000,000 rows (three
-# passes, the first version: 1.15 s for 50,000).
+# and the last one with the head. `robowatch bench reports`: 5.1 s for 1,000,000 rows (the
+# first version, in three passes: 1.15 s for 50,000).
 _EDITED = """
 SELECT e.ticket_id, e.id AS event_id, e.seq, 'edited' AS what, NULL::bigint AS missing_from,
        NULL::bigint AS missing_to
