@@ -111,6 +111,10 @@ NEEDS: dict[tuple[str, str], Need] = {
     ("POST", "/api/v1/parts/serials/{part}/{serial}/install"): Need(action="parts_install"),
     ("POST", "/api/v1/parts/serials/{part}/{serial}/scrap"): Need(action="parts_scrap"),
     ("GET", "/api/v1/parts/warranty/{robot}"): Need(read="parts", scoped=True),
+    # Records and KPIs are company-internal: the reports scope, which no customer role has.
+    ("GET", "/api/v1/tickets/{ticket_id}/archive"): Need(read="reports"),
+    ("GET", "/api/v1/tickets/{ticket_id}/archive/reads"): Need(read="reports"),
+    ("GET", "/api/v1/reports/{kind}/{period}"): Need(read="reports"),
     ("GET", "/healthz"): Need(caller=False),
     ("GET", "/"): Need(),
     ("GET", "/openapi.json"): Need(),
@@ -336,6 +340,11 @@ CALLS: dict[tuple[str, str], Call] = {
     ("POST", "/api/v1/users/{username}/disable"): _disable,
     ("POST", "/api/v1/api-keys"): _new_key,
     ("DELETE", "/api/v1/api-keys/{key_id}"): _revoke_key,
+    ("GET", "/api/v1/tickets/{ticket_id}/archive"): _scoped(
+        "GET", "/api/v1/tickets/{}/archive", "ticket")(OWN),
+    ("GET", "/api/v1/tickets/{ticket_id}/archive/reads"): _scoped(
+        "GET", "/api/v1/tickets/{}/archive/reads", "ticket")(OWN),
+    ("GET", "/api/v1/reports/{kind}/{period}"): _request("GET", "/api/v1/reports/weekly/2026-W47"),
     **PARTS_CALLS,
 }
 
