@@ -24,15 +24,17 @@ from storage.rows import fetch_all as _rows
 from storage.rows import fetch_one as _one
 from storage.tickets import Conn
 
-__all__ = ["ClockRun", "TimerRow", "NewTimer", "DueTimer", "start_clock", "clocks_of",
+__all__ = ["ClockRun", "TimerRow", "NewTimer", "DueTimer", "DueFeedbackTimer", "start_clock", "clocks_of",
            "open_clocks", "latest_clock", "get_clock", "close_clock", "set_clock_due",
            "mark_warned", "mark_breached", "unfired_timers", "set_timer_due", "claim_due",
            "mark_fired", "postpone", "next_due", "timers_of", "add_timers", "Firing",
-           "fire_batch"]
+           "fire_batch", "claim_due_feedback"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ClockRun:
+    """One run of a clock of a ticket, or (``ticket_id`` 0) of a feedback record."""
+
     id: int
     ticket_id: int
     clock: str
@@ -59,6 +61,8 @@ class NewTimer:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TimerRow:
+    """A timer of a ticket's clock, or (``ticket_id`` 0) of a feedback record's."""
+
     id: int
     ticket_id: int
     clock_id: int
@@ -102,49 +106,73 @@ class Firing:
     data: dict[str, Any]
 
 
-_CLOCK_COLS = ("id, ticket_id, clock, calendar, started_at, allowed, due_at, paused_left, "
+# A feedback record's clocks read ticket_id 0: the rows are the same, only their owner differs.
+_CLOCK_COLS = ("id, COALESCE(ticket_id, 0) AS ticket_id, clock, calendar, started_at, allowed, "
+               "due_at, paused_left, "
                "warned_at, met_at, breached_at, closed_at, closed_why")
-_TIMER_COLS = ("id, ticket_id, clock_id, action, step, calendar, due_at, paused_left, detail, "
+_TIMER_COLS = ("id, COALESCE(ticket_id, 0) AS ticket_id, clock_id, action, step, calendar, "
+               "due_at, paused_left, detail, "
                "attempts, fired_at")
 
 
+def _owner(ticket_id: int, feedback_id: int | None) -> tuple[str, int]:
+    """The column and id that own a clock or timer: a ticket, or a feedback record."""
+    if feedback_id is not None:
+        return "feedback_id", feedback_id
+    if ticket_id <= 0:
+        raise ValueError("a clock belongs to a ticket or to a feedback record")
+    return "ticket_id", ticket_id
+
+
 def start_clock(
-    *, conn: Conn, ticket_id: int, clock: str, calendar: str, started_at: datetime,
+    *, conn: Conn, ticket_id: int = 0, clock: str, calendar: str, started_at: datetime,
     allowed: timedelta, due_at: datetime, timers: Sequence[NewTimer] = (),
+    feedback_id: int | None = None,
 ) -> int:
-    """Open a clock run with its timers; the clock's id."""
-    row = _one(conn, """INSERT INTO ticket_clocks (ticket_id, clock, calendar, started_at, allowed,
-                                                  due_at)
-                        VALUES (%s, %s, %s, %s, %s, %s) RETURNING id""",
-               (ticket_id, clock, calendar, started_at, allowed, due_at))
+    """Open a clock run with its timers, for a ticket or (``feedback_id``) a feedback record;
+    the clock's id."""
+    col, owner = _owner(ticket_id, feedback_id)
+    row = _one(conn, f"""INSERT INTO ticket_clocks ({col}, clock, calendar, started_at, allowed,
+                                                   due_at)
+                         VALUES (%s, %s, %s, %s, %s, %s) RETURNING id""",
+               (owner, clock, calendar, started_at, allowed, due_at))
     assert row is not None  # INSERT ... RETURNING always yields the row
     clock_id = int(row["id"])
-    add_timers(conn=conn, ticket_id=ticket_id, clock_id=clock_id, timers=timers)
+    add_timers(conn=conn, ticket_id=ticket_id, feedback_id=feedback_id, clock_id=clock_id,
+               timers=timers)
     return clock_id
 
 
-def add_timers(*, conn: Conn, ticket_id: int, clock_id: int, timers: Sequence[NewTimer]) -> None:
+def add_timers(
+    *, conn: Conn, ticket_id: int = 0, clock_id: int, timers: Sequence[NewTimer],
+    feedback_id: int | None = None,
+) -> None:
     if not timers:
         return
+    col, owner = _owner(ticket_id, feedback_id)
     with conn.cursor() as cur:
         cur.executemany(
-            """INSERT INTO ticket_timers (ticket_id, clock_id, action, step, calendar, due_at,
-                                          detail)
-               VALUES (%s, %s, %s, %s, %s, %s, %s)""",
-            [(ticket_id, clock_id, t.action, t.step, t.calendar, t.due_at, Jsonb(t.detail))
+            f"""INSERT INTO ticket_timers ({col}, clock_id, action, step, calendar, due_at,
+                                           detail)
+                VALUES (%s, %s, %s, %s, %s, %s, %s)""",
+            [(owner, clock_id, t.action, t.step, t.calendar, t.due_at, Jsonb(t.detail))
              for t in timers])
 
 
-def clocks_of(*, conn: Conn, ticket_id: int) -> list[ClockRun]:
-    """Every clock run of a ticket, oldest first."""
-    rows = _rows(conn, f"SELECT {_CLOCK_COLS} FROM ticket_clocks WHERE ticket_id = %s ORDER BY id",
-                 (ticket_id,))
+def clocks_of(*, conn: Conn, ticket_id: int = 0, feedback_id: int | None = None) -> list[ClockRun]:
+    """Every clock run of a ticket (or a feedback record), oldest first."""
+    col, owner = _owner(ticket_id, feedback_id)
+    rows = _rows(conn, f"SELECT {_CLOCK_COLS} FROM ticket_clocks WHERE {col} = %s ORDER BY id",
+                 (owner,))
     return [ClockRun(**r) for r in rows]
 
 
-def open_clocks(*, conn: Conn, ticket_id: int) -> list[ClockRun]:
+def open_clocks(
+    *, conn: Conn, ticket_id: int = 0, feedback_id: int | None = None
+) -> list[ClockRun]:
+    col, owner = _owner(ticket_id, feedback_id)
     rows = _rows(conn, f"SELECT {_CLOCK_COLS} FROM ticket_clocks "
-                       "WHERE ticket_id = %s AND closed_at IS NULL ORDER BY id", (ticket_id,))
+                       f"WHERE {col} = %s AND closed_at IS NULL ORDER BY id", (owner,))
     return [ClockRun(**r) for r in rows]
 
 
@@ -200,10 +228,11 @@ def unfired_timers(*, conn: Conn, ticket_id: int) -> list[TimerRow]:
     return [TimerRow(**r) for r in rows]
 
 
-def timers_of(*, conn: Conn, ticket_id: int) -> list[TimerRow]:
-    """Every timer of a ticket, fired or not, oldest first."""
-    rows = _rows(conn, f"SELECT {_TIMER_COLS} FROM ticket_timers WHERE ticket_id = %s ORDER BY id",
-                 (ticket_id,))
+def timers_of(*, conn: Conn, ticket_id: int = 0, feedback_id: int | None = None) -> list[TimerRow]:
+    """Every timer of a ticket (or a feedback record), fired or not, oldest first."""
+    col, owner = _owner(ticket_id, feedback_id)
+    rows = _rows(conn, f"SELECT {_TIMER_COLS} FROM ticket_timers WHERE {col} = %s ORDER BY id",
+                 (owner,))
     return [TimerRow(**r) for r in rows]
 
 
@@ -264,6 +293,34 @@ def fire_batch(*, conn: Conn, at: datetime, actor: str, firings: Sequence[Firing
                         ORDER BY u.n""",
                      (at, actor, [f.ticket_id for f in firings], [f.event for f in firings],
                       [f.state for f in firings], [Jsonb(f.data) for f in firings]))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DueFeedbackTimer:
+    id: int
+    feedback_id: int
+    clock_id: int
+    clock: str
+    action: str
+    step: int
+    due_at: datetime
+    detail: dict[str, Any]
+    attempts: int
+
+
+def claim_due_feedback(*, conn: Conn, now: datetime, limit: int) -> list[DueFeedbackTimer]:
+    """``claim_due`` for the timers of feedback records: locked with their records."""
+    rows = _rows(conn, """
+        SELECT tm.id, tm.feedback_id, tm.clock_id, c.clock, tm.action, tm.step, tm.due_at,
+               tm.detail, tm.attempts
+        FROM ticket_timers tm
+        JOIN feedback f ON f.id = tm.feedback_id
+        JOIN ticket_clocks c ON c.id = tm.clock_id
+        WHERE tm.fired_at IS NULL AND tm.due_at <= %s
+        ORDER BY tm.due_at, tm.id
+        LIMIT %s
+        FOR UPDATE OF tm, f SKIP LOCKED""", (now, limit))
+    return [DueFeedbackTimer(**r) for r in rows]
 
 
 def mark_fired(*, conn: Conn, timer_id: int, at: datetime) -> bool:

@@ -43,7 +43,8 @@ from ticketing.calendar import Calendar, calendar_for
 from ticketing.duty import has_local_candidate
 from ticketing.policy import Policy
 
-__all__ = ["start_ticket", "on_event", "calendars_of", "start_ladder"]
+__all__ = ["start_ticket", "on_event", "calendars_of", "start_ladder", "new_timers",
+           "start_after_completion", "meet_clock"]
 
 _ZERO = timedelta(0)
 # Events after which nothing about the clocks changes.
@@ -56,7 +57,7 @@ def calendars_of(*, policy: Policy, tz: str) -> Callable[[str], Calendar]:
     return pick
 
 
-def _new_timers(plan: clocks.Plan) -> list[tstore.NewTimer]:
+def new_timers(plan: clocks.Plan) -> list[tstore.NewTimer]:
     return [tstore.NewTimer(action=t.action, due_at=t.due_at, calendar=t.calendar, step=t.step,
                             detail={"to": t.to, "role": t.role} if t.to else {})
             for t in plan.timers]
@@ -82,7 +83,7 @@ class _Book:
         fired and is still past: one breach of a clock is one breach."""
         plan = clocks.plan_clock(spec, now=self.at, spent=spent, policy=self.policy,
                                  calendars=self.cal)
-        timers = _new_timers(plan)
+        timers = new_timers(plan)
         if previous is not None:
             done = {(t.action, t.step) for t in tstore.timers_of(conn=self.conn,
                                                                  ticket_id=self.ticket.id)
@@ -198,7 +199,7 @@ def start_ladder(
     planned = clocks.ladder(policy.escalation.steps, breach_at=breach_at,
                             calendars=calendars_of(policy=policy, tz=ticket.timezone))
     tstore.add_timers(conn=conn, ticket_id=ticket.id, clock_id=clock_id,
-                      timers=_new_timers(clocks.Plan(due_at=breach_at, timers=tuple(planned))))
+                      timers=new_timers(clocks.Plan(due_at=breach_at, timers=tuple(planned))))
 
 
 def _regrade(book: _Book, grade: str) -> None:
@@ -299,3 +300,23 @@ def on_event(
         book.replace(clocks.extended_resolve(policy=policy, grade=ticket.grade, tier=ticket.tier,
                                              reason=details.get("reason")))
     return book.columns
+
+
+def start_after_completion(
+    *, conn: store.Conn, ticket: store.TicketRow, policy: Policy, spec: clocks.ClockSpec,
+    at: datetime,
+) -> datetime:
+    """Start a clock a completed ticket still owes (after sales: the callback survey, the
+    root-cause report), with its warning and breach timers; its deadline."""
+    book = _Book(conn, ticket, policy, at)
+    book.start(spec)
+    due = book._open[spec.name].due_at
+    assert due is not None  # a completed ticket waits for nobody: its clocks do not pause
+    return due
+
+
+def meet_clock(
+    *, conn: store.Conn, ticket: store.TicketRow, policy: Policy, name: str, at: datetime
+) -> None:
+    """Meet a clock outside the lifecycle's events (a callback recorded, a report submitted)."""
+    _Book(conn, ticket, policy, at).meet(name)

@@ -14,13 +14,18 @@
         ├── TicketNotFound     no ticket with that id
         ├── ConcurrentChange   the ticket is no longer at the version the caller saw; carries
         │                      the current state and version (the API answers 409)
-        └── HandoverRefused    a shift handover that cannot be acknowledged (404/403/409)
+        ├── HandoverRefused    a shift handover that cannot be acknowledged (404/403/409)
+        └── LinkRefused        a customer's survey link that is unknown, used or expired
+
+The after-sales records (feedback, complaints, callbacks, root-cause reports) raise the same
+errors: ``TicketNotFound`` names a missing record of theirs too.
 """
 
 from __future__ import annotations
 
 __all__ = ["TicketingError", "PolicyError", "GradingError", "CalendarError", "LifecycleError",
-           "EventRefused", "MissingDetail", "TicketNotFound", "ConcurrentChange", "HandoverRefused"]
+           "EventRefused", "MissingDetail", "TicketNotFound", "ConcurrentChange", "HandoverRefused",
+           "LinkRefused"]
 
 
 class TicketingError(Exception):
@@ -81,3 +86,8 @@ class HandoverRefused(LifecycleError):
     def __init__(self, message: str, *, status: int) -> None:
         self.status = status
         super().__init__(message)
+
+
+class LinkRefused(LifecycleError):
+    """A callback survey link that is unknown, already used, or expired: the same answer for
+    all three, so a guesser learns nothing."""

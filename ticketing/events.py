@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from storage import tickets as store
-from ticketing import clocks, deadlines
+from ticketing import aftersales, clocks, deadlines
 from ticketing.errors import ConcurrentChange, EventRefused, MissingDetail, TicketNotFound
 from ticketing.grading import grade_of
 from ticketing.lifecycle import EVENTS, OPEN_STATES, check_event
@@ -73,6 +73,7 @@ def open_ticket(
             reporter=draft.reporter, description=draft.description, request=draft.request,
         ), actor=actor, data=data)
         deadlines.start_ticket(conn=conn, ticket=ticket, policy=policy, at=at)
+        aftersales.on_opened(conn=conn, ticket=ticket, policy=policy, at=at)
     return ticket
 
 
@@ -231,4 +232,6 @@ def apply(
         if row is None:  # cannot happen under the row lock; refuse rather than overwrite
             raise ConcurrentChange(ticket=t.number, expected=expected_version, state=t.state,
                                    version=t.version)
+        if event == aftersales.COMPLETION:
+            aftersales.on_completed(conn=conn, ticket=row, policy=policy, at=now)
     return row

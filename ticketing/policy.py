@@ -13,11 +13,20 @@ import tomllib
 from datetime import timedelta
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Literal, TypeVar, get_args
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from ticketing.errors import PolicyError
+from ticketing.feedback.policy import CallbackRules, FeedbackRules, ImprovementRules
+from ticketing.units import (
+    POSITIVE,
+    CalendarKind,
+    Duration,
+    FrozenModel,
+    format_duration,
+    parse_duration,
+)
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -41,47 +50,16 @@ CHANNELS: tuple[Channel, ...] = ("monitoring", "phone", "email", "chat", "wechat
 MANUAL_CHANNELS: tuple[Channel, ...] = CHANNELS[1:]
 # The clocks a ticket runs (service rules section 3): the two process clocks, the grade's SLA
 # clocks, the progress-update cadence and the one update owed at completion when there is none.
+# After sales (ticketing.feedback, ticketing.improvement) adds the callback survey and the
+# root-cause report owed on a completed ticket, and the clocks of a feedback record: its
+# department's confirmation, plan, solution, progress reports, the result told, the revisit,
+# and a complaint's response and answer (confirm, plan, update and respond reused by name).
 ClockName = Literal["dispatch", "confirm", "respond", "onsite", "plan", "resolve", "update",
-                    "final_update"]
-CLOCKS: tuple[ClockName, ...] = ("dispatch", "confirm", "respond", "onsite", "plan", "resolve",
-                                 "update", "final_update")
-# How a clock counts: every hour ("24x7"), or only the hours of working days in the site's
-# time zone, without weekends and public holidays ("working").
-CalendarKind = Literal["24x7", "working"]
+                    "final_update", "callback", "rca", "solve", "tell", "revisit", "answer"]
+CLOCKS: tuple[ClockName, ...] = get_args(ClockName)
 
-_DURATION_RE = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m(?:in)?)?\s*$")
-
-
-def parse_duration(value: Any) -> Any:
-    """``"15m"``, ``"2h"``, ``"1h30m"``, ``"7d"`` -> timedelta; other values go to pydantic."""
-    if isinstance(value, str):
-        m = _DURATION_RE.match(value)
-        if m and any(m.groups()):
-            d, h, mi = (int(g) if g else 0 for g in m.groups())
-            return timedelta(days=d, hours=h, minutes=mi)
-        if not value.strip().upper().startswith("P"):
-            raise ValueError(f"duration {value!r}: write it like '15m', '2h', '1h30m' or '7d'")
-    return value
-
-
-def format_duration(td: timedelta | None) -> str:
-    if td is None:
-        return "-"
-    minutes = int(td.total_seconds() // 60)
-    days, rest = divmod(minutes, 24 * 60)
-    hours, mins = divmod(rest, 60)
-    if days >= 4 and not hours and not mins:
-        return f"{days}d"
-    hours += days * 24
-    return "".join(p for p in (f"{hours}h" if hours else "", f"{mins}m" if mins else "")) or "0m"
-
-
-Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
-_POSITIVE = "must be longer than zero"
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+_POSITIVE = POSITIVE
+_Model = FrozenModel
 
 
 class ClockRow(_Model):
@@ -276,6 +254,11 @@ class Policy(_Model):
     notifications: NotificationRules | None = None
     timers: Timers
     escalation: Escalation
+    # After sales (docs/after-sales.md). Absent: the policy runs no feedback records, no
+    # callback surveys, no root-cause reports (each section on its own).
+    feedback: FeedbackRules | None = None
+    callbacks: CallbackRules | None = None
+    improvement: ImprovementRules | None = None
 
     @model_validator(mode="after")
     def _every_grade_and_tier_has_one_clock(self) -> Policy:

@@ -22,6 +22,7 @@ from storage import events as events_channel
 from storage import tickets as store
 from storage.connect import Reconnecting, first_line, usable
 from ticketing.dispatch import auto_dispatch
+from ticketing.feedback.timers import feedback_pass
 from ticketing.intake import ticket_anomaly
 from ticketing.policy import Policy
 from ticketing.timers import run_timers, wait_either
@@ -171,7 +172,8 @@ async def run_ticketing(
     listener = asyncio.create_task(_listen(conninfo, wake, timers_wake),
                                    name="ticketing-listener")
     timer_loop = asyncio.create_task(
-        run_timers(conninfo=conninfo, policy=policy, stop=stop, wake=timers_wake, clock=clock),
+        run_timers(conninfo=conninfo, policy=policy, stop=stop, wake=timers_wake, clock=clock,
+                   also=(feedback_pass,) if policy.feedback is not None else ()),
         name="ticketing-timers")
     log.info("ticketing service started with policy %s", policy.label)
     sweep: asyncio.Future[SweepStats] | None = None

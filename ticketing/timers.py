@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -40,7 +40,7 @@ from ticketing.errors import TicketingError
 from ticketing.policy import Policy, format_duration
 
 __all__ = ["FiredTimer", "fire_due", "run_timers", "wait_either", "TIMER_EVENTS", "WARNING",
-           "BREACH", "ESCALATION"]
+           "BREACH", "ESCALATION", "ExtraPass"]
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,9 @@ TIMER_EVENTS = (WARNING, BREACH, ESCALATION, "reassign")
 # A timer whose firing failed (a bug, a broken row) is retried this much later, so it neither
 # spins the loop nor blocks the timers due after it.
 RETRY_AFTER = timedelta(minutes=1)
+# Another owner's timers in the same rows, fired by the same loop after the tickets' (feedback
+# records: ticketing.feedback.timers.feedback_pass); returns how many fired.
+ExtraPass = Callable[[store.Conn, datetime, Policy], int]
 # The loop sleeps at most this long without a pass: bounds the delay of a timer created by a
 # writer whose change notification was lost.
 IDLE_S = 30.0
@@ -207,6 +210,7 @@ class _Pass:
     policy: Policy
     clock: Callable[[], datetime]
     limit: int
+    also: Sequence[ExtraPass] = ()
     lock: threading.Lock = field(default_factory=threading.Lock)
     db: Reconnecting = field(init=False)
 
@@ -226,9 +230,12 @@ class _Pass:
                 log.info("team %s: shift change at %s %s%s", h.team, h.at.isoformat(),
                          "superseded by a later one" if h.superseded else "handed over",
                          f" {len(h.tickets)} open tickets" if h.tickets else "")
+            count = len(fired)
+            for extra in self.also:
+                count += extra(conn, self.clock(), self.policy)
             due = [d for d in (tstore.next_due(conn=conn), next_handover_due(conn=conn))
                    if d is not None]
-            return len(fired), min(due, default=None)
+            return count, min(due, default=None)
 
     def close(self) -> None:
         with self.lock:
@@ -256,12 +263,14 @@ async def run_timers(
     wake: asyncio.Event | None = None,
     clock: Callable[[], datetime] = _utcnow,
     limit: int = 500,
+    also: Sequence[ExtraPass] = (),
 ) -> None:
-    """Fire timers until ``stop`` is set, waking at the next due time or when ``wake`` is set.
+    """Fire timers until ``stop`` is set, waking at the next due time or when ``wake`` is set;
+    each pass then runs ``also`` (the other owners' timers).
     A lost database is retried with capped, jittered exponential backoff; it never ends the
     loop."""
     wake = wake or asyncio.Event()
-    one_pass = _Pass(conninfo=conninfo, policy=policy, clock=clock, limit=limit)
+    one_pass = _Pass(conninfo=conninfo, policy=policy, clock=clock, limit=limit, also=also)
     never = asyncio.Event()
 
     async def backoff(seconds: float) -> None:

@@ -1,0 +1,115 @@
+"""The life of a feedback record or complaint (service rules section 5) as a strict
+python-statemachine machine, checked at import like ``ticketing.lifecycle``.
+
+::
+
+    received --route--> routing --confirm--> processing --rectify--> rectifying
+                         ^   |                   |                       |
+                         +---+ reroute           +------complete---------+--complete--+
+                                                                                      v
+                                                            archived <--archive-- completed
+
+Self-transitions keep the state: ``respond`` (a complaint's first response; any state before
+completion), ``submit_plan``, ``send_progress`` (processing, rectifying), ``request_extension``,
+``approve_extension``, ``reject_extension`` (routing, processing, rectifying), ``tell_result``
+and ``revisit`` (completed). The machine knows states and the details each event needs;
+``ticketing.feedback.records.apply`` stores the move, its clocks and its history row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from statemachine import State, StateMachine
+from statemachine.exceptions import TransitionNotAllowed
+
+from ticketing.errors import EventRefused, MissingDetail
+
+__all__ = ["FeedbackLifecycle", "FEEDBACK_STATES", "FEEDBACK_EVENTS", "check_feedback_event"]
+
+
+def _require(name: str, value: Any) -> None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise MissingDetail(f"{name} is required")
+
+
+def _stay(states: tuple[State, ...], validators: str | list[str]) -> Any:
+    out = states[0].to.itself(validators=validators)  # type: ignore[no-untyped-call]
+    for st in states[1:]:
+        out = out | st.to.itself(validators=validators)  # type: ignore[no-untyped-call]
+    return out
+
+
+class FeedbackLifecycle(StateMachine):
+    """States and allowed events of a feedback record; validators check the details."""
+
+    received = State(initial=True)
+    routing = State()
+    processing = State()
+    rectifying = State()
+    completed = State()
+    archived = State(final=True)
+
+    route = received.to(routing, validators="_needs_department")
+    reroute = routing.to.itself(validators=["_needs_department", "_needs_reason"])  # type: ignore[no-untyped-call]
+    confirm = routing.to(processing)
+    rectify = processing.to(rectifying, validators="_needs_plan")
+    complete = (processing.to(completed, validators="_needs_result")
+                | rectifying.to(completed, validators="_needs_result"))
+    archive = completed.to(archived)
+    respond = _stay((received, routing, processing, rectifying), "_needs_message")
+    submit_plan = _stay((processing, rectifying), "_needs_plan")
+    send_progress = _stay((processing, rectifying), "_needs_message")
+    request_extension = _stay((routing, processing, rectifying),
+                              ["_needs_reason", "_needs_new_due"])
+    approve_extension = _stay((routing, processing, rectifying), "_needs_notice")
+    reject_extension = _stay((routing, processing, rectifying), "_needs_notice")
+    tell_result = _stay((completed,), "_needs_message")
+    revisit = _stay((completed,), "_needs_message")
+
+    def _needs_department(self, department: str | None = None, **_: Any) -> None:
+        _require("department", department)
+
+    def _needs_reason(self, reason: str | None = None, **_: Any) -> None:
+        _require("reason", reason)
+
+    def _needs_plan(self, plan: str | None = None, **_: Any) -> None:
+        _require("plan", plan)
+
+    def _needs_result(self, result: str | None = None, **_: Any) -> None:
+        _require("result", result)
+
+    def _needs_message(self, message: str | None = None, **_: Any) -> None:
+        _require("message", message)
+
+    def _needs_notice(self, notice: str | None = None, **_: Any) -> None:
+        # The customer is told of the decision: what they were told is the record of it.
+        _require("notice (what the customer is told)", notice)
+
+    def _needs_new_due(self, new_due: datetime | None = None, **_: Any) -> None:
+        if not isinstance(new_due, datetime) or new_due.utcoffset() is None:
+            raise MissingDetail("an extension needs the new date (new_due, timezone-aware)")
+
+
+FEEDBACK_STATES = tuple(s.value for s in FeedbackLifecycle.states)
+FEEDBACK_EVENTS = tuple(e.id for e in FeedbackLifecycle.events)  # type: ignore[attr-defined]
+
+
+@dataclass(slots=True)
+class _Snapshot:
+    state: str
+
+
+def check_feedback_event(*, state: str, event: str, **details: Any) -> str:
+    """The state ``event`` leads to from ``state``; raises ``EventRefused`` or
+    ``MissingDetail``. Pure."""
+    if state not in FEEDBACK_STATES:
+        raise EventRefused(event=event, state=state)
+    snap = _Snapshot(state=state)
+    try:
+        FeedbackLifecycle(model=snap).send(event, **details)
+    except TransitionNotAllowed as exc:
+        raise EventRefused(event=event, state=state) from exc
+    return snap.state
