@@ -30,11 +30,14 @@ from api.relay import Relay
 from api.routers import (
     anomalies,
     archive,
+    callbacks,
     console,
     console_data,
+    feedback,
     fleet_tree,
     handovers,
     health,
+    improvement,
     maintenance,
     parts,
     reports,
@@ -129,8 +132,13 @@ def create_app(
         return get_swagger_ui_html(openapi_url="/openapi.json", title="robowatch API")
 
     for resource in (robots, tickets, ticket_events, handovers, anomalies, stream, maintenance,
-                     parts, telemetry, fleet_tree, console_data, archive, reports):
+                     parts, telemetry, fleet_tree, console_data, archive, reports, feedback,
+                     callbacks):
         app.include_router(resource.router, prefix=API_PREFIX)
+    # After sales (docs/after-sales.md); the survey answers customers' links without a login.
+    for router in (callbacks.survey, improvement.rca_router, improvement.problems,
+                   improvement.qc):
+        app.include_router(router, prefix=API_PREFIX)
     for router in (auth, users, api_keys):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(health.router)

@@ -13,7 +13,8 @@ from storage.rows import fetch_one as _one
 from storage.tickets import Conn
 
 __all__ = ["CallbackRow", "CallbackScore", "open_callback", "get_callback", "lock_callback",
-           "lock_callback_by_token", "set_link", "record_callback", "set_follow_up",
+           "lock_callback_by_token", "callback_by_token",
+           "set_link", "record_callback", "set_follow_up",
            "callback_scores"]
 
 
@@ -81,6 +82,11 @@ def lock_callback(*, conn: Conn, ticket_id: int) -> CallbackRow | None:
 
 def lock_callback_by_token(*, conn: Conn, token_hash: bytes) -> CallbackRow | None:
     r = _one(conn, f"{_SELECT} WHERE cb.token_hash = %s FOR UPDATE OF cb", (token_hash,))
+    return CallbackRow(**r) if r else None
+
+
+def callback_by_token(*, conn: Conn, token_hash: bytes) -> CallbackRow | None:
+    r = _one(conn, f"{_SELECT} WHERE cb.token_hash = %s", (token_hash,))
     return CallbackRow(**r) if r else None
 
 

@@ -167,7 +167,8 @@ def create_feedback(
     registration, counter per day and kind) and its ``registered`` history row."""
     if new.registered_at.utcoffset() is None:
         raise ValueError("registered_at must be timezone-aware")
-    prefix = f"{'CP' if new.kind == 'complaint' else 'FB'}-{new.registered_at.astimezone(UTC):%Y%m%d}-"
+    kind = "CP" if new.kind == "complaint" else "FB"
+    prefix = f"{kind}-{new.registered_at.astimezone(UTC):%Y%m%d}-"
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(hashtext('robowatch:feedback-number'))")
         last = _one(conn, "SELECT number FROM feedback WHERE number LIKE %s "

@@ -24,7 +24,8 @@ from storage.rows import fetch_all as _rows
 from storage.rows import fetch_one as _one
 from storage.tickets import Conn
 
-__all__ = ["ClockRun", "TimerRow", "NewTimer", "DueTimer", "DueFeedbackTimer", "start_clock", "clocks_of",
+__all__ = ["ClockRun", "TimerRow", "NewTimer", "DueTimer", "DueFeedbackTimer", "start_clock",
+           "clocks_of",
            "open_clocks", "latest_clock", "get_clock", "close_clock", "set_clock_due",
            "mark_warned", "mark_breached", "unfired_timers", "set_timer_due", "claim_due",
            "mark_fired", "postpone", "next_due", "timers_of", "add_timers", "Firing",

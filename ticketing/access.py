@@ -21,15 +21,15 @@ from ticketing.errors import PolicyError
 from ticketing.policy import parse_toml, read_toml
 
 __all__ = ["Role", "ROLES", "Scope", "SCOPES", "TICKET_EVENTS", "MANAGE", "PARTS_ACTIONS",
-           "Reach", "RoleRights", "AccessPolicy", "load_access", "builtin_access",
-           "ticket_in_reach"]
+           "AFTER_SALES", "Reach", "RoleRights", "AccessPolicy", "load_access",
+           "builtin_access", "ticket_in_reach"]
 
 Role = Literal["admin", "om_manager", "dispatcher", "engineer", "expert", "parts_keeper",
                "maintainer", "customer_viewer"]
 ROLES: tuple[Role, ...] = get_args(Role)
 
 Scope = Literal["robots", "anomalies", "tickets", "telemetry", "reports", "users", "api_keys",
-                "parts"]
+                "parts", "feedback"]
 SCOPES: tuple[Scope, ...] = get_args(Scope)
 
 # The lifecycle's events (ticketing/lifecycle.py EVENTS), plus two acts that are not moves of
@@ -52,6 +52,15 @@ PartsAction = Literal["request", "approve", "issue", "return", "receive", "trans
                       "install", "scrap", "catalogue"]
 PARTS_ACTIONS: tuple[PartsAction, ...] = get_args(PartsAction)
 
+# After-sales acts (docs/after-sales.md), granted under a role's ``after_sales`` key: register
+# a feedback or complaint; work one (route, confirm, respond, plan, progress, ask for an
+# extension, complete, tell, revisit, archive); decide an extension (the customer-service
+# head's); take a callback survey or issue its link; submit a root-cause report; run common
+# problems' CAPA; draw and record quality checks.
+AfterSales = Literal["feedback_register", "feedback_work", "feedback_decide_extension",
+                     "callback", "rca_submit", "problem_manage", "qc_manage"]
+AFTER_SALES: tuple[AfterSales, ...] = get_args(AfterSales)
+
 Reach = Literal["all", "assigned", "own_customer", "none"]
 
 
@@ -66,6 +75,7 @@ class RoleRights(_Model):
     tickets: Reach
     manage: tuple[Manage, ...] = ()
     parts: tuple[PartsAction, ...] = ()
+    after_sales: tuple[AfterSales, ...] = ()
 
     @model_validator(mode="after")
     def _reach_fits_events(self) -> RoleRights:
@@ -78,7 +88,7 @@ class RoleRights(_Model):
             raise ValueError("a role with ticket events must be able to read tickets")
         if self.parts and "parts" not in self.read:
             raise ValueError("a role with parts actions must be able to read parts")
-        for name in ("read", "events", "manage", "parts"):
+        for name in ("read", "events", "manage", "parts", "after_sales"):
             values = getattr(self, name)
             if len(set(values)) != len(values):
                 raise ValueError(f"{name} lists a name twice")
@@ -135,6 +145,8 @@ class AccessPolicy(_Model):
             if act not in PARTS_ACTIONS:
                 raise PolicyError(f"unknown action {action!r}")
             return act in rights.parts
+        if action in AFTER_SALES:
+            return action in rights.after_sales
         if action not in TICKET_EVENTS:
             raise PolicyError(f"unknown action {action!r}")
         return action in rights.events

@@ -26,7 +26,7 @@ from storage.tickets import get_ticket, ticket_events
 from ticketing.errors import ConcurrentChange, EventRefused, MissingDetail, TicketNotFound
 from ticketing.events import apply, create_manual_ticket
 
-__all__ = ["router"]
+__all__ = ["router", "expected_version"]
 
 router = APIRouter(prefix="/tickets", tags=["tickets"])
 
@@ -47,7 +47,8 @@ def _answer(conn: Conn, ticket_id: int, now: Any, response: Response) -> TicketD
     return TicketDetail.of_history(row, ticket_events(conn=conn, ticket_id=ticket_id), now=now)
 
 
-def _expected(body_version: int | None, if_match: str | None) -> int | None:
+def expected_version(body_version: int | None, if_match: str | None) -> int | None:
+    """The version a client says it saw: in the body, or as ``If-Match: "<version>"``."""
     if body_version is not None:
         return body_version
     tag = (if_match or "").removeprefix("W/").strip('"')
@@ -68,7 +69,7 @@ def post_event(
         raise not_found(f"ticket {ticket_id} not found")
     authorize_event(caller=caller, access=access, event=body.event, ticket_id=ticket_id,
                     ticket_customer=row.customer, ticket_assignee=row.assignee)
-    expected = _expected(body.expected_version, if_match)
+    expected = expected_version(body.expected_version, if_match)
     if expected is None:
         return problem_response(428, "name the ticket version you saw: "
                         "expected_version in the body or an If-Match header",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from storage import tickets as store
 from storage import timers as tstore
@@ -20,6 +20,15 @@ from ticketing.events import apply, create_manual_ticket
 from ticketing.feedback.timers import fire_due_feedback
 from ticketing.policy import Policy
 from ticketing.timers import fire_due
+
+T = TypeVar("T")
+
+
+def some(value: T | None) -> T:
+    """``value``, which the scenario knows is there."""
+    assert value is not None
+    return value
+
 
 # Monday 2026-11-23 09:00 in Shanghai: working days follow without a public holiday.
 MON = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)

@@ -9,16 +9,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.aftersales.scenario import some
 from ticketing.calendar import ALWAYS, Calendar, WorkingDays
 from ticketing.errors import EventRefused, MissingDetail, PolicyError
 from ticketing.feedback import rules as R
 from ticketing.feedback.lifecycle import FEEDBACK_STATES, check_feedback_event
 from ticketing.improvement.quality import draw, draw_size
 from ticketing.improvement.recurrence import Spread, is_common
-from ticketing.policy import builtin_policy, parse_toml, Policy
+from ticketing.policy import Policy, builtin_policy, parse_toml
 
 POLICY = builtin_policy("default")
 RULES = R.rules_of(POLICY)
+CALLBACKS, IMPROVEMENT = some(POLICY.callbacks), some(POLICY.improvement)
 # Monday 2026-11-23 09:00 in Shanghai; no Chinese public holiday in the weeks after it.
 MON = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
 DAY, HOUR = timedelta(days=1), timedelta(hours=1)
@@ -32,10 +34,11 @@ def cal(kind: str) -> Calendar:
 def test_every_shipped_policy_has_the_after_sales_sections_and_seed003_calls_back_in_24h():
     assert RULES.routing["product_quality"] == "production/technical"
     assert RULES.complaint.respond.allowed == timedelta(minutes=15)
-    assert builtin_policy("seed003").callbacks.within.allowed == timedelta(hours=24)
-    assert builtin_policy("seed003").callbacks.within.calendar == "24x7"
-    assert POLICY.callbacks.within.calendar == "working"
-    assert POLICY.improvement.qc_share == 0.1
+    seed003 = builtin_policy("seed003").callbacks
+    assert seed003 is not None and seed003.within.allowed == timedelta(hours=24)
+    assert seed003.within.calendar == "24x7"
+    assert CALLBACKS.within.calendar == "working"
+    assert IMPROVEMENT.qc_share == 0.1
 
 
 def test_a_policy_section_refuses_unknown_keys_and_missing_routes():
@@ -125,7 +128,7 @@ def test_revisits_and_routing():
 @given(robots=st.integers(0, 10), customers=st.integers(0, 10))
 def test_common_problem_rule(robots: int, customers: int):
     customers = min(customers, robots)  # a customer counts only with a robot of its own
-    assert is_common(POLICY.improvement, Spread(robots, customers)) == (
+    assert is_common(IMPROVEMENT, Spread(robots, customers)) == (
         robots >= 3 or customers >= 2)
 
 

@@ -16,7 +16,7 @@ from storage import improvement as istore
 from storage import tickets as store
 from storage import timers as tstore
 from storage.connect import connect
-from tests.aftersales.scenario import DAY, H, MON, act, complete, run_until, setup, ticket
+from tests.aftersales.scenario import DAY, MON, H, complete, run_until, setup, some, ticket
 from ticketing.errors import EventRefused, LinkRefused
 from ticketing.feedback import callbacks
 from ticketing.feedback.records import apply, register
@@ -72,13 +72,13 @@ def test_urgent_feedback_breaches_its_plan_escalates_then_completes(conn):
     # 80 % of 24 h, the breach at 24 h, the ladder's first rung at once (default.toml).
     assert system(conn, rec.id) == [("clock_warning", "plan", 0), ("clock_breached", "plan", 0),
                                     ("escalation", "plan", 2)]
-    assert fstore.get_feedback(conn=conn, feedback_id=rec.id).escalation == 2
+    assert some(fstore.get_feedback(conn=conn, feedback_id=rec.id)).escalation == 2
     fb(conn, rec.id, "submit_plan", MON + 25 * H, actor="dept:prod", plan="new primer")
     fb(conn, rec.id, "rectify", MON + 26 * H, actor="dept:prod", plan="new primer")
     fb(conn, rec.id, "complete", MON + 30 * H, result="primer changed on line 2")
     with pytest.raises(EventRefused, match="not been told"):
         fb(conn, rec.id, "archive", MON + 30 * H)
-    rec = fstore.get_feedback(conn=conn, feedback_id=rec.id)
+    rec = some(fstore.get_feedback(conn=conn, feedback_id=rec.id))
     assert rec.state == "completed" and rec.completed_at == MON + 30 * H
     assert set(due(conn, rec.id)) == {"tell"}            # solve met; the result is owed
     assert due(conn, rec.id)["tell"] == MON + 30 * H + DAY
@@ -165,7 +165,7 @@ def test_complaint_responded_in_15_min_and_answered_in_3_working_days(conn):
 def test_callback_through_the_link_with_a_low_score_opens_a_follow_up(conn):
     t = ticket(conn, "R-A1", MON, POLICY, impact="minor")
     complete(conn, t.id, MON, POLICY)
-    cb = cstore.get_callback(conn=conn, ticket_id=t.id)
+    cb = some(cstore.get_callback(conn=conn, ticket_id=t.id))
     signed = MON + 40 * M
     assert cb.opened_at == signed and cb.due_at == signed + 3 * DAY
     token = callbacks.issue_link(conn=conn, ticket_id=t.id, policy=POLICY, now=signed)
@@ -176,7 +176,7 @@ def test_callback_through_the_link_with_a_low_score_opens_a_follow_up(conn):
                                   suggestions="the engineer came late", now=signed + DAY,
                                   policy=POLICY)
     assert (cb.score, cb.via, cb.recorded_by) == (2, "link", "customer:ACME")
-    follow = fstore.get_feedback(conn=conn, feedback_id=cb.follow_up_id)
+    follow = some(fstore.get_feedback(conn=conn, feedback_id=some(cb.follow_up_id)))
     assert (follow.ticket_id, follow.channel, follow.category) == (t.id, "callback",
                                                                    "service_process")
     assert "the engineer came late" in follow.summary
@@ -184,7 +184,7 @@ def test_callback_through_the_link_with_a_low_score_opens_a_follow_up(conn):
         callbacks.record_by_link(conn=conn, token=token, score=5, suggestions=None,
                                  now=signed + DAY, policy=POLICY)
     run_until(conn, signed + 5 * DAY, POLICY)
-    clock = tstore.latest_clock(conn=conn, ticket_id=t.id, clock="callback")
+    clock = some(tstore.latest_clock(conn=conn, ticket_id=t.id, clock="callback"))
     assert clock.met_at == signed + DAY and clock.breached_at is None
     events = [e.event for e in store.ticket_events(conn=conn, ticket_id=t.id)]
     assert events[-1] == "callback_recorded"
@@ -204,7 +204,7 @@ def test_callback_taken_by_staff_with_a_good_score_and_a_missed_survey_breaches(
         callbacks.record(conn=conn, ticket_id=a.id, score=4, suggestions=None, actor="cs:anna",
                          now=MON + DAY, policy=POLICY)
     run_until(conn, MON + 4 * DAY, POLICY)
-    missed = tstore.latest_clock(conn=conn, ticket_id=b.id, clock="callback")
+    missed = some(tstore.latest_clock(conn=conn, ticket_id=b.id, clock="callback"))
     assert missed.breached_at == MON + 40 * M + 3 * DAY
 
 
@@ -216,16 +216,16 @@ def test_a_repeat_fault_is_flagged_and_its_root_cause_report_falls_due(conn):
     flagged = [e for e in store.ticket_events(conn=conn, ticket_id=again.id)
                if e.event == "repeat_flagged"]
     assert flagged[0].data["previous"] == first.number
-    report = istore.get_rca(conn=conn, ticket_id=again.id)
+    report = some(istore.get_rca(conn=conn, ticket_id=again.id))
     assert report.required_for == ["repeat"] and report.due_at is None
     complete(conn, again.id, MON + 10 * DAY, POLICY)
     done = MON + 10 * DAY + 40 * M
-    report = istore.get_rca(conn=conn, ticket_id=again.id)
+    report = some(istore.get_rca(conn=conn, ticket_id=again.id))
     # Grade II (core customer, core module) and a repeat: both reasons, 3 working days.
     # Thursday 09:40 + 3 working days: Tuesday 09:40.
     assert report.required_for == ["grade", "repeat"] and report.due_at == done + 5 * DAY
     run_until(conn, done + 5 * DAY, POLICY)
-    clock = tstore.latest_clock(conn=conn, ticket_id=again.id, clock="rca")
+    clock = some(tstore.latest_clock(conn=conn, ticket_id=again.id, clock="rca"))
     assert clock.breached_at == done + 5 * DAY
     report = rca.submit(conn=conn, ticket_id=again.id, category="maintenance",
                         cause="lubrication interval too long", lessons="follow the OEM interval",
@@ -253,7 +253,7 @@ def test_a_common_problem_opens_at_the_third_robot_and_runs_its_capa(conn):
                                                                   t3.number]
     t4 = ticket(conn, "R-B1", MON + 3 * DAY, POLICY, kind="servo_alarm_50")
     assert istore.problem_tickets(conn=conn, problem_id=p.id)[-1] == t4.number
-    assert istore.get_problem(conn=conn, problem_id=p.id).customers == 2
+    assert some(istore.get_problem(conn=conn, problem_id=p.id)).customers == 2
     p = common.act(conn=conn, problem_id=p.id, event="record_capa", actor="qm:wu",
                    now=MON + 5 * DAY, policy=POLICY, corrective="new servo firmware",
                    preventive="firmware check at commissioning")

@@ -90,9 +90,9 @@ class FeedbackRules(FrozenModel):
             raise ValueError(f"routing has no department for {', '.join(missing)}")
         if any(not d.strip() for d in self.routing.values()):
             raise ValueError("routing names an empty department")
-        missing = [u for u in URGENCIES if u not in self.urgency]
-        if missing:
-            raise ValueError(f"urgency has no clocks for {', '.join(missing)}")
+        unclocked = [u for u in URGENCIES if u not in self.urgency]
+        if unclocked:
+            raise ValueError(f"urgency has no clocks for {', '.join(unclocked)}")
         if self.revisit_after < timedelta(0):
             raise ValueError("revisit_after cannot be negative")
         return self
