@@ -15,6 +15,7 @@ from parts.errors import PartsError
 from reports.errors import ReportError
 from robowatch import __version__
 from robowatch.cli import (
+    aftersales,
     audit,
     bench,
     collect,
@@ -70,6 +71,7 @@ app.add_typer(bench.app, name="bench")
 app.add_typer(detect.app, name="detect")
 app.add_typer(collect.app, name="collect")
 app.add_typer(ticketing_cli.app, name="ticketing")
+app.add_typer(aftersales.app, name="aftersales")
 app.command("simulate")(simulate.simulate)
 app.add_typer(user.app, name="user")
 app.add_typer(maintenance.app, name="maintenance")
