@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, Field
 
-from api.schemas import CODE_PATTERN, UtcDatetime
+# The same bases as api.schemas: frozen answers, frozen inputs refusing unknown keys.
+from api.schemas import CODE_PATTERN, UtcDatetime, _Input, _Public
 from storage.callbacks import CallbackRow
 from storage.feedback import ExtensionRow, FeedbackEventRow, FeedbackRow
 from storage.improvement import CommonProblemRow, QcCheckRow, QcDrawRow, RcaRow
@@ -24,14 +25,6 @@ __all__ = ["FeedbackCreate", "FeedbackEventCreate", "FeedbackPublic", "FeedbackL
 
 # Events only the customer-service head may perform (access action feedback_decide_extension).
 DECIDE_EXTENSION = ("approve_extension", "reject_extension")
-
-
-class _Public(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-
-class _Input(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def _known(value: str) -> str:

@@ -34,19 +34,20 @@ from ticketing.errors import EventRefused, MissingDetail
 from ticketing.policy import GRADES
 
 __all__ = ["TicketLifecycle", "STATES", "EVENTS", "OPEN_STATES", "HANDLING_REPORT_FIELDS",
-           "check_event"]
+           "check_event", "require_detail", "into", "stay"]
 
 # Service rules section 4: what a handling report must say before the customer is asked to
 # sign off.
 HANDLING_REPORT_FIELDS = ("process", "cause", "solution", "parts_used", "before_after")
 
 
-def _require(name: str, value: Any) -> None:
+def require_detail(name: str, value: Any) -> None:
+    """Refuse a missing or blank detail (shared by every lifecycle's validators)."""
     if value is None or (isinstance(value, str) and not value.strip()):
         raise MissingDetail(f"{name} is required")
 
 
-def _into(target: State, sources: tuple[State, ...], validators: str | list[str]) -> Any:
+def into(target: State, sources: tuple[State, ...], validators: str | list[str]) -> Any:
     """One event leading from each of ``sources`` to ``target``."""
     out = sources[0].to(target, validators=validators)
     for src in sources[1:]:
@@ -54,7 +55,7 @@ def _into(target: State, sources: tuple[State, ...], validators: str | list[str]
     return out
 
 
-def _stay(states: tuple[State, ...], validators: str | list[str]) -> Any:
+def stay(states: tuple[State, ...], validators: str | list[str]) -> Any:
     """One event that keeps the state, allowed in each of ``states``."""
     out = states[0].to.itself(validators=validators)  # type: ignore[no-untyped-call]
     for st in states[1:]:
@@ -81,7 +82,7 @@ class TicketLifecycle(StateMachine):
     dispatch = new.to(dispatched, validators="_needs_assignee")
     refuse = dispatched.to(new, validators="_needs_reason")
     reassign = (dispatched.to.itself(validators=["_needs_assignee", "_needs_reason"])  # type: ignore[no-untyped-call]
-                | _into(dispatched, (accepted, travelling, in_progress),
+                | into(dispatched, (accepted, travelling, in_progress),
                         ["_needs_assignee", "_needs_reason"]))
     accept = dispatched.to(accepted)
     start_remote = accepted.to(in_progress)
@@ -92,30 +93,30 @@ class TicketLifecycle(StateMachine):
     resolve = in_progress.to(resolved, validators="_needs_report")
     dispute = resolved.to(in_progress, validators="_needs_reason")
     sign_off = resolved.to(signed_off)
-    reopen = _into(in_progress, (resolved, signed_off), "_needs_reason")
+    reopen = into(in_progress, (resolved, signed_off), "_needs_reason")
     archive = signed_off.to(archived)
-    cancel = _into(cancelled, (new, dispatched, accepted, travelling, in_progress,
+    cancel = into(cancelled, (new, dispatched, accepted, travelling, in_progress,
                                waiting_customer), "_needs_reason")
-    merge = _into(merged, (new, dispatched, accepted, travelling, in_progress, waiting_customer),
+    merge = into(merged, (new, dispatched, accepted, travelling, in_progress, waiting_customer),
                   "_needs_target")
-    regrade = _stay((new, dispatched, accepted, travelling, in_progress, waiting_customer),
+    regrade = stay((new, dispatched, accepted, travelling, in_progress, waiting_customer),
                     "_needs_grade")
-    extend_resolve = _stay((accepted, travelling, in_progress, waiting_customer), "_needs_reason")
-    submit_plan = _stay((accepted, travelling, in_progress), "_needs_plan")
-    send_update = _stay((dispatched, accepted, travelling, in_progress, waiting_customer,
+    extend_resolve = stay((accepted, travelling, in_progress, waiting_customer), "_needs_reason")
+    submit_plan = stay((accepted, travelling, in_progress), "_needs_plan")
+    send_update = stay((dispatched, accepted, travelling, in_progress, waiting_customer,
                          resolved), "_needs_message")
 
     def _needs_assignee(self, assignee: str | None = None, **_: Any) -> None:
-        _require("assignee", assignee)
+        require_detail("assignee", assignee)
 
     def _needs_reason(self, reason: str | None = None, **_: Any) -> None:
-        _require("reason", reason)
+        require_detail("reason", reason)
 
     def _needs_plan(self, plan: str | None = None, **_: Any) -> None:
-        _require("plan", plan)
+        require_detail("plan", plan)
 
     def _needs_message(self, message: str | None = None, **_: Any) -> None:
-        _require("message", message)
+        require_detail("message", message)
 
     def _needs_target(self, into: int | None = None, **_: Any) -> None:
         if not isinstance(into, int) or isinstance(into, bool):
@@ -125,7 +126,7 @@ class TicketLifecycle(StateMachine):
                      **_: Any) -> None:
         if grade not in GRADES:
             raise MissingDetail(f"regrade needs a grade, one of {GRADES}; got {grade!r}")
-        _require("reason", reason)
+        require_detail("reason", reason)
 
     def _needs_report(self, report: dict[str, Any] | None = None, **_: Any) -> None:
         if not isinstance(report, dict):

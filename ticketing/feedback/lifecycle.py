@@ -26,20 +26,9 @@ from statemachine import State, StateMachine
 from statemachine.exceptions import TransitionNotAllowed
 
 from ticketing.errors import EventRefused, MissingDetail
+from ticketing.lifecycle import into, require_detail, stay
 
 __all__ = ["FeedbackLifecycle", "FEEDBACK_STATES", "FEEDBACK_EVENTS", "check_feedback_event"]
-
-
-def _require(name: str, value: Any) -> None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        raise MissingDetail(f"{name} is required")
-
-
-def _stay(states: tuple[State, ...], validators: str | list[str]) -> Any:
-    out = states[0].to.itself(validators=validators)  # type: ignore[no-untyped-call]
-    for st in states[1:]:
-        out = out | st.to.itself(validators=validators)  # type: ignore[no-untyped-call]
-    return out
 
 
 class FeedbackLifecycle(StateMachine):
@@ -56,37 +45,36 @@ class FeedbackLifecycle(StateMachine):
     reroute = routing.to.itself(validators=["_needs_department", "_needs_reason"])  # type: ignore[no-untyped-call]
     confirm = routing.to(processing)
     rectify = processing.to(rectifying, validators="_needs_plan")
-    complete = (processing.to(completed, validators="_needs_result")
-                | rectifying.to(completed, validators="_needs_result"))
+    complete = into(completed, (processing, rectifying), "_needs_result")
     archive = completed.to(archived)
-    respond = _stay((received, routing, processing, rectifying), "_needs_message")
-    submit_plan = _stay((processing, rectifying), "_needs_plan")
-    send_progress = _stay((processing, rectifying), "_needs_message")
-    request_extension = _stay((routing, processing, rectifying),
+    respond = stay((received, routing, processing, rectifying), "_needs_message")
+    submit_plan = stay((processing, rectifying), "_needs_plan")
+    send_progress = stay((processing, rectifying), "_needs_message")
+    request_extension = stay((routing, processing, rectifying),
                               ["_needs_reason", "_needs_new_due"])
-    approve_extension = _stay((routing, processing, rectifying), "_needs_notice")
-    reject_extension = _stay((routing, processing, rectifying), "_needs_notice")
-    tell_result = _stay((completed,), "_needs_message")
-    revisit = _stay((completed,), "_needs_message")
+    approve_extension = stay((routing, processing, rectifying), "_needs_notice")
+    reject_extension = stay((routing, processing, rectifying), "_needs_notice")
+    tell_result = stay((completed,), "_needs_message")
+    revisit = stay((completed,), "_needs_message")
 
     def _needs_department(self, department: str | None = None, **_: Any) -> None:
-        _require("department", department)
+        require_detail("department", department)
 
     def _needs_reason(self, reason: str | None = None, **_: Any) -> None:
-        _require("reason", reason)
+        require_detail("reason", reason)
 
     def _needs_plan(self, plan: str | None = None, **_: Any) -> None:
-        _require("plan", plan)
+        require_detail("plan", plan)
 
     def _needs_result(self, result: str | None = None, **_: Any) -> None:
-        _require("result", result)
+        require_detail("result", result)
 
     def _needs_message(self, message: str | None = None, **_: Any) -> None:
-        _require("message", message)
+        require_detail("message", message)
 
     def _needs_notice(self, notice: str | None = None, **_: Any) -> None:
         # The customer is told of the decision: what they were told is the record of it.
-        _require("notice (what the customer is told)", notice)
+        require_detail("notice (what the customer is told)", notice)
 
     def _needs_new_due(self, new_due: datetime | None = None, **_: Any) -> None:
         if not isinstance(new_due, datetime) or new_due.utcoffset() is None:

@@ -20,15 +20,11 @@ from statemachine.exceptions import TransitionNotAllowed
 
 from storage import improvement as istore
 from storage.tickets import Conn, atomic
-from ticketing.errors import EventRefused, MissingDetail, PolicyError, TicketNotFound
+from ticketing.errors import EventRefused, PolicyError, TicketNotFound
+from ticketing.lifecycle import require_detail
 from ticketing.policy import Policy
 
 __all__ = ["CommonProblemLifecycle", "act"]
-
-
-def _require(name: str, value: Any) -> None:
-    if not isinstance(value, str) or not value.strip():
-        raise MissingDetail(f"{name} is required")
 
 
 class CommonProblemLifecycle(StateMachine):
@@ -42,11 +38,11 @@ class CommonProblemLifecycle(StateMachine):
 
     def _needs_capa(self, corrective: str | None = None, preventive: str | None = None,
                     **_: Any) -> None:
-        _require("corrective", corrective)
-        _require("preventive", preventive)
+        require_detail("corrective", corrective)
+        require_detail("preventive", preventive)
 
     def _needs_verification(self, verification: str | None = None, **_: Any) -> None:
-        _require("verification", verification)
+        require_detail("verification", verification)
 
 
 @dataclass(slots=True)
