@@ -151,3 +151,19 @@ def test_qc_draw_of_ten_percent():
     assert draw(range(1, 21), share=0.1, seed=7) == draw(range(1, 21), share=0.1, seed=7)
     assert draw(range(1, 21), share=0.1, seed=7) != draw(range(1, 21), share=0.1, seed=8) or \
         draw(range(1, 21), share=0.1, seed=9) != draw(range(1, 21), share=0.1, seed=7)
+
+
+@given(start_h=st.integers(0, 24 * 14), now_h=st.integers(0, 24 * 14),
+       new_h=st.integers(1, 24 * 28))
+def test_an_approved_extension_lands_on_the_asked_date_in_working_time(
+        start_h: int, now_h: int, new_h: int):
+    """``FeedbackBook.move``: allowed = working time from the start to the new date, spent =
+    working time so far; the new deadline is the new date, or the end of the working time
+    before it when the date falls on a weekend (nothing is counted in between)."""
+    start = MON + start_h * HOUR
+    now = start + now_h * HOUR
+    new_due = now + new_h * HOUR
+    allowed = CAL.elapsed(start, new_due)
+    spent = CAL.elapsed(start, now)
+    got = CAL.add(now, allowed - spent)
+    assert got <= new_due and CAL.elapsed(got, new_due) == timedelta(0)
