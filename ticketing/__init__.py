@@ -7,6 +7,9 @@ clocks a ticket runs and their timer plans, pure), ``deadlines`` (the clocks kep
 the events), ``timers`` (``fire_due``: warnings, breaches, re-dispatch, escalation), ``sla``
 (the read-time view), ``intake`` (one anomaly -> ticket), ``incidents``, ``dispatch`` (who gets
 it), ``roster``, ``notify``, ``service`` (``run_ticketing``: NOTIFY + sweep + timers),
-``errors`` (the exception hierarchy). Shipped policies are in ``ticketing/policies``; the
-format is in ``docs/service-policy.md``.
+``errors`` (the exception hierarchy), ``units`` (durations and calendars policy files are
+written in). After sales (docs/after-sales.md): ``feedback/`` (feedback records, complaints,
+callback surveys), ``improvement/`` (root-cause reports, repeats, common problems, quality
+control), ``aftersales`` (the hooks where a ticket opens and completes). Shipped policies are
+in ``ticketing/policies``; the format is in ``docs/service-policy.md``.
 """

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import Coroutine
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import unquote, urlsplit
@@ -18,6 +18,7 @@ from robowatch.database import database
 from robowatch.settings import NotifySettings
 from storage.connect import connect
 from ticketing.duty import put_roster_in_force, roster_in_force
+from ticketing.feedback.policy import Deadline
 from ticketing.notify.channels import ChannelConfig, Webhook
 from ticketing.notify.service import run_notifications
 from ticketing.policy import GRADES, IMPACTS, TIERS, Policy, format_duration, load_policy
@@ -71,7 +72,41 @@ def render_policy(policy: Policy) -> str:
                 f"confirm within {format_duration(policy.process.confirm)}",
             f"Routing: grades {', '.join(r.manager_grades)} -> {r.manager_role}; "
             f"others -> {r.engineer_role}"]
-    return "\n".join(out)
+    return "\n".join(out + _after_sales(policy))
+
+
+def _when(d: Deadline) -> str:
+    day = timedelta(days=1)
+    if d.calendar == "working" and d.allowed % day == timedelta(0):
+        n = d.allowed // day
+        return f"{n} working day{'s' if n != 1 else ''}"
+    return format_duration(d.allowed) + (" working" if d.calendar == "working" else "")
+
+
+def _after_sales(policy: Policy) -> list[str]:
+    """The after-sales deadlines (docs/after-sales.md), one line each."""
+    out: list[str] = []
+    if policy.feedback is not None:
+        f = policy.feedback
+        out += ["", "Feedback: register " + _when(f.register_within) + ", confirm "
+                + _when(f.confirm_within) + ", result told " + _when(f.tell_within)]
+        for name, c in f.urgency.items():
+            solve = f", solve {_when(c.solve)}" if c.solve else ""
+            every = f", progress every {_when(c.update_every)}" if c.update_every else ""
+            out.append(f"  {name}: plan {_when(c.plan)}{solve}{every}")
+        out.append(f"  complaint: respond {_when(f.complaint.respond)}, answer "
+                   f"{_when(f.complaint.answer)}")
+    if policy.callbacks is not None:
+        out.append(f"Callback within {_when(policy.callbacks.within)}; a score below "
+                   f"{policy.callbacks.low_score} opens a follow-up")
+    if policy.improvement is not None:
+        i = policy.improvement
+        out.append(f"Root-cause report for grades {', '.join(i.rca_grades)} and repeats "
+                   f"within {_when(i.rca_within)}; repeat window "
+                   f"{format_duration(i.repeat_window)}; common problem: >= "
+                   f"{i.common_min_robots} robots or >= {i.common_min_customers} customers "
+                   f"within {format_duration(i.common_window)}; QC {i.qc_share:.0%}")
+    return out
 
 
 @app.command("policy")

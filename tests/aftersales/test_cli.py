@@ -39,3 +39,10 @@ def test_a_person_lists_feedback_issues_a_link_and_draws_the_qc_sample(db_url: s
     assert "1 of 1 resolved tickets (10%, seed 7)" in drawn.output and t.number in drawn.output
     missing = run.invoke(app, ["aftersales", "link", "999999"])
     assert missing.exit_code != 0 and "no callback survey" in missing.output
+
+
+def test_the_policy_view_shows_the_after_sales_deadlines():
+    out = CliRunner().invoke(app, ["ticketing", "policy"]).output
+    assert "general: plan 3 working days, solve 7 working days" in out
+    assert "complaint: respond 15m, answer 3 working days" in out
+    assert "Callback within 3 working days; a score below 3 opens a follow-up" in out
