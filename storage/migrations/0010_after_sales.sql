@@ -113,6 +113,12 @@ CREATE TABLE callbacks (
 );
 CREATE INDEX callbacks_recorded_idx ON callbacks (recorded_at) WHERE recorded_at IS NOT NULL;
 
+-- Every ticket opened asks two questions of the tickets before it: a completed one of the same
+-- robot and kind (a repeat), and how widely its kind spread lately (a common problem).
+CREATE INDEX tickets_repeat_idx ON tickets (robot_id, kind, closed_at) WHERE closed_at IS NOT NULL;
+CREATE INDEX tickets_kind_created_idx ON tickets (kind, created_at);
+CREATE INDEX tickets_resolved_idx ON tickets (resolved_at) WHERE resolved_at IS NOT NULL;
+
 -- Repeats: a ticket of the same robot and fault kind soon after a closed one.
 CREATE TABLE ticket_repeats (
     ticket_id    bigint PRIMARY KEY REFERENCES tickets (id),
