@@ -25,11 +25,10 @@ from storage.rows import fetch_one as _one
 from storage.tickets import Conn
 
 __all__ = ["ClockRun", "TimerRow", "NewTimer", "DueTimer", "DueFeedbackTimer", "start_clock",
-           "clocks_of",
-           "open_clocks", "latest_clock", "get_clock", "close_clock", "set_clock_due",
-           "mark_warned", "mark_breached", "unfired_timers", "set_timer_due", "claim_due",
-           "mark_fired", "postpone", "next_due", "timers_of", "add_timers", "Firing",
-           "fire_batch", "claim_due_feedback"]
+           "clocks_of", "open_clocks", "latest_clock", "get_clock", "close_clock",
+           "set_clock_due", "mark_warned", "mark_breached", "unfired_timers", "set_timer_due",
+           "claim_due", "claim_due_feedback", "mark_fired", "postpone", "next_due", "timers_of",
+           "add_timers", "Firing", "fire_batch"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -109,11 +108,9 @@ class Firing:
 
 # A feedback record's clocks read ticket_id 0: the rows are the same, only their owner differs.
 _CLOCK_COLS = ("id, COALESCE(ticket_id, 0) AS ticket_id, clock, calendar, started_at, allowed, "
-               "due_at, paused_left, "
-               "warned_at, met_at, breached_at, closed_at, closed_why")
+               "due_at, paused_left, warned_at, met_at, breached_at, closed_at, closed_why")
 _TIMER_COLS = ("id, COALESCE(ticket_id, 0) AS ticket_id, clock_id, action, step, calendar, "
-               "due_at, paused_left, detail, "
-               "attempts, fired_at")
+               "due_at, paused_left, detail, attempts, fired_at")
 
 
 def _owner(ticket_id: int, feedback_id: int | None) -> tuple[str, int]:
