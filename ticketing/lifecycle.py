@@ -42,7 +42,7 @@ HANDLING_REPORT_FIELDS = ("process", "cause", "solution", "parts_used", "before_
 
 
 def require_detail(name: str, value: Any) -> None:
-    """Refuse a missing or blank detail (shared by every lifecycle's validators)."""
+    """Refuse a missing or blank detail (every lifecycle's validators share it)."""
     if value is None or (isinstance(value, str) and not value.strip()):
         raise MissingDetail(f"{name} is required")
 
@@ -61,6 +61,10 @@ def stay(states: tuple[State, ...], validators: str | list[str]) -> Any:
     for st in states[1:]:
         out = out | st.to.itself(validators=validators)  # type: ignore[no-untyped-call]
     return out
+
+
+# The names the class body below was written with.
+_require, _into, _stay = require_detail, into, stay
 
 
 class TicketLifecycle(StateMachine):
@@ -82,7 +86,7 @@ class TicketLifecycle(StateMachine):
     dispatch = new.to(dispatched, validators="_needs_assignee")
     refuse = dispatched.to(new, validators="_needs_reason")
     reassign = (dispatched.to.itself(validators=["_needs_assignee", "_needs_reason"])  # type: ignore[no-untyped-call]
-                | into(dispatched, (accepted, travelling, in_progress),
+                | _into(dispatched, (accepted, travelling, in_progress),
                         ["_needs_assignee", "_needs_reason"]))
     accept = dispatched.to(accepted)
     start_remote = accepted.to(in_progress)
@@ -93,30 +97,30 @@ class TicketLifecycle(StateMachine):
     resolve = in_progress.to(resolved, validators="_needs_report")
     dispute = resolved.to(in_progress, validators="_needs_reason")
     sign_off = resolved.to(signed_off)
-    reopen = into(in_progress, (resolved, signed_off), "_needs_reason")
+    reopen = _into(in_progress, (resolved, signed_off), "_needs_reason")
     archive = signed_off.to(archived)
-    cancel = into(cancelled, (new, dispatched, accepted, travelling, in_progress,
+    cancel = _into(cancelled, (new, dispatched, accepted, travelling, in_progress,
                                waiting_customer), "_needs_reason")
-    merge = into(merged, (new, dispatched, accepted, travelling, in_progress, waiting_customer),
+    merge = _into(merged, (new, dispatched, accepted, travelling, in_progress, waiting_customer),
                   "_needs_target")
-    regrade = stay((new, dispatched, accepted, travelling, in_progress, waiting_customer),
+    regrade = _stay((new, dispatched, accepted, travelling, in_progress, waiting_customer),
                     "_needs_grade")
-    extend_resolve = stay((accepted, travelling, in_progress, waiting_customer), "_needs_reason")
-    submit_plan = stay((accepted, travelling, in_progress), "_needs_plan")
-    send_update = stay((dispatched, accepted, travelling, in_progress, waiting_customer,
+    extend_resolve = _stay((accepted, travelling, in_progress, waiting_customer), "_needs_reason")
+    submit_plan = _stay((accepted, travelling, in_progress), "_needs_plan")
+    send_update = _stay((dispatched, accepted, travelling, in_progress, waiting_customer,
                          resolved), "_needs_message")
 
     def _needs_assignee(self, assignee: str | None = None, **_: Any) -> None:
-        require_detail("assignee", assignee)
+        _require("assignee", assignee)
 
     def _needs_reason(self, reason: str | None = None, **_: Any) -> None:
-        require_detail("reason", reason)
+        _require("reason", reason)
 
     def _needs_plan(self, plan: str | None = None, **_: Any) -> None:
-        require_detail("plan", plan)
+        _require("plan", plan)
 
     def _needs_message(self, message: str | None = None, **_: Any) -> None:
-        require_detail("message", message)
+        _require("message", message)
 
     def _needs_target(self, into: int | None = None, **_: Any) -> None:
         if not isinstance(into, int) or isinstance(into, bool):
@@ -126,7 +130,7 @@ class TicketLifecycle(StateMachine):
                      **_: Any) -> None:
         if grade not in GRADES:
             raise MissingDetail(f"regrade needs a grade, one of {GRADES}; got {grade!r}")
-        require_detail("reason", reason)
+        _require("reason", reason)
 
     def _needs_report(self, report: dict[str, Any] | None = None, **_: Any) -> None:
         if not isinstance(report, dict):
