@@ -20,6 +20,7 @@ from tests.aftersales.scenario import DAY, MON, H, complete, run_until, setup, s
 from ticketing.errors import EventRefused, LinkRefused
 from ticketing.feedback import callbacks
 from ticketing.feedback.records import apply, register
+from ticketing.feedback.timers import fire_due_feedback
 from ticketing.improvement import common, quality, rca
 from ticketing.policy import builtin_policy
 
@@ -302,3 +303,29 @@ def test_quality_control_draws_ten_percent_reproducibly_and_records_results(conn
                              note=None, actor="qm:wu", now=MON + 3 * DAY)
     got = {c.ticket_id: c.result for c in istore.draw_checks(conn=conn, draw_id=d.id)}
     assert got == {checks[0].ticket_id: "pass", checks[1].ticket_id: None}
+
+
+def test_a_feedback_timer_that_cannot_fire_is_logged_postponed_and_costs_the_others_nothing(
+        conn, caplog):
+    good = new(conn, MON, kind="complaint", received=0 * H)
+    bad = new(conn, MON, kind="complaint", received=0 * H)
+    # A real database error for one record's history only (think: a broken row).
+    conn.execute(f"""
+        CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF NEW.feedback_id = {bad.id} AND NEW.actor = 'system' THEN
+                RAISE EXCEPTION 'poisoned history';
+            END IF;
+            RETURN NEW;
+        END $$;
+        CREATE TRIGGER refuse_poison BEFORE INSERT ON feedback_events
+            FOR EACH ROW EXECUTE FUNCTION refuse_poison();""")
+    caplog.set_level("ERROR", logger="ticketing.feedback.timers")
+    fired = fire_due_feedback(conn=conn, now=MON + 12 * M, policy=POLICY)  # respond warnings
+    assert [(f.feedback_id, f.action) for f in fired] == [(good.id, "warn")]
+    failed = [r.getMessage() for r in caplog.records]
+    assert len(failed) == 1 and "poisoned history" in failed[0] and "retried in" in failed[0]
+    stuck = [t for t in tstore.timers_of(conn=conn, feedback_id=bad.id) if t.attempts]
+    assert [(t.action, t.due_at, t.attempts) for t in stuck] == [("warn", MON + 13 * M, 1)]
+    assert [e.event for e in fstore.feedback_events(conn=conn, feedback_id=bad.id)] == \
+        ["registered"]
