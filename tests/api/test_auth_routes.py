@@ -28,6 +28,7 @@ from api import create_app
 from api.auth.crypto import digest
 from storage.duty import NewHandover, mark_handover_fired, save_roster, schedule_handover
 from storage.maintenance import NewInspection, insert_inspection
+from tests.api.after_sales_routes import AFTER_SALES_CALLS, after_sales_needs
 from tests.api.callers import PASSWORD, api_key_for, bearer, ensure_user, token_for
 from tests.api.parts_routes import PARTS_CALLS
 from tests.api.seed import NOW, add_anomaly, add_ticket, seed_fleet
@@ -125,6 +126,7 @@ NEEDS: dict[tuple[str, str], Need] = {
     ("GET", "/console/login.html"): Need(caller=False),
     ("GET", "/console/login.js"): Need(caller=False),
     ("GET", "/console/console.css"): Need(caller=False),
+    **after_sales_needs(Need),
 }
 
 
@@ -346,6 +348,7 @@ CALLS: dict[tuple[str, str], Call] = {
         "GET", "/api/v1/tickets/{}/archive/reads", "ticket")(OWN),
     ("GET", "/api/v1/reports/{kind}/{period}"): _request("GET", "/api/v1/reports/weekly/2026-W47"),
     **PARTS_CALLS,
+    **AFTER_SALES_CALLS,
 }
 
 
