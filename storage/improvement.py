@@ -18,9 +18,9 @@ from storage.tickets import Conn
 __all__ = ["PreviousTicket", "RcaRow", "KindSpread", "CommonProblemRow", "QcDrawRow",
            "QcCheckRow", "previous_closed", "flag_repeat", "repeat_of", "require_rca",
            "get_rca", "set_rca_due", "submit_rca", "kind_spread", "lock_open_problem",
-           "create_problem", "link_problem", "get_problem", "lock_problem", "list_problems",
-           "update_problem", "problem_tickets", "resolved_between", "create_draw", "get_draw",
-           "draw_checks", "record_check"]
+           "create_problem", "link_recent", "join_problem", "get_problem", "lock_problem",
+           "list_problems", "update_problem", "problem_tickets", "resolved_between",
+           "create_draw", "get_draw", "draw_checks", "record_check"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -51,7 +51,6 @@ class RcaRow:
 class KindSpread:
     robots: int
     customers: int
-    ticket_ids: list[int]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -157,18 +156,18 @@ def submit_rca(
     return r is not None
 
 
+_RECENT_OF_KIND = """FROM tickets WHERE kind = %(kind)s AND created_at >= %(since)s
+                        AND state NOT IN ('cancelled', 'merged')"""
+
+
 def kind_spread(*, conn: Conn, kind: str, since: datetime) -> KindSpread:
     """Tickets of fault ``kind`` opened since ``since`` (not cancelled or merged): on how many
-    robots, at how many customers."""
-    r = _one(conn, """SELECT count(DISTINCT robot_id) AS robots,
-                             count(DISTINCT customer_id) AS customers,
-                             COALESCE(array_agg(id ORDER BY id), '{}') AS ticket_ids
-                      FROM tickets
-                      WHERE kind = %s AND created_at >= %s
-                        AND state NOT IN ('cancelled', 'merged')""", (kind, since))
+    robots, at how many customers. Asked only while no common problem of the kind is open."""
+    r = _one(conn, f"""SELECT count(DISTINCT robot_id) AS robots,
+                              count(DISTINCT customer_id) AS customers {_RECENT_OF_KIND}""",
+             {"kind": kind, "since": since})
     assert r is not None  # an aggregate always yields a row
-    return KindSpread(robots=int(r["robots"]), customers=int(r["customers"]),
-                      ticket_ids=[int(i) for i in r["ticket_ids"]])
+    return KindSpread(robots=int(r["robots"]), customers=int(r["customers"]))
 
 
 _PROBLEM_COLS = ("id, number, kind, opened_at, robots, customers, owner, state, capa_due, "
@@ -199,11 +198,30 @@ def create_problem(
     return CommonProblemRow(**r)
 
 
-def link_problem(*, conn: Conn, problem_id: int, ticket_ids: Sequence[int]) -> None:
-    with conn.cursor() as cur:
-        cur.executemany("""INSERT INTO common_problem_tickets (problem_id, ticket_id)
-                           VALUES (%s, %s) ON CONFLICT DO NOTHING""",
-                        [(problem_id, t) for t in ticket_ids])
+def link_recent(*, conn: Conn, problem_id: int, kind: str, since: datetime) -> None:
+    """Link a new problem to the tickets of its kind since ``since``, in one statement."""
+    conn.execute(f"""INSERT INTO common_problem_tickets (problem_id, ticket_id, robot_id,
+                                                        customer_id)
+                     SELECT %(p)s, id, robot_id, customer_id {_RECENT_OF_KIND}
+                     ON CONFLICT DO NOTHING""", {"p": problem_id, "kind": kind, "since": since})
+
+
+def join_problem(
+    *, conn: Conn, problem_id: int, ticket_id: int, robot_id: int, customer_id: int
+) -> None:
+    """A ticket joins an open problem; its robot and customer count once each."""
+    conn.execute("""UPDATE common_problems SET
+                        robots = robots + (NOT EXISTS (
+                            SELECT 1 FROM common_problem_tickets
+                            WHERE problem_id = %(p)s AND robot_id = %(r)s))::int,
+                        customers = customers + (NOT EXISTS (
+                            SELECT 1 FROM common_problem_tickets
+                            WHERE problem_id = %(p)s AND customer_id = %(c)s))::int
+                    WHERE id = %(p)s""", {"p": problem_id, "r": robot_id, "c": customer_id})
+    conn.execute("""INSERT INTO common_problem_tickets (problem_id, ticket_id, robot_id,
+                                                        customer_id)
+                    VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING""",
+                 (problem_id, ticket_id, robot_id, customer_id))
 
 
 def get_problem(*, conn: Conn, problem_id: int) -> CommonProblemRow | None:
@@ -225,7 +243,7 @@ def list_problems(*, conn: Conn, state: str | None = None) -> list[CommonProblem
 
 
 _PROBLEM_SETTABLE = frozenset({"state", "corrective", "preventive", "capa_at", "verify_due",
-                               "verification", "verified_at", "robots", "customers"})
+                               "verification", "verified_at"})
 
 
 def update_problem(*, conn: Conn, problem_id: int, changes: dict[str, Any]) -> None:

@@ -166,11 +166,17 @@ CREATE TABLE common_problems (
 CREATE UNIQUE INDEX common_problems_open_kind_idx ON common_problems (kind)
     WHERE state IN ('open', 'capa');
 
+-- The ticket's robot and customer are kept with the link: a joining ticket asks "a new robot?
+-- a new customer?" through the two indexes, not by counting the problem's tickets again.
 CREATE TABLE common_problem_tickets (
     problem_id  bigint NOT NULL REFERENCES common_problems (id),
     ticket_id   bigint NOT NULL REFERENCES tickets (id),
+    robot_id    integer NOT NULL REFERENCES robots (id),
+    customer_id integer NOT NULL REFERENCES customers (id),
     PRIMARY KEY (problem_id, ticket_id)
 );
+CREATE INDEX common_problem_robots_idx ON common_problem_tickets (problem_id, robot_id);
+CREATE INDEX common_problem_customers_idx ON common_problem_tickets (problem_id, customer_id);
 
 -- Quality control: a reproducible random draw of resolved tickets, and each check's result.
 CREATE TABLE qc_draws (

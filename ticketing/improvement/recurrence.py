@@ -55,9 +55,14 @@ def _common(conn: store.Conn, ticket: store.TicketRow, rules: ImprovementRules,
     if ticket.kind in rules.common_ignore_kinds:
         return
     problem = istore.lock_open_problem(conn=conn, kind=ticket.kind)
-    found = istore.kind_spread(conn=conn, kind=ticket.kind, since=at - rules.common_window)
-    spread = Spread(robots=found.robots, customers=found.customers)
-    if problem is None:
+    if problem is not None:
+        # Open already: the ticket joins it, counted without re-reading the window.
+        istore.join_problem(conn=conn, problem_id=problem.id, ticket_id=ticket.id,
+                            robot_id=ticket.robot_id, customer_id=ticket.customer_id)
+    else:
+        since = at - rules.common_window
+        found = istore.kind_spread(conn=conn, kind=ticket.kind, since=since)
+        spread = Spread(robots=found.robots, customers=found.customers)
         if not is_common(rules, spread):
             return
         cal = calendars_of(policy=policy, tz=ticket.timezone)(rules.capa_within.calendar)
@@ -65,17 +70,13 @@ def _common(conn: store.Conn, ticket: store.TicketRow, rules: ImprovementRules,
             conn=conn, kind=ticket.kind, opened_at=at, robots=spread.robots,
             customers=spread.customers, owner=rules.common_owner,
             capa_due=cal.add(at, rules.capa_within.allowed))
-        ids = found.ticket_ids
-    else:
-        ids = [ticket.id]
-        istore.update_problem(conn=conn, problem_id=problem.id,
-                              changes={"robots": max(problem.robots, spread.robots),
-                                       "customers": max(problem.customers, spread.customers)})
-    istore.link_problem(conn=conn, problem_id=problem.id, ticket_ids=ids)
+        istore.link_recent(conn=conn, problem_id=problem.id, kind=ticket.kind, since=since)
+    now = istore.get_problem(conn=conn, problem_id=problem.id)
+    assert now is not None  # locked or created in this transaction
     store.add_event(conn=conn, ticket_id=ticket.id, at=at, event="common_problem",
                     actor="system", state=ticket.state,
-                    data={"problem": problem.number, "kind": ticket.kind,
-                          "robots": spread.robots, "customers": spread.customers})
+                    data={"problem": now.number, "kind": ticket.kind, "robots": now.robots,
+                          "customers": now.customers})
 
 
 def on_opened(*, conn: store.Conn, ticket: store.TicketRow, policy: Policy,
