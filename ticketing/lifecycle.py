@@ -34,7 +34,7 @@ from ticketing.errors import EventRefused, MissingDetail
 from ticketing.policy import GRADES
 
 __all__ = ["TicketLifecycle", "STATES", "EVENTS", "OPEN_STATES", "HANDLING_REPORT_FIELDS",
-           "check_event", "require_detail", "into", "stay"]
+           "check_event", "require_detail", "into", "stay", "next_state"]
 
 # Service rules section 4: what a handling report must say before the customer is asked to
 # sign off.
@@ -151,15 +151,20 @@ class _Snapshot:
     state: str
 
 
+def next_state(machine: type[StateMachine], *, state: str, event: str, **details: Any) -> str:
+    """The state ``event`` leads to from ``state`` in ``machine`` (any of the package's
+    lifecycles); raises ``EventRefused`` or ``MissingDetail``. Pure: nothing is stored."""
+    snap = _Snapshot(state=state)
+    try:
+        machine(model=snap).send(event, **details)
+    except TransitionNotAllowed as exc:
+        raise EventRefused(event=event, state=state) from exc
+    return snap.state
+
+
 def check_event(*, state: str, event: str, **details: Any) -> str:
     """The state ``event`` leads to from ``state``; raises ``EventRefused`` or
     ``MissingDetail``. Pure: nothing is stored."""
     if state not in STATES:
         raise EventRefused(event=event, state=state)
-    snap = _Snapshot(state=state)
-    machine = TicketLifecycle(model=snap)
-    try:
-        machine.send(event, **details)
-    except TransitionNotAllowed as exc:
-        raise EventRefused(event=event, state=state) from exc
-    return snap.state
+    return next_state(TicketLifecycle, state=state, event=event, **details)

@@ -18,15 +18,13 @@ and ``revisit`` (completed). The machine knows states and the details each event
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from statemachine import State, StateMachine
-from statemachine.exceptions import TransitionNotAllowed
 
 from ticketing.errors import EventRefused, MissingDetail
-from ticketing.lifecycle import into, require_detail, stay
+from ticketing.lifecycle import into, next_state, require_detail, stay
 
 __all__ = ["FeedbackLifecycle", "FEEDBACK_STATES", "FEEDBACK_EVENTS", "check_feedback_event"]
 
@@ -85,19 +83,9 @@ FEEDBACK_STATES = tuple(s.value for s in FeedbackLifecycle.states)
 FEEDBACK_EVENTS = tuple(e.id for e in FeedbackLifecycle.events)  # type: ignore[attr-defined]
 
 
-@dataclass(slots=True)
-class _Snapshot:
-    state: str
-
-
 def check_feedback_event(*, state: str, event: str, **details: Any) -> str:
     """The state ``event`` leads to from ``state``; raises ``EventRefused`` or
     ``MissingDetail``. Pure."""
     if state not in FEEDBACK_STATES:
         raise EventRefused(event=event, state=state)
-    snap = _Snapshot(state=state)
-    try:
-        FeedbackLifecycle(model=snap).send(event, **details)
-    except TransitionNotAllowed as exc:
-        raise EventRefused(event=event, state=state) from exc
-    return snap.state
+    return next_state(FeedbackLifecycle, state=state, event=event, **details)

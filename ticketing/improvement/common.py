@@ -11,17 +11,15 @@ effect no earlier than ``verify_after`` after the CAPA.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from statemachine import State, StateMachine
-from statemachine.exceptions import TransitionNotAllowed
 
 from storage import improvement as istore
 from storage.tickets import Conn, atomic
 from ticketing.errors import EventRefused, PolicyError, TicketNotFound
-from ticketing.lifecycle import require_detail
+from ticketing.lifecycle import next_state, require_detail
 from ticketing.policy import Policy
 
 __all__ = ["CommonProblemLifecycle", "act"]
@@ -45,11 +43,6 @@ class CommonProblemLifecycle(StateMachine):
         require_detail("verification", verification)
 
 
-@dataclass(slots=True)
-class _Snapshot:
-    state: str
-
-
 def act(
     *, conn: Conn, problem_id: int, event: str, actor: str, now: datetime, policy: Policy,
     **details: Any,
@@ -63,12 +56,8 @@ def act(
         p = istore.lock_problem(conn=conn, problem_id=problem_id)
         if p is None:
             raise TicketNotFound(f"no common problem {problem_id}")
-        snap = _Snapshot(state=p.state)
-        try:
-            CommonProblemLifecycle(model=snap).send(event, **details)
-        except TransitionNotAllowed as exc:
-            raise EventRefused(event=event, state=p.state) from exc
-        changes: dict[str, Any] = {"state": snap.state}
+        to_state = next_state(CommonProblemLifecycle, state=p.state, event=event, **details)
+        changes: dict[str, Any] = {"state": to_state}
         if event == "record_capa":
             changes.update(corrective=details["corrective"], preventive=details["preventive"],
                            capa_at=now, verify_due=now + rules.verify_after)
