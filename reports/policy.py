@@ -13,7 +13,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ticketing.policy import Duration, Grade, Tier, parse_toml, read_toml
+from ticketing.policy import Grade, Tier, parse_toml, read_toml
+from ticketing.units import Duration
 
 __all__ = ["KPI_NAMES", "Target", "ReportsHeader", "Retention", "ReportsPolicy",
            "load_reports_policy", "builtin_reports_policy"]

@@ -319,6 +319,14 @@ class PurgeRecord:
 # foreign key to tickets makes the purge fail loudly (and roll back) until it is listed here.
 _PURGE_ORDER = (
     ("notifications", "ticket_id"),
+    # after sales (0014): the ticket's survey, repeat links, root-cause report, problem
+    # membership and quality check go with it; a feedback record outlives it (see below)
+    ("callbacks", "ticket_id"),
+    ("ticket_repeats", "ticket_id"),
+    ("ticket_repeats", "previous_id"),
+    ("rca_reports", "ticket_id"),
+    ("common_problem_tickets", "ticket_id"),
+    ("qc_checks", "ticket_id"),
     ("ticket_timers", "ticket_id"),
     ("ticket_clocks", "ticket_id"),
     ("anomalies", "ticket_id"),
@@ -346,6 +354,8 @@ def purge_ticket(*, conn: Conn, ticket_id: int, today: date, purged_by: str,
                     (ticket_id,))
         # Read by the history's delete guard (migration records_audit): this ticket, only now.
         conn.execute("SELECT set_config('robowatch.purging', %s, true)", (str(ticket_id),))
+        # Customer feedback has its own retention: it stays, no longer pointing at the ticket.
+        conn.execute("UPDATE feedback SET ticket_id = NULL WHERE ticket_id = %s", (ticket_id,))
         for table, column in _PURGE_ORDER:
             conn.execute(f"DELETE FROM {table} WHERE {column} = %s", (ticket_id,))
         conn.execute("SELECT set_config('robowatch.purging', '', true)")

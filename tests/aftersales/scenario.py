@@ -46,7 +46,7 @@ def _customer(code: str, robots: tuple[str, ...]) -> CustomerSpec:
 
 FLEET = FleetSpec(
     customers=(_customer("ACME", ("R-A1", "R-A2", "R-A3")), _customer("BETA", ("R-B1",))),
-    engineers=(EngineerSpec(code="E-01", name="Field 1", city="Suzhou", on_duty=True),),
+    engineers=(EngineerSpec(code="E-01", name="Field 1", city="Suzhou"),),
 )
 
 
