@@ -15,17 +15,21 @@ from typing import Any
 
 import anyio.to_thread
 from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path
 
 from api.auth import get_current_user
-from api.auth.problems import http_problem_handler
+from api.auth.problems import PROBLEM_JSON, http_problem_handler
 from api.auth.router import api_keys, auth, users
 from api.config import ApiConfig
 from api.console_policy import load_console_policy
 from api.hub import Hub
+from api.params import validation_problem
 from api.relay import Relay
 from api.routers import (
     anomalies,
@@ -33,6 +37,7 @@ from api.routers import (
     callbacks,
     console,
     console_data,
+    directory,
     feedback,
     fleet_tree,
     handovers,
@@ -47,16 +52,30 @@ from api.routers import (
     ticket_events,
     tickets,
 )
+from api.schemas import Problem
 from parts.policy import load_policy as load_parts_policy
 from storage.connect import DatabaseUnavailable, PoolTimeout, first_line, open_pool
 from ticketing.access import load_access
 from ticketing.policy import load_policy
+from ticketing.roster import load_roster
 
 __all__ = ["create_app"]
 
 log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
+# Swagger UI's files, from the pinned swagger-ui-bundle-v2 wheel: /docs works offline.
+DOCS_ASSETS = "/docs/assets"
+
+# Every operation may answer these as RFC 9457 problem documents; declared once, so that
+# /openapi.json describes what clients (and schemathesis) really get.
+_PROBLEM = {"model": Problem, "content": {PROBLEM_JSON: {}}}
+_COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"description": "No valid caller", **_PROBLEM},
+    403: {"description": "The caller's role may not", **_PROBLEM},
+    404: {"description": "Not found (or not the caller's to see)", **_PROBLEM},
+    422: {"description": "A malformed or out-of-range parameter or body", **_PROBLEM},
+}
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -85,6 +104,7 @@ def create_app(
     policy = load_policy(config.policy_file)
     parts_policy = load_parts_policy(config.parts_policy_file)
     console_policy = load_console_policy()
+    roster = None if config.roster_file is None else load_roster(config.roster_file)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -100,6 +120,7 @@ def create_app(
         app.state.policy = policy
         app.state.parts_policy = parts_policy
         app.state.console_policy = console_policy
+        app.state.roster = roster
         app.state.pool = pool
         app.state.hub = hub
         app.state.relay = relay
@@ -118,6 +139,7 @@ def create_app(
         version="1",
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
+        responses=_COMMON_RESPONSES,
         # Served below behind get_current_user, like every route but /healthz and login.
         openapi_url=None, docs_url=None, redoc_url=None,
     )
@@ -129,16 +151,14 @@ def create_app(
 
     @app.get("/docs", include_in_schema=False, dependencies=[Depends(get_current_user)])
     async def docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="robowatch API")
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json", title="robowatch API",
+            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS}/favicon-32x32.png")
 
-    for resource in (robots, tickets, ticket_events, handovers, anomalies, stream, maintenance,
-                     parts, telemetry, fleet_tree, console_data, archive, reports, feedback,
-                     callbacks):
-        app.include_router(resource.router, prefix=API_PREFIX)
-    # After sales (docs/after-sales.md); the survey answers customers' links without a login.
-    for router in (callbacks.survey, improvement.rca_router, improvement.problems,
-                   improvement.qc):
-        app.include_router(router, prefix=API_PREFIX)
+    directory,
+    feedback,
     for router in (auth, users, api_keys):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(health.router)
@@ -146,6 +166,7 @@ def create_app(
     app.mount("/console", console.ConsoleFiles(directory=console.CONSOLE_DIR),
               name="console-static")
     app.add_exception_handler(StarletteHTTPException, http_problem_handler)
+    app.add_exception_handler(RequestValidationError, validation_problem)
     app.add_exception_handler(DatabaseUnavailable, _database_unavailable)
     app.add_exception_handler(PoolTimeout, _database_unavailable)
     return app

@@ -8,31 +8,40 @@ codes (``"R-0001"``), never the internal integer keys.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from api.parts_schemas import WarningPublic
+from api.sla import sla_of
 from storage.anomalies import AnomalyRow
+from storage.directory import CustomerRow, EngineerRow, LineRow, SiteRow
 from storage.fleet import RobotRow
 from storage.tickets import TicketEventRow, TicketRow
-from ticketing.clocks import MILESTONES, Deadlines
-from ticketing.lifecycle import EVENTS
-from ticketing.sla import sla_state
+from ticketing.lifecycle import EVENTS, STATES
 
 __all__ = [
-    "CODE_PATTERN", "STATE_PATTERN", "Grade", "UtcDatetime",
+    "CODE_PATTERN", "Grade", "TicketState", "Impact", "Tier", "UtcDatetime", "Problem",
     "RobotPublic", "RobotsPublic", "AnomalyPublic", "AnomaliesPublic",
     "ClockPublic", "TicketPublic", "TicketsPublic", "TicketEventPublic", "TicketDetail",
     "StreamMessage", "Health", "HandlingReport", "TicketEventCreate",
-    "ManualTicketCreate",
+    "ManualTicketCreate", "ValidationIssue", "CustomerPublic", "CustomersPublic",
+    "SitePublic", "SitesPublic", "LinePublic", "LinesPublic", "EngineerPublic",
+    "EngineersPublic", "OnCallPublic",
 ]
 
 # Same rule as the CHECK constraints in storage/migrations/0001_fleet.sql.
 CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
-# Ticket states are ticketing's vocabulary; the API only refuses what cannot be a state name.
-STATE_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
 Grade = Literal["I", "II", "III", "IV"]
+# Ticket states are ticketing's vocabulary (ticketing.lifecycle.STATES), spelled out so that
+# /openapi.json lists them as an enum; the check below keeps the two from drifting apart.
+TicketState = Literal["new", "dispatched", "accepted", "travelling", "in_progress",
+                      "waiting_customer", "resolved", "signed_off", "archived", "cancelled",
+                      "merged"]
+if set(get_args(TicketState)) != set(STATES):
+    raise RuntimeError(f"api.schemas.TicketState {get_args(TicketState)} != lifecycle {STATES}")
+Impact = Literal["stoppage", "core-module", "non-core", "minor"]
+Tier = Literal["core", "important", "ordinary"]
 
 
 def _to_utc(v: datetime) -> datetime:
@@ -152,12 +161,7 @@ class TicketPublic(_Public):
 
     @classmethod
     def of(cls, row: TicketRow, *, now: datetime) -> TicketPublic:
-        sla = sla_state(
-            deadlines=Deadlines(respond_by=row.respond_by, onsite_by=row.onsite_by,
-                                plan_by=row.plan_by, resolve_by=row.resolve_by,
-                                update_every=row.update_every),
-            met=_milestones(row), now=now, paused_since=row.paused_since,
-        )
+        sla = sla_of(row, now=now)
         respond, resolve = sla.clock("respond_by"), sla.clock("resolve_by")
         return cls(
             id=row.id, number=row.number, robot_id=row.robot, customer_id=row.customer,
@@ -177,12 +181,6 @@ class TicketPublic(_Public):
                                 remaining_s=c.remaining_s) for c in sla.clocks],
             paused=sla.paused, version=row.version,
         )
-
-
-def _milestones(row: TicketRow) -> dict[str, datetime | None]:
-    # A ticket closed without a resolution (cancelled, merged) has stopped its resolve clock.
-    return {m: getattr(row, m, None) for m in MILESTONES.values()} | {
-        "resolved_at": row.resolved_at or row.closed_at}
 
 
 class TicketsPublic(_Public):
@@ -267,7 +265,7 @@ class ManualTicketCreate(_Input):
     channel: Literal["phone", "email", "chat", "wechat", "on_site"]
     reporter: str = Field(min_length=1, description="who reported it")
     description: str = Field(min_length=1)
-    impact: Literal["stoppage", "core-module", "non-core", "minor"]
+    impact: Impact
     request: str | None = Field(default=None, description="what the customer asks for")
 
 
@@ -275,8 +273,10 @@ class StreamMessage(_Public):
     """One message on ``/api/v1/stream``; ``resync`` (no data) asks clients to re-read lists.
     ``ticket_event`` carries one new entry of a ticket's history (a warning, a breach, an
     escalation, a reassignment, a handover, any lifecycle event); ``part_warning`` a low-stock
-    warning raised (insert) or cleared (update)."""
+    warning raised (insert) or cleared (update). ``id`` is the event's position in the stream
+    log: reconnect with it to get exactly what came after."""
 
+    id: int | None = None
     type: Literal["anomaly", "ticket", "ticket_event", "part_warning", "resync"]
     op: Literal["insert", "update"] | None = None
     data: TicketPublic | AnomalyPublic | TicketEventPublic | WarningPublic | None = None
@@ -287,3 +287,107 @@ class Health(_Public):
     database: str
     stream: str
     stream_clients: int
+
+
+class ValidationIssue(_Public):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class Problem(_Public):
+    """An RFC 9457 problem document (``application/problem+json``); ``errors`` lists each bad
+    parameter of a 422."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[ValidationIssue] | None = None
+
+
+class CustomerPublic(_Public):
+    code: str
+    name: str
+    tier: str
+    city: str | None
+    sites: int
+    robots: int
+
+    @classmethod
+    def of(cls, row: CustomerRow) -> CustomerPublic:
+        return cls.model_validate(row, from_attributes=True)
+
+
+class CustomersPublic(_Public):
+    items: list[CustomerPublic]
+    count: int
+
+
+class SitePublic(_Public):
+    code: str
+    name: str
+    city: str | None
+    timezone: str
+    customer: str
+    customer_name: str
+    lines: int
+    robots: int
+
+    @classmethod
+    def of(cls, row: SiteRow) -> SitePublic:
+        return cls.model_validate(row, from_attributes=True)
+
+
+class SitesPublic(_Public):
+    items: list[SitePublic]
+    count: int
+
+
+class LinePublic(_Public):
+    code: str
+    name: str
+    site: str
+    site_name: str
+    customer: str
+    robots: int
+
+    @classmethod
+    def of(cls, row: LineRow) -> LinePublic:
+        return cls.model_validate(row, from_attributes=True)
+
+
+class LinesPublic(_Public):
+    items: list[LinePublic]
+    count: int
+
+
+class EngineerPublic(_Public):
+    code: str
+    name: str
+    role: str
+    city: str | None
+    skills: list[str]
+    open_tickets: int
+
+    @classmethod
+    def of(cls, row: EngineerRow) -> EngineerPublic:
+        return cls.model_validate(row, from_attributes=True)
+
+
+class EngineersPublic(_Public):
+    items: list[EngineerPublic]
+    count: int
+
+
+class OnCallPublic(_Public):
+    """Who is on duty at ``at`` according to the roster (``roster``: its file name; None when
+    the API was started without one, and then ``items`` is empty)."""
+
+    at: UtcDatetime
+    roster: str | None
+    items: list[EngineerPublic]
+    count: int

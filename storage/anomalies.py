@@ -9,9 +9,12 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from storage.listing import order_by, where_all
+
 __all__ = ["NewAnomaly", "AnomalyRow", "open_anomaly", "close_anomaly", "open_anomaly_keys",
            "close_open_anomalies",
-           "list_anomalies", "get_anomaly", "update_open_anomaly_evidence", "IMPACT_CLASSES"]
+           "list_anomalies", "ANOMALY_SORTS", "get_anomaly", "update_open_anomaly_evidence",
+           "IMPACT_CLASSES"]
 
 IMPACT_CLASSES = ("stoppage", "core-module", "non-core", "minor")
 
@@ -113,33 +116,44 @@ def _row(r: tuple[Any, ...]) -> AnomalyRow:
     )
 
 
+ANOMALY_SORTS = {"started_at": "a.started_at", "created_at": "a.created_at",
+                 "score": "a.score", "robot": "r.code", "impact": "a.impact"}
+_COUNT = """SELECT count(*) FROM anomalies a JOIN robots r ON r.id = a.robot_id
+            JOIN lines l ON l.id = r.line_id JOIN sites s ON s.id = l.site_id
+            JOIN customers c ON c.id = s.customer_id"""
+
+
 def list_anomalies(
     *,
     conn: psycopg.Connection,
     robot: str | None = None,
     customer: str | None = None,
     open_only: bool = False,
+    impact: str | None = None,
+    component: str | None = None,
+    kind: str | None = None,
+    ticket_id: int | None = None,
+    sort: str = "-started_at",
     limit: int = 100,
     offset: int = 0,
 ) -> tuple[list[AnomalyRow], int]:
-    """Newest first; and the total matching count."""
-    where = ["TRUE"]
-    params: dict[str, Any] = {"limit": limit, "offset": offset}
-    if robot is not None:
-        where.append("r.code = %(robot)s")
-        params["robot"] = robot
-    if customer is not None:
-        where.append("c.code = %(customer)s")
-        params["customer"] = customer
-    if open_only:
-        where.append("a.ended_at IS NULL")
-    cond = " AND ".join(where)
+    """One page (newest first by default; ``sort`` is a key of :data:`ANOMALY_SORTS`,
+    ``-key`` descending) and the total matching count. Codes match case-insensitively."""
+    cond, params = where_all([
+        ("robot", "lower(r.code) = lower(%(robot)s)", robot),
+        ("customer", "lower(c.code) = lower(%(customer)s)", customer),
+        ("open", "a.ended_at IS NULL", True if open_only else None),
+        ("impact", "a.impact = %(impact)s", impact),
+        ("component", "lower(a.component) = lower(%(component)s)", component),
+        ("kind", "lower(a.kind) = lower(%(kind)s)", kind),
+        ("ticket_id", "a.ticket_id = %(ticket_id)s", ticket_id),
+    ])
     rows = conn.execute(
-        f"{_SELECT} WHERE {cond} ORDER BY a.started_at DESC, a.id DESC "
+        f"{_SELECT} WHERE {cond} {order_by(sort, ANOMALY_SORTS, tiebreak='a.id DESC')} "
         "LIMIT %(limit)s OFFSET %(offset)s",
-        params,
+        {**params, "limit": limit, "offset": offset},
     ).fetchall()
-    total = conn.execute(f"SELECT count(*) FROM ({_SELECT} WHERE {cond}) t", params).fetchone()
+    total = conn.execute(f"{_COUNT} WHERE {cond}", params).fetchone()
     return [_row(r) for r in rows], int(total[0])  # type: ignore[index]
 
 

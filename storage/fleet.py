@@ -10,10 +10,12 @@ from typing import Any
 
 import psycopg
 
+from storage.listing import contains, order_by, page, where_all
+
 __all__ = [
     "CustomerSpec", "SiteSpec", "LineSpec", "RobotSpec", "EngineerSpec", "FleetSpec", "RobotRow",
-    "register_fleet", "robot_ids", "robot_lines", "list_robots", "get_robot", "ensure_signals",
-    "signal_ids", "SIGNAL_NAME_RE",
+    "register_fleet", "robot_ids", "robot_lines", "list_robots", "ROBOT_SORTS", "get_robot",
+    "ensure_signals", "signal_ids", "SIGNAL_NAME_RE",
 ]
 
 SIGNAL_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.]{0,63}$")
@@ -158,15 +160,17 @@ def robot_ids_by_serial(*, conn: psycopg.Connection) -> dict[str, int]:
         "SELECT id, serial FROM robots WHERE serial IS NOT NULL").fetchall()}
 
 
-_ROBOT_SELECT = """
-    SELECT r.id, r.code, r.brand, r.model, r.serial, r.install_date, r.warranty_end,
-           l.code AS line, s.code AS site, s.city, c.code AS customer,
-           c.name AS customer_name, c.tier
+_ROBOT_FROM = """
     FROM robots r
     JOIN lines l ON l.id = r.line_id
     JOIN sites s ON s.id = l.site_id
     JOIN customers c ON c.id = s.customer_id
 """
+_ROBOT_SELECT = f"""
+    SELECT r.id, r.code, r.brand, r.model, r.serial, r.install_date, r.warranty_end,
+           l.code AS line, s.code AS site, s.city, c.code AS customer,
+           c.name AS customer_name, c.tier
+    {_ROBOT_FROM}"""
 
 
 def _robot_row(row: Sequence[Any]) -> RobotRow:
@@ -175,25 +179,38 @@ def _robot_row(row: Sequence[Any]) -> RobotRow:
     return RobotRow(**fields)
 
 
+ROBOT_SORTS = {"code": "r.code", "customer": "c.code", "site": "s.code", "line": "l.code",
+               "install_date": "r.install_date", "warranty_end": "r.warranty_end"}
+
+
 def list_robots(
-    *, conn: psycopg.Connection, customer: str | None = None, limit: int = 500, offset: int = 0
+    *, conn: psycopg.Connection, customer: str | None = None, site: str | None = None,
+    line: str | None = None, q: str | None = None, under_warranty: bool | None = None,
+    today: date | None = None, sort: str = "code", limit: int = 500, offset: int = 0,
 ) -> tuple[list[RobotRow], int]:
-    """Robots (optionally of one customer), ordered by code; and the total count."""
-    where, params = (
-        ("WHERE c.code = %(customer)s", {"customer": customer}) if customer else ("", {})
-    )
-    rows = conn.execute(
-        f"{_ROBOT_SELECT} {where} ORDER BY r.code LIMIT %(limit)s OFFSET %(offset)s",
-        {**params, "limit": limit, "offset": offset},
-    ).fetchall()
-    total = conn.execute(
-        f"SELECT count(*) FROM ({_ROBOT_SELECT} {where}) t", params
-    ).fetchone()[0]  # type: ignore[index]
-    return [_robot_row(r) for r in rows], int(total)
+    """One page of robots and the total count matching the filters. Codes match
+    case-insensitively; ``q`` searches the robot's code and serial and the customer's code and
+    name; ``under_warranty`` compares ``warranty_end`` with ``today``; ``sort`` is a key of
+    :data:`ROBOT_SORTS` (``-key`` descending)."""
+    where, params = where_all([
+        ("customer", "lower(c.code) = lower(%(customer)s)", customer),
+        ("site", "lower(s.code) = lower(%(site)s)", site),
+        ("line", "lower(l.code) = lower(%(line)s)", line),
+        ("q", "(r.code ILIKE %(q)s OR r.serial ILIKE %(q)s OR c.code ILIKE %(q)s "
+              "OR c.name ILIKE %(q)s)", contains(q)),
+        ("today", "r.warranty_end >= %(today)s" if under_warranty
+         else "(r.warranty_end IS NULL OR r.warranty_end < %(today)s)",
+         None if under_warranty is None else today or date.today()),
+    ])
+    rows, total = page(conn, _ROBOT_SELECT, f"SELECT count(*) AS n {_ROBOT_FROM}",
+                       where, order_by(sort, ROBOT_SORTS, tiebreak="r.id"), params, limit,
+                       offset)
+    return [RobotRow(**r) for r in rows], total
 
 
 def get_robot(*, conn: psycopg.Connection, code: str) -> RobotRow | None:
-    row = conn.execute(f"{_ROBOT_SELECT} WHERE r.code = %s", (code,)).fetchone()
+    """The robot ``code``, matched case-insensitively (``r-0001`` finds ``R-0001``)."""
+    row = conn.execute(f"{_ROBOT_SELECT} WHERE lower(r.code) = lower(%s)", (code,)).fetchone()
     return _robot_row(row) if row else None
 
 

@@ -16,12 +16,14 @@ from typing import Any, TypeAlias
 import psycopg
 from psycopg.types.json import Jsonb
 
+from storage.listing import order_by, page, where_all
 from storage.rows import fetch_all as _rows
 from storage.rows import fetch_one as _one
 
 __all__ = [
     "Conn", "UnticketedAnomaly", "NewTicket", "TicketRow",
-    "TicketEventRow", "EngineerLoad", "RobotOwner", "atomic",
+    "TicketEventRow", "EngineerLoad", "TicketFilter", "TicketClocks", "TICKET_SORTS",
+    "ticket_clocks", "get_tickets", "ticket_id_of", "RobotOwner", "atomic",
     "unticketed_anomalies", "claim_anomaly", "find_open_ticket", "same_kind_customers",
     "create_ticket", "attach_anomaly", "transition", "add_event", "list_tickets", "get_ticket",
     "lock_ticket", "ticket_events", "get_ticket_event", "events_since",
@@ -195,19 +197,20 @@ def claim_anomaly(*, conn: Conn, anomaly_id: int) -> UnticketedAnomaly | None:
     return UnticketedAnomaly(**r) if r else None
 
 
-_TICKET_SELECT = """
+_PAUSED_SINCE = """CASE WHEN t.state = 'waiting_customer' THEN
+               (SELECT max(ev.at) FROM ticket_events ev
+                WHERE ev.ticket_id = t.id AND ev.to_state = 'waiting_customer'
+                  AND ev.from_state IS DISTINCT FROM 'waiting_customer')
+           END"""
+_TICKET_SELECT = f"""
     SELECT t.id, t.number, t.robot_id, r.code AS robot, t.customer_id, c.code AS customer,
            t.tier, t.impact, t.grade, t.component, t.kind, t.title, t.channel, t.state,
            e.code AS assignee, t.policy, t.created_at, t.respond_by, t.onsite_by, t.plan_by,
            t.resolve_by, t.update_every, t.responded_at, t.resolved_at, t.closed_at,
            t.updated_at,
            COALESCE((SELECT array_agg(a.id ORDER BY a.id) FROM anomalies a
-                     WHERE a.ticket_id = t.id), '{}') AS anomaly_ids,
-           CASE WHEN t.state = 'waiting_customer' THEN
-               (SELECT max(ev.at) FROM ticket_events ev
-                WHERE ev.ticket_id = t.id AND ev.to_state = 'waiting_customer'
-                  AND ev.from_state IS DISTINCT FROM 'waiting_customer')
-           END AS paused_since,
+                     WHERE a.ticket_id = t.id), '{{}}') AS anomaly_ids,
+           {_PAUSED_SINCE} AS paused_since,
            t.version, t.escalation, t.onsite_at, t.plan_at, t.reporter, t.description,
            t.request, t.merged_into, s.timezone
     FROM tickets t
@@ -355,34 +358,107 @@ def transition(
         return get_ticket(conn=conn, ticket_id=ticket_id)
 
 
+TICKET_SORTS = {"created_at": "t.created_at", "updated_at": "t.updated_at",
+                "number": "t.number", "grade": "t.grade", "state": "t.state",
+                "respond_by": "t.respond_by", "resolve_by": "t.resolve_by"}
+_TICKET_COUNT = """SELECT count(*) AS n FROM tickets t
+                   JOIN robots r ON r.id = t.robot_id JOIN lines l ON l.id = r.line_id
+                   JOIN sites s ON s.id = l.site_id JOIN customers c ON c.id = t.customer_id
+                   LEFT JOIN engineers e ON e.id = t.assignee_id"""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TicketFilter:
+    """Which tickets a list holds; ``None``: any. Codes match case-insensitively."""
+
+    open_only: bool = False
+    state: str | None = None
+    robot: str | None = None
+    customer: str | None = None
+    grade: str | None = None
+    assignee: str | None = None
+    site: str | None = None
+
+    def where(self) -> tuple[str, dict[str, Any]]:
+        return where_all([
+            ("open", "t.closed_at IS NULL", True if self.open_only else None),
+            ("state", "t.state = %(state)s", self.state),
+            ("robot", "lower(r.code) = lower(%(robot)s)", self.robot),
+            ("customer", "lower(c.code) = lower(%(customer)s)", self.customer),
+            ("grade", "t.grade = %(grade)s", self.grade),
+            ("assignee", "lower(e.code) = lower(%(assignee)s)", self.assignee),
+            ("site", "lower(s.code) = lower(%(site)s)", self.site),
+        ])
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TicketClocks:
+    """What ordering tickets by urgency needs: the deadlines and the milestones met."""
+
+    id: int
+    grade: str
+    respond_by: datetime
+    onsite_by: datetime | None
+    plan_by: datetime | None
+    resolve_by: datetime
+    update_every: timedelta | None
+    responded_at: datetime | None
+    onsite_at: datetime | None
+    plan_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    paused_since: datetime | None
+
+
 def list_tickets(
-    *,
-    conn: Conn,
-    open_only: bool = False,
-    state: str | None = None,
-    robot: str | None = None,
-    customer: str | None = None,
-    grade: str | None = None,
-    limit: int = 100,
-    offset: int = 0,
+    *, conn: Conn, open_only: bool = False, state: str | None = None, robot: str | None = None,
+    customer: str | None = None, grade: str | None = None, assignee: str | None = None,
+    site: str | None = None, sort: str = "-created_at", limit: int = 100, offset: int = 0,
 ) -> tuple[list[TicketRow], int]:
-    """Tickets, newest first, and the total count matching the filters."""
-    where = ["TRUE"]
-    params: dict[str, Any] = {"limit": limit, "offset": offset}
-    if open_only:
-        where.append("t.closed_at IS NULL")
-    for name, value, column in (("state", state, "t.state"), ("robot", robot, "r.code"),
-                                ("customer", customer, "c.code"), ("grade", grade, "t.grade")):
-        if value is not None:
-            where.append(f"{column} = %({name})s")
-            params[name] = value
-    cond = " AND ".join(where)
-    rows = _rows(conn, f"{_TICKET_SELECT} WHERE {cond} ORDER BY t.created_at DESC, t.id DESC "
-                       "LIMIT %(limit)s OFFSET %(offset)s", params)
-    total = _one(conn, f"""SELECT count(*) AS n FROM tickets t
-                           JOIN robots r ON r.id = t.robot_id
-                           JOIN customers c ON c.id = t.customer_id WHERE {cond}""", params)
-    return [_ticket(r) for r in rows], int(total["n"]) if total else 0
+    """One page of tickets in ``sort`` order (a key of :data:`TICKET_SORTS`, ``-key``
+    descending; newest first by default) and the total count matching the filters
+    (:class:`TicketFilter`)."""
+    cond, params = TicketFilter(open_only=open_only, state=state, robot=robot,
+                                customer=customer, grade=grade, assignee=assignee,
+                                site=site).where()
+    rows, total = page(conn, _TICKET_SELECT, _TICKET_COUNT, cond,
+                       order_by(sort, TICKET_SORTS, tiebreak="t.id DESC"), params, limit,
+                       offset)
+    return [_ticket(r) for r in rows], total
+
+
+def ticket_clocks(*, conn: Conn, where: TicketFilter) -> list[TicketClocks]:
+    """The clocks of every ticket matching ``where``: a narrow read, so that the caller can
+    order them by a rule SQL does not hold (SLA urgency) and fetch one page with
+    :func:`get_tickets`."""
+    cond, params = where.where()
+    rows = _rows(conn, f"""
+        SELECT t.id, t.grade, t.respond_by, t.onsite_by, t.plan_by, t.resolve_by,
+               t.update_every, t.responded_at, t.onsite_at, t.plan_at, t.resolved_at,
+               t.closed_at, {_PAUSED_SINCE} AS paused_since
+        FROM tickets t
+        JOIN robots r ON r.id = t.robot_id JOIN lines l ON l.id = r.line_id
+        JOIN sites s ON s.id = l.site_id JOIN customers c ON c.id = t.customer_id
+        LEFT JOIN engineers e ON e.id = t.assignee_id
+        WHERE {cond}""", params)
+    return [TicketClocks(**r) for r in rows]
+
+
+def get_tickets(*, conn: Conn, ids: Sequence[int]) -> list[TicketRow]:
+    """The tickets ``ids``, in that order (missing ones left out)."""
+    rows = {r["id"]: _ticket(r)
+            for r in _rows(conn, f"{_TICKET_SELECT} WHERE t.id = ANY(%s)", (list(ids),))}
+    return [rows[i] for i in ids if i in rows]
+
+
+def ticket_id_of(*, conn: Conn, ref: str) -> int | None:
+    """The id of the ticket ``ref`` names: its id (``"42"``) or its number
+    (``"RW-20261202-0001"``, in any case); None when there is no such ticket."""
+    if ref.isdigit():
+        r = _one(conn, "SELECT id FROM tickets WHERE id = %s", (int(ref),))
+    else:
+        r = _one(conn, "SELECT id FROM tickets WHERE number = %s", (ref.upper(),))
+    return int(r["id"]) if r else None
 
 
 def get_ticket(*, conn: Conn, ticket_id: int) -> TicketRow | None:

@@ -1,19 +1,26 @@
-"""``/api/v1/anomalies``: what detection found, newest first."""
+"""``/api/v1/anomalies``: what detection found, newest first by default."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query
 
 from api.auth import require_read
 from api.deps import ConnDep, CurrentUser
-from api.params import Limit, Offset, RowId
-from api.schemas import CODE_PATTERN, AnomaliesPublic, AnomalyPublic
+from api.params import CodeFilter, Limit, Offset, RowId, TicketQuery
+from api.routers.tickets import resolve_ticket
+from api.schemas import AnomaliesPublic, AnomalyPublic, Impact
 from storage.anomalies import get_anomaly, list_anomalies
+
+__all__ = ["router"]
 
 router = APIRouter(prefix="/anomalies", tags=["anomalies"],
                    dependencies=[require_read("anomalies")])
+
+# storage.anomalies.ANOMALY_SORTS, both directions.
+AnomalySort = Literal["started_at", "-started_at", "created_at", "-created_at", "score",
+                      "-score", "robot", "-robot", "impact", "-impact"]
 
 
 @router.get("")
@@ -22,11 +29,21 @@ def list_(
     caller: CurrentUser,
     limit: Limit = 100,
     offset: Offset = 0,
-    robot: Annotated[str | None, Query(pattern=CODE_PATTERN, description="Robot code")] = None,
+    sort: Annotated[AnomalySort, Query(description="Order; -key descending")] = "-started_at",
+    robot: Annotated[CodeFilter, Query(description="Robot code")] = None,
+    customer: Annotated[CodeFilter, Query(description="Customer code")] = None,
     open: Annotated[bool, Query(description="Only anomalies still going on")] = False,
+    impact: Impact | None = None,
+    component: Annotated[CodeFilter, Query(description="Component, e.g. J3")] = None,
+    kind: Annotated[CodeFilter, Query(description="Kind, e.g. overheating")] = None,
+    ticket: TicketQuery = None,
 ) -> AnomaliesPublic:
-    rows, count = list_anomalies(conn=conn, robot=robot, customer=caller.customer,
-                                 open_only=open, limit=limit, offset=offset)
+    if not caller.may_list(customer):
+        return AnomaliesPublic(items=[], count=0)
+    ticket_id = None if ticket is None else resolve_ticket(conn=conn, ref=ticket)
+    rows, count = list_anomalies(conn=conn, robot=robot, customer=caller.customer_filter(customer),
+                                 open_only=open, impact=impact, component=component, kind=kind,
+                                 ticket_id=ticket_id, sort=sort, limit=limit, offset=offset)
     return AnomaliesPublic(items=[AnomalyPublic.of(r) for r in rows], count=count)
 
 

@@ -1,5 +1,5 @@
 """Working a ticket: ``POST /api/v1/tickets`` (a customer's report taken by hand) and
-``POST /api/v1/tickets/{id}/events`` (every step of its life), checked against the lifecycle
+``POST /api/v1/tickets/{ticket}/events`` (every step of its life), checked against the lifecycle
 (``ticketing.events``) and the access policy (``api.auth.authorize_event``).
 
 A person's event names the ticket version they saw (``expected_version`` in the body, or an
@@ -18,7 +18,8 @@ from fastapi.responses import JSONResponse
 from api.auth import authorize_event, require_action
 from api.auth.problems import PROBLEM_JSON, forbidden, not_found, problem_response
 from api.deps import AccessDep, ConnDep, CurrentUser, NowDep, PolicyDep
-from api.params import RowId
+from api.params import TicketRef
+from api.routers.tickets import resolve_ticket
 from api.schemas import ManualTicketCreate, TicketDetail, TicketEventCreate
 from storage.connect import Conn
 from storage.fleet import get_robot
@@ -55,15 +56,16 @@ def expected_version(body_version: int | None, if_match: str | None) -> int | No
     return int(tag) if tag.isdigit() else None
 
 
-@router.post("/{ticket_id}/events", responses=_PROBLEMS, response_model=TicketDetail)
+@router.post("/{ticket}/events", responses=_PROBLEMS, response_model=TicketDetail)
 def post_event(
     # The caller first: its lookup borrows and returns a pooled connection before the
     # handler's own is taken, so a request never holds two (two at once could starve the pool).
     caller: CurrentUser, access: AccessDep, policy: PolicyDep, now: NowDep, conn: ConnDep,
-    ticket_id: RowId, body: TicketEventCreate, response: Response,
+    ticket: TicketRef, body: TicketEventCreate, response: Response,
     if_match: Annotated[str | None, Header(description='"<version>" you saw')] = None,
 ) -> TicketDetail | JSONResponse:
-    """Apply one event to the ticket as the caller; the ticket afterwards."""
+    """Apply one event to the ticket (its id or number) as the caller; the ticket afterwards."""
+    ticket_id = resolve_ticket(conn=conn, ref=ticket)
     row = get_ticket(conn=conn, ticket_id=ticket_id)
     if row is None:
         raise not_found(f"ticket {ticket_id} not found")

@@ -38,7 +38,8 @@ def test_robot_errors_are_clear_4xx(client: httpx.Client, db: psycopg.Connection
     for params in ({"limit": 1001}, {"limit": 0}, {"offset": -1}, {"limit": "ten"}):
         resp = client.get("/api/v1/robots", params=params)
         assert resp.status_code == 422, params
-        assert resp.json()["detail"][0]["loc"][0] == "query"
+        assert resp.headers["content-type"] == "application/problem+json"
+        assert resp.json()["status"] == 422 and resp.json()["errors"][0]["loc"][0] == "query"
 
 
 def test_anomalies_list_filters_and_detail(client: httpx.Client, db: psycopg.Connection) -> None:
@@ -138,7 +139,8 @@ def test_tickets_filters_paging_and_order(client: httpx.Client, db: psycopg.Conn
                      created_at=NOW - timedelta(hours=3))
     new = add_ticket(db, robots, robot="R-0002", grade="II", kind="vibration",
                      created_at=NOW - timedelta(hours=1))
-    db.execute("UPDATE tickets SET state = 'closed', closed_at = %s WHERE id = %s", (NOW, old.id))
+    db.execute("UPDATE tickets SET state = 'archived', closed_at = %s WHERE id = %s",
+               (NOW, old.id))
     db.commit()
 
     def ids(**params: str | int) -> tuple[list[int], int]:
@@ -150,7 +152,7 @@ def test_tickets_filters_paging_and_order(client: httpx.Client, db: psycopg.Conn
     assert ids(grade="II") == ([new.id, mid.id], 2)
     assert ids(customer="BETA") == ([mid.id], 1)
     assert ids(robot="R-0002") == ([new.id], 1)
-    assert ids(state="closed") == ([old.id], 1)
+    assert ids(state="archived") == ([old.id], 1)
     assert ids(limit=1, offset=1) == ([mid.id], 3)
     assert ids(customer="NOBODY") == ([], 0)
 
