@@ -1,6 +1,9 @@
-"""Fan-out of live-stream messages to WebSocket clients, without letting one slow client stall.
+"""Fan-out of live-stream messages to WebSocket and SSE clients, without letting one slow
+client stall.
 
-Each client gets a bounded queue. Publishing never awaits: a client whose queue is full is
+Each client gets a bounded queue of ``(event id, text)``; the id is the message's position in
+the stream log (None for a ``resync``), so a client that replayed the log up to some id can
+skip what it already sent. Publishing never awaits: a client whose queue is full is
 ended (reason ``overflow``) and removed, so the others, and the single database listener that
 feeds the hub, keep their pace. Such a client reconnects and re-reads the lists.
 """
@@ -34,17 +37,21 @@ class Subscription:
     """One client's queue of serialised messages; ``ended`` is set when the hub drops it."""
 
     def __init__(self, *, maxsize: int, accepts: Callable[[Topic], bool] | None = None) -> None:
-        self._queue: asyncio.Queue[str] = asyncio.Queue(maxsize=maxsize)
+        self._queue: asyncio.Queue[tuple[int | None, str]] = asyncio.Queue(maxsize=maxsize)
         self.accepts = accepts
         self.ended = asyncio.Event()
         self.reason: EndReason | None = None
 
     async def get(self) -> str:
+        return (await self._queue.get())[1]
+
+    async def next(self) -> tuple[int | None, str]:
+        """The next message with its stream log id (None for a ``resync``)."""
         return await self._queue.get()
 
-    def _offer(self, message: str) -> bool:
+    def _offer(self, message: str, event_id: int | None) -> bool:
         try:
-            self._queue.put_nowait(message)
+            self._queue.put_nowait((event_id, message))
         except asyncio.QueueFull:
             return False
         return True
@@ -83,11 +90,13 @@ class Hub:
         finally:
             self._subs.discard(sub)
 
-    def publish(self, message: str, *, topic: Topic | None = None) -> None:
+    def publish(
+        self, message: str, *, topic: Topic | None = None, event_id: int | None = None
+    ) -> None:
         for sub in list(self._subs):
             if topic is not None and sub.accepts is not None and not sub.accepts(topic):
                 continue
-            if not sub._offer(message):
+            if not sub._offer(message, event_id):
                 log.warning("stream client dropped: %d messages queued and unread",
                             self._queue_size)
                 self._subs.discard(sub)
