@@ -22,7 +22,8 @@ from fastapi.responses import JSONResponse
 from api.auth.problems import problem_response
 from api.schemas import CODE_PATTERN
 
-__all__ = ["Limit", "Offset", "RowId", "MAX_LIMIT", "CodeFilter", "TicketRef", "TicketQuery",
+__all__ = ["Limit", "Offset", "RowId", "MAX_LIMIT", "CodeFilter", "TextFilter", "TicketRef",
+           "TicketQuery",
            "TICKET_REF_PATTERN", "validation_problem"]
 
 # A page larger than this is a scrape, not a screen: paging keeps each query cheap.
@@ -39,16 +40,26 @@ Offset = Annotated[int, Query(ge=0, le=_BIGINT_MAX, description="Rows to skip")]
 RowId = Annotated[int, Path(ge=1, le=_BIGINT_MAX)]
 CodeFilter = Annotated[str | None, Query(pattern=CODE_PATTERN,
                                          description="A code, matched case-insensitively")]
+# Free text (a search, a city): printable, since PostgreSQL text cannot hold NUL and control
+# characters are never part of a name.
+TextFilter = Annotated[str | None, Query(min_length=1, max_length=64,
+                                         pattern=r"^[^\x00-\x1f\x7f]+$",
+                                         description="Part of a code or name")]
 TicketRef = Annotated[str, Path(pattern=TICKET_REF_PATTERN,
                                 description="Ticket id (42) or number (RW-20261202-0001)")]
 TicketQuery = Annotated[str | None, Query(pattern=TICKET_REF_PATTERN,
                                           description="Ticket id or number")]
 
 
+def _text(value: object) -> str:
+    # A key the client sent may hold lone surrogates, which UTF-8 cannot encode.
+    return str(value).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _issue(error: Any) -> dict[str, Any]:
     # Only what is safe to echo and serialisable: the input itself may be neither.
-    return {"loc": [str(p) if not isinstance(p, int) else p for p in error.get("loc", ())],
-            "msg": str(error.get("msg", "")), "type": str(error.get("type", ""))}
+    return {"loc": [p if isinstance(p, int) else _text(p) for p in error.get("loc", ())],
+            "msg": _text(error.get("msg", "")), "type": _text(error.get("type", ""))}
 
 
 async def validation_problem(request: Request, exc: Exception) -> JSONResponse:

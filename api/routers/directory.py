@@ -16,7 +16,7 @@ from starlette.requests import HTTPConnection
 
 from api.auth import require_read
 from api.deps import ConnDep, CurrentUser, NowDep
-from api.params import CodeFilter, Limit, Offset
+from api.params import CodeFilter, Limit, Offset, TextFilter
 from api.schemas import (
     CODE_PATTERN,
     CustomerPublic,
@@ -38,8 +38,6 @@ __all__ = ["fleet", "people"]
 fleet = APIRouter(tags=["fleet"], dependencies=[require_read("robots")])
 people = APIRouter(tags=["people"], dependencies=[require_read("tickets")])
 
-Search = Annotated[str | None, Query(min_length=1, max_length=64,
-                                     description="Part of the code or name")]
 CustomerSort = Literal["code", "-code", "name", "-name", "tier", "-tier", "city", "-city"]
 SiteSort = Literal["code", "-code", "name", "-name", "city", "-city", "customer", "-customer"]
 LineSort = Literal["code", "-code", "name", "-name", "site", "-site", "customer", "-customer"]
@@ -52,7 +50,7 @@ _ORDER = Query(description="Order; -key descending")
 def customers(
     conn: ConnDep, caller: CurrentUser, limit: Limit = 100, offset: Offset = 0,
     sort: Annotated[CustomerSort, _ORDER] = "code", tier: Tier | None = None,
-    city: Annotated[str | None, Query(max_length=64)] = None, q: Search = None,
+    city: Annotated[TextFilter, Query(description="City")] = None, q: TextFilter = None,
 ) -> CustomersPublic:
     rows, count = list_customers(conn=conn, customer=caller.customer, tier=tier, city=city, q=q,
                                  sort=sort, limit=limit, offset=offset)
@@ -75,7 +73,7 @@ def sites(
     conn: ConnDep, caller: CurrentUser, limit: Limit = 100, offset: Offset = 0,
     sort: Annotated[SiteSort, _ORDER] = "code",
     customer: Annotated[CodeFilter, Query(description="Customer code")] = None,
-    city: Annotated[str | None, Query(max_length=64)] = None, q: Search = None,
+    city: Annotated[TextFilter, Query(description="City")] = None, q: TextFilter = None,
 ) -> SitesPublic:
     if not caller.may_list(customer):
         return SitesPublic(items=[], count=0)
@@ -89,7 +87,7 @@ def lines(
     conn: ConnDep, caller: CurrentUser, limit: Limit = 100, offset: Offset = 0,
     sort: Annotated[LineSort, _ORDER] = "code",
     customer: Annotated[CodeFilter, Query(description="Customer code")] = None,
-    site: Annotated[CodeFilter, Query(description="Site code")] = None, q: Search = None,
+    site: Annotated[CodeFilter, Query(description="Site code")] = None, q: TextFilter = None,
 ) -> LinesPublic:
     if not caller.may_list(customer):
         return LinesPublic(items=[], count=0)
@@ -103,9 +101,9 @@ def engineers(
     conn: ConnDep, caller: CurrentUser, limit: Limit = 100, offset: Offset = 0,
     sort: Annotated[EngineerSort, _ORDER] = "name",
     role: Annotated[CodeFilter, Query(description="engineer, manager, ...")] = None,
-    city: Annotated[str | None, Query(max_length=64)] = None,
+    city: Annotated[TextFilter, Query(description="City")] = None,
     skill: Annotated[CodeFilter, Query(description="One skill the engineer has")] = None,
-    q: Search = None,
+    q: TextFilter = None,
 ) -> EngineersPublic:
     rows, count = list_engineers(conn=conn, customer=caller.customer, role=role, city=city,
                                  skill=skill, q=q, sort=sort, limit=limit, offset=offset)

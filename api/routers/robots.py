@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Path, Query
 
 from api.auth import require_read
 from api.deps import ConnDep, CurrentUser, NowDep
-from api.params import CodeFilter, Limit, Offset
+from api.params import CodeFilter, Limit, Offset, TextFilter
 from api.schemas import CODE_PATTERN, RobotPublic, RobotsPublic
 from storage.fleet import get_robot, list_robots
 
@@ -32,9 +32,8 @@ def list_(
     customer: Annotated[CodeFilter, Query(description="Customer code")] = None,
     site: Annotated[CodeFilter, Query(description="Site code")] = None,
     line: Annotated[CodeFilter, Query(description="Line code")] = None,
-    q: Annotated[str | None, Query(min_length=1, max_length=64,
-                                   description="Part of the robot's code or serial, or of "
-                                               "its customer's code or name")] = None,
+    q: Annotated[TextFilter, Query(description="Part of the robot's code or serial, or of its "
+                                               "customer's code or name")] = None,
     under_warranty: Annotated[bool | None, Query(description="Warranty end today or later "
                                                              "(true) or past (false)")] = None,
 ) -> RobotsPublic:

@@ -220,6 +220,46 @@ def bench_ingest(
     typer.echo(json.dumps(report))
 
 
+@app.command("api")
+def bench_api(
+    ctx: typer.Context,
+    rate: Annotated[float, typer.Option(help="Ticket list / page requests per second.",
+                                        min=1.0)] = 500.0,
+    seconds: Annotated[float, typer.Option(help="How long each request phase runs.",
+                                           min=2.0)] = 15.0,
+    ingest_points: Annotated[float, typer.Option(
+        help="Ingest load running meanwhile (points/s).", min=2000.0)] = 50_000.0,
+    clients: Annotated[int, typer.Option(help="WebSocket clients for the fan-out.",
+                                         min=1)] = 200,
+    alerts: Annotated[int, typer.Option(help="Alerts fanned out.", min=1)] = 20,
+    tickets: Annotated[int, typer.Option(help="Tickets in the database.", min=10)] = 2000,
+    day_hz: Annotated[float, typer.Option(help="Chart data rate of the last day.")] = 1.0,
+    history_hz: Annotated[float, typer.Option(
+        help="Chart data rate of the 89 days before.")] = 0.01,
+    as_json: JsonOpt = False,
+) -> None:
+    """Ticket list/page p99 at a fixed rate, chart queries and WebSocket fan-out, while
+    ingest runs on the same machine (docs/performance.md)."""
+    from benchmarks.api import run_api_bench
+
+    settings = settings_of(ctx)
+    tmp = Path(tempfile.mkdtemp(prefix="rw-bench-api-"))
+    try:
+        report = run_api_bench(
+            settings_url=settings.database_url, broker=settings.mqtt_url, tmp=tmp, rate=rate,
+            seconds=seconds, ingest_points=ingest_points, clients=clients, alerts=alerts,
+            tickets=tickets, day_hz=day_hz, history_hz=history_hz)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if not as_json:
+        typer.echo(f"ticket list p99 {report['ticket_list_p99_s']} s, page p99 "
+                   f"{report['ticket_page_p99_s']} s at {rate:g} req/s; chart 1d p99 "
+                   f"{report['chart_1d_p99_s']} s, 90d {report['chart_90d_p99_s']} s; fan-out "
+                   f"to {clients} p99 {report['fanout_p99_s']} s; ingest "
+                   f"{report['ingest_points_per_second']} points/s")
+    typer.echo(json.dumps(report))
+
+
 @app.command("fleet")
 def bench_fleet(
     scenario: Annotated[str, typer.Option(
