@@ -361,10 +361,13 @@ def transition(
 TICKET_SORTS = {"created_at": "t.created_at", "updated_at": "t.updated_at",
                 "number": "t.number", "grade": "t.grade", "state": "t.state",
                 "respond_by": "t.respond_by", "resolve_by": "t.resolve_by"}
-_TICKET_COUNT = """SELECT count(*) AS n FROM tickets t
-                   JOIN robots r ON r.id = t.robot_id JOIN lines l ON l.id = r.line_id
-                   JOIN sites s ON s.id = l.site_id JOIN customers c ON c.id = t.customer_id
-                   LEFT JOIN engineers e ON e.id = t.assignee_id"""
+# What a ticket filter may refer to (TicketFilter.where): the ticket and its robot, line,
+# site, customer and assignee.
+_TICKET_FROM = """FROM tickets t
+                  JOIN robots r ON r.id = t.robot_id JOIN lines l ON l.id = r.line_id
+                  JOIN sites s ON s.id = l.site_id JOIN customers c ON c.id = t.customer_id
+                  LEFT JOIN engineers e ON e.id = t.assignee_id"""
+_TICKET_COUNT = f"SELECT count(*) AS n {_TICKET_FROM}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -436,10 +439,7 @@ def ticket_clocks(*, conn: Conn, where: TicketFilter) -> list[TicketClocks]:
         SELECT t.id, t.grade, t.respond_by, t.onsite_by, t.plan_by, t.resolve_by,
                t.update_every, t.responded_at, t.onsite_at, t.plan_at, t.resolved_at,
                t.closed_at, {_PAUSED_SINCE} AS paused_since
-        FROM tickets t
-        JOIN robots r ON r.id = t.robot_id JOIN lines l ON l.id = r.line_id
-        JOIN sites s ON s.id = l.site_id JOIN customers c ON c.id = t.customer_id
-        LEFT JOIN engineers e ON e.id = t.assignee_id
+        {_TICKET_FROM}
         WHERE {cond}""", params)
     return [TicketClocks(**r) for r in rows]
 
