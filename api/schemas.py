@@ -69,10 +69,16 @@ class RobotPublic(_Public):
     customer: str
     customer_name: str
     tier: str
+    # False once warranty_end has passed (the console flags it); None without a warranty end.
+    under_warranty: bool | None
 
     @classmethod
-    def of(cls, row: RobotRow) -> RobotPublic:
-        return cls.model_validate(row, from_attributes=True)
+    def of(cls, row: RobotRow, *, today: date) -> RobotPublic:
+        covered = None if row.warranty_end is None else row.warranty_end >= today
+        return cls(code=row.code, brand=row.brand, model=row.model, serial=row.serial,
+                   install_date=row.install_date, warranty_end=row.warranty_end,
+                   line=row.line, site=row.site, city=row.city, customer=row.customer,
+                   customer_name=row.customer_name, tier=row.tier, under_warranty=covered)
 
 
 class RobotsPublic(_Public):

@@ -35,22 +35,24 @@ def list_(
     q: Annotated[TextFilter, Query(description="Part of the robot's code or serial, or of its "
                                                "customer's code or name")] = None,
     under_warranty: Annotated[bool | None, Query(description="Warranty end today or later "
-                                                             "(true) or past (false)")] = None,
+                                                             "(true), or past or unknown "
+                                                             "(false)")] = None,
 ) -> RobotsPublic:
     if not caller.may_list(customer):
         return RobotsPublic(items=[], count=0)
     rows, count = list_robots(conn=conn, customer=caller.customer_filter(customer), site=site,
                               line=line, q=q, under_warranty=under_warranty, today=now.date(),
                               sort=sort, limit=limit, offset=offset)
-    return RobotsPublic(items=[RobotPublic.of(r) for r in rows], count=count)
+    return RobotsPublic(items=[RobotPublic.of(r, today=now.date()) for r in rows],
+                        count=count)
 
 
 @router.get("/{code}", responses={404: {"description": "No robot with this code"}})
 def read(
-    conn: ConnDep, caller: CurrentUser,
+    conn: ConnDep, caller: CurrentUser, now: NowDep,
     code: Annotated[str, Path(pattern=CODE_PATTERN, description="Robot code, any case")],
 ) -> RobotPublic:
     row = get_robot(conn=conn, code=code)
     if row is None or not caller.sees(row.customer):
         raise HTTPException(status_code=404, detail=f"robot {code!r} not found")
-    return RobotPublic.of(row)
+    return RobotPublic.of(row, today=now.date())

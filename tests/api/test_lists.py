@@ -184,3 +184,19 @@ def test_oncall_from_the_roster(db_url: str, db: psycopg.Connection) -> None:
                                                 "role": "engineer"}).json()
         assert later["at"] == "2026-11-22T02:00:00Z"
         assert {p["code"] for p in later["items"]} != {p["code"] for p in engineers}
+
+
+def test_robots_past_their_warranty_are_flagged(
+    client: httpx.Client, db: psycopg.Connection
+) -> None:
+    seed_fleet(db)
+    # The clock is seed.NOW (2026-11-21): R-0001's warranty ended the day before.
+    db.execute("UPDATE robots SET warranty_end = '2026-11-20' WHERE code = 'R-0001'")
+    db.execute("UPDATE robots SET warranty_end = '2026-11-21' WHERE code = 'R-0002'")
+    db.commit()
+    flags = {r["code"]: r["under_warranty"]
+             for r in client.get("/api/v1/robots").json()["items"]}
+    assert flags == {"R-0001": False, "R-0002": True, "R-0003": None}
+    assert _ids(client, "/api/v1/robots", under_warranty="false") == ["R-0001", "R-0003"]
+    assert _ids(client, "/api/v1/robots", under_warranty="true") == ["R-0002"]
+    assert client.get("/api/v1/robots/R-0001").json()["under_warranty"] is False
