@@ -256,6 +256,8 @@ def run_api_bench(
     day_hz: float, history_hz: float,
 ) -> dict[str, Any]:
     now = datetime.now(UTC)
+    for part in ("api", "ingest"):
+        (tmp / part).mkdir(parents=True, exist_ok=True)
     with contextlib.ExitStack() as stack:
         if settings_url:
             # Our own name: run_ingest's scratch database is robowatch_bench_<pid>.
