@@ -59,7 +59,7 @@ from storage.fleet import (
 from storage.measure import create_scratch_database, drop_database
 from storage.migrate import upgrade
 from storage.telemetry import PointColumns, copy_encoded, encode_copy
-from storage.tickets import NewTicket, create_ticket, robot_owner
+from storage.tickets import NewTicket, create_ticket, robot_owner, transition
 from storage.users import create_user, issue_token
 
 __all__ = ["run_api_bench"]
@@ -86,7 +86,8 @@ def _fleet(robots: int) -> FleetSpec:
 
 
 def _seed(url: str, *, tickets: int, now: datetime) -> tuple[str, list[str]]:
-    """Open tickets over the last week, one administrator's token; (token, ticket numbers)."""
+    """Tickets over the last week, one in ten still open (a 200-robot fleet's board holds a
+    few hundred), one administrator's token; (token, ticket numbers)."""
     token, hashed = new_secret(SESSION_PREFIX)
     rng = np.random.default_rng(0)
     numbers: list[str] = []
@@ -104,6 +105,11 @@ def _seed(url: str, *, tickets: int, now: datetime) -> tuple[str, list[str]]:
                 kind=f"k{i}", title=f"bench {i}", policy="bench", created_at=created,
                 respond_by=created + timedelta(hours=2), resolve_by=created + timedelta(days=2)))
             numbers.append(row.number)
+            if i % 10:
+                closed = created + timedelta(hours=8)
+                transition(conn=conn, ticket_id=row.id, from_state="new", to_state="archived",
+                           event="archive", actor="bench", at=closed,
+                           changes={"resolved_at": closed, "closed_at": closed})
         user = create_user(conn=conn, username="bench", role="admin",
                            password_hash=hash_password("bench-robowatch"), at=now)
         issue_token(conn=conn, user_id=user.id, token_hash=hashed, created_at=now,

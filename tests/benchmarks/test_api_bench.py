@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
+import httpx
 import psycopg
 
 from api import create_app
@@ -29,6 +30,8 @@ def test_bench_pieces_work_end_to_end(db_url: str, db: psycopg.Connection) -> No
         board = asyncio.run(_open_loop(url, token, ["/api/v1/tickets?open=true&sort=urgency"],
                                        rate=20, seconds=1))
         assert board["requests"] == 20 and board["errors"] == 0 and board["p99_s"] is not None
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}) as c:
+            assert c.get("/api/v1/tickets", params={"open": "true"}).json()["count"] == 2
         pages = asyncio.run(_open_loop(url, token, [f"/api/v1/tickets/{n}" for n in numbers],
                                        rate=20, seconds=0.5))
         assert pages["errors"] == 0
