@@ -66,11 +66,11 @@ NEEDS: dict[tuple[str, str], Need] = {
     ("GET", "/api/v1/robots"): Need(read="robots"),
     ("GET", "/api/v1/robots/{code}"): Need(read="robots", scoped=True),
     ("GET", "/api/v1/tickets"): Need(read="tickets"),
-    ("GET", "/api/v1/tickets/{ticket_id}"): Need(read="tickets", scoped=True),
+    ("GET", "/api/v1/tickets/{ticket}"): Need(read="tickets", scoped=True),
     ("POST", "/api/v1/tickets"): Need(action="create"),
     # The event is the action: the matrix dispatches (a manager's or dispatcher's step, with
     # reach "all"); reach and other events: tests/api/test_ticket_events.py.
-    ("POST", "/api/v1/tickets/{ticket_id}/events"): Need(action="dispatch"),
+    ("POST", "/api/v1/tickets/{ticket}/events"): Need(action="dispatch"),
     ("GET", "/api/v1/handovers"): Need(read="tickets"),
     ("POST", "/api/v1/handovers/{handover_id}/acknowledge"): Need(action="acknowledge_handover"),
     ("GET", "/api/v1/anomalies"): Need(read="anomalies"),
@@ -85,6 +85,13 @@ NEEDS: dict[tuple[str, str], Need] = {
     ("GET", "/api/v1/console/settings"): Need(),
     ("GET", "/api/v1/tickets/{ticket_id}/allowed-events"): Need(read="tickets", scoped=True),
     ("WS", "/api/v1/stream"): Need(),
+    ("GET", "/api/v1/stream/events"): Need(read="tickets"),
+    ("GET", "/api/v1/customers"): Need(read="robots"),
+    ("GET", "/api/v1/customers/{code}"): Need(read="robots", scoped=True),
+    ("GET", "/api/v1/sites"): Need(read="robots"),
+    ("GET", "/api/v1/lines"): Need(read="robots"),
+    ("GET", "/api/v1/engineers"): Need(read="tickets"),
+    ("GET", "/api/v1/oncall"): Need(read="tickets"),
     ("POST", "/api/v1/auth/login"): Need(caller=False),
     ("POST", "/api/v1/auth/logout"): Need(),
     ("GET", "/api/v1/auth/me"): Need(),
@@ -123,6 +130,8 @@ NEEDS: dict[tuple[str, str], Need] = {
     ("GET", "/console/js/app.js"): Need(),
     ("GET", "/console/i18n/zh-CN.json"): Need(caller=False),
     ("GET", "/console/js/i18n.js"): Need(caller=False),
+    # Swagger UI's own files (a pinned open-source bundle): public like the console's CSS.
+    ("GET", "/docs/assets/swagger-ui-bundle.js"): Need(caller=False),
     ("GET", "/console/login.html"): Need(caller=False),
     ("GET", "/console/login.js"): Need(caller=False),
     ("GET", "/console/console.css"): Need(caller=False),
@@ -206,6 +215,7 @@ def world(pg_server: str, pg_template: str) -> Iterator[World]:
                     robot_id=robots[r], plan="hardware", due_at=NOW, trigger="calendar",
                     reason="calendar: every 1 months")) for c, r in ((OWN, "R-0001"),
                                                                     (FOREIGN, "R-0003"))},
+                "customer": {OWN: OWN, FOREIGN: FOREIGN},
             }
             conn.commit()
         app = create_app(database_url=db_url, clock=lambda: NOW, pool_max_size=4)
@@ -243,6 +253,13 @@ def _stream(world: World, headers: dict[str, str]) -> int:
             return 101
     except InvalidStatus as exc:
         return exc.response.status_code
+
+
+def _sse(world: World, headers: dict[str, str]) -> int:
+    # The stream never ends: the status line is the answer.
+    with httpx.Client(base_url=world.base_url, timeout=10) as c, \
+            c.stream("GET", "/api/v1/stream/events", headers=headers) as resp:
+        return resp.status_code
 
 
 def _disable(world: World, headers: dict[str, str]) -> int:
@@ -315,7 +332,8 @@ def _acknowledge(world: World, headers: dict[str, str]) -> int:
 
 SCOPED = {
     ("GET", "/api/v1/robots/{code}"): _scoped("GET", "/api/v1/robots/{}", "robot"),
-    ("GET", "/api/v1/tickets/{ticket_id}"): _scoped("GET", "/api/v1/tickets/{}", "ticket"),
+    ("GET", "/api/v1/tickets/{ticket}"): _scoped("GET", "/api/v1/tickets/{}", "ticket"),
+    ("GET", "/api/v1/customers/{code}"): _scoped("GET", "/api/v1/customers/{}", "customer"),
     ("GET", "/api/v1/anomalies/{anomaly_id}"): _scoped("GET", "/api/v1/anomalies/{}",
                                                        "anomaly"),
     ("GET", "/api/v1/maintenance/inspections/{inspection_id}"): _scoped(
@@ -337,8 +355,9 @@ CALLS: dict[tuple[str, str], Call] = {
         "current_password": PASSWORD, "new_password": PASSWORD + "!"}),
     ("POST", "/api/v1/users"): _new_user,
     ("POST", "/api/v1/tickets"): _new_report,
-    ("POST", "/api/v1/tickets/{ticket_id}/events"): _dispatch,
+    ("POST", "/api/v1/tickets/{ticket}/events"): _dispatch,
     ("POST", "/api/v1/handovers/{handover_id}/acknowledge"): _acknowledge,
+    ("GET", "/api/v1/stream/events"): _sse,
     ("POST", "/api/v1/users/{username}/disable"): _disable,
     ("POST", "/api/v1/api-keys"): _new_key,
     ("DELETE", "/api/v1/api-keys/{key_id}"): _revoke_key,
