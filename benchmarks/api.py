@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -151,6 +152,8 @@ async def _open_loop(base: str, token: str, paths: list[str], rate: float,
     scheduled send time."""
     latencies: list[float] = []
     errors = 0
+    # One log line per request would cost the client more than the request.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30,
                                  headers={"Authorization": f"Bearer {token}"}) as client:
