@@ -21,7 +21,8 @@ from storage.tickets import TicketEventRow, TicketRow
 from ticketing.lifecycle import EVENTS, STATES
 
 __all__ = [
-    "CODE_PATTERN", "Grade", "TicketState", "Impact", "Tier", "UtcDatetime", "Problem",
+    "CODE_PATTERN", "STATE_PATTERN", "Grade", "TicketState", "Impact", "Tier", "UtcDatetime",
+    "Problem",
     "RobotPublic", "RobotsPublic", "AnomalyPublic", "AnomaliesPublic",
     "ClockPublic", "TicketPublic", "TicketsPublic", "TicketEventPublic", "TicketDetail",
     "StreamMessage", "Health", "HandlingReport", "TicketEventCreate",
@@ -32,6 +33,9 @@ __all__ = [
 
 # Same rule as the CHECK constraints in storage/migrations/0001_fleet.sql.
 CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+# A lifecycle state name of another package (maintenance's inspections); the ticket list
+# takes TicketState, an enum.
+STATE_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
 Grade = Literal["I", "II", "III", "IV"]
 # Ticket states are ticketing's vocabulary (ticketing.lifecycle.STATES), spelled out so that
 # /openapi.json lists them as an enum; the check below keeps the two from drifting apart.
