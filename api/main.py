@@ -157,8 +157,19 @@ def create_app(
             swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
             swagger_favicon_url=f"{DOCS_ASSETS}/favicon-32x32.png")
 
-    directory,
-    feedback,
+    app.mount(DOCS_ASSETS, StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
+    # Before console_data: its GET /engineers (names only) is served by directory's list,
+    # which follows the list contract and carries the same fields.
+    app.include_router(directory.fleet, prefix=API_PREFIX)
+    app.include_router(directory.people, prefix=API_PREFIX)
+    for resource in (robots, tickets, ticket_events, handovers, anomalies, stream, maintenance,
+                     parts, telemetry, fleet_tree, console_data, archive, reports, feedback,
+                     callbacks):
+        app.include_router(resource.router, prefix=API_PREFIX)
+    # After sales (docs/after-sales.md); the survey answers customers' links without a login.
+    for router in (callbacks.survey, improvement.rca_router, improvement.problems,
+                   improvement.qc):
+        app.include_router(router, prefix=API_PREFIX)
     for router in (auth, users, api_keys):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(health.router)

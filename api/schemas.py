@@ -381,6 +381,7 @@ class EngineerPublic(_Public):
     role: str
     city: str | None
     skills: list[str]
+    on_duty: bool
     open_tickets: int
 
     @classmethod

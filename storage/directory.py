@@ -60,6 +60,7 @@ class EngineerRow:
     role: str
     city: str | None
     skills: list[str]
+    on_duty: bool
     open_tickets: int
 
 
@@ -139,7 +140,7 @@ def list_lines(
 
 
 _ENGINEER_SELECT = """
-    SELECT e.code, e.name, e.role, e.city, e.skills,
+    SELECT e.code, e.name, e.role, e.city, e.skills, e.on_duty,
            (SELECT count(*) FROM tickets t
             WHERE t.assignee_id = e.id AND t.closed_at IS NULL) AS open_tickets
     FROM engineers e"""

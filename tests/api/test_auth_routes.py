@@ -90,7 +90,6 @@ NEEDS: dict[tuple[str, str], Need] = {
     ("GET", "/api/v1/customers/{code}"): Need(read="robots", scoped=True),
     ("GET", "/api/v1/sites"): Need(read="robots"),
     ("GET", "/api/v1/lines"): Need(read="robots"),
-    ("GET", "/api/v1/engineers"): Need(read="tickets"),
     ("GET", "/api/v1/oncall"): Need(read="tickets"),
     ("POST", "/api/v1/auth/login"): Need(caller=False),
     ("POST", "/api/v1/auth/logout"): Need(),
