@@ -56,9 +56,6 @@ class ApiConfig:
     policy_file: Path | None = None
     # The spare-parts policy (warranty term, requisition limits); None: parts/policies/default.
     parts_policy_file: Path | None = None
-    # The on-call roster GET /api/v1/oncall answers from (ticketing.roster); None: no roster,
-    # and the answer is an empty list naming none.
-    roster_file: Path | None = None
     # How often an open live stream re-checks its session, so a revoked or expired token's
     # stream ends within this long (each check is one indexed lookup).
     stream_auth_recheck: float = 30.0

@@ -57,7 +57,6 @@ from parts.policy import load_policy as load_parts_policy
 from storage.connect import DatabaseUnavailable, PoolTimeout, first_line, open_pool
 from ticketing.access import load_access
 from ticketing.policy import load_policy
-from ticketing.roster import load_roster
 
 __all__ = ["create_app"]
 
@@ -104,7 +103,6 @@ def create_app(
     policy = load_policy(config.policy_file)
     parts_policy = load_parts_policy(config.parts_policy_file)
     console_policy = load_console_policy()
-    roster = None if config.roster_file is None else load_roster(config.roster_file)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -120,7 +118,6 @@ def create_app(
         app.state.policy = policy
         app.state.parts_policy = parts_policy
         app.state.console_policy = console_policy
-        app.state.roster = roster
         app.state.pool = pool
         app.state.hub = hub
         app.state.relay = relay

@@ -140,7 +140,8 @@ def list_lines(
 
 
 _ENGINEER_SELECT = """
-    SELECT e.code, e.name, e.role, e.city, e.skills, e.on_duty,
+    SELECT e.code, e.name, e.role, e.city, e.skills,
+           e.code = ANY(%(on_duty)s::text[]) AS on_duty,
            (SELECT count(*) FROM tickets t
             WHERE t.assignee_id = e.id AND t.closed_at IS NULL) AS open_tickets
     FROM engineers e"""
@@ -150,8 +151,10 @@ def list_engineers(
     *, conn: Conn, customer: str | None = None, role: str | None = None,
     city: str | None = None, skill: str | None = None, codes: Sequence[str] | None = None,
     q: str | None = None, sort: str = "name", limit: int = 100, offset: int = 0,
+    on_duty: Sequence[str] = (),
 ) -> tuple[list[EngineerRow], int]:
-    """Engineers with their open ticket count. ``customer``: only those who have worked that
+    """Engineers with their open ticket count; ``on_duty``: the codes the roster in force puts
+    on duty now (ticketing.duty), flagged in the rows. ``customer``: only those who have worked that
     customer's tickets (what a customer-bound reader may see); ``codes``: only these."""
     where, params = where_all([
         ("customer", "EXISTS (SELECT 1 FROM tickets t JOIN customers c ON c.id = t.customer_id "
@@ -163,6 +166,7 @@ def list_engineers(
         ("codes", "e.code = ANY(%(codes)s)", None if codes is None else list(codes)),
         ("q", "(e.code ILIKE %(q)s OR e.name ILIKE %(q)s)", contains(q)),
     ])
+    params["on_duty"] = list(on_duty)
     rows, n = page(conn, _ENGINEER_SELECT, "SELECT count(*) AS n FROM engineers e", where,
                     order_by(sort, ENGINEER_SORTS, tiebreak="e.id"), params, limit, offset)
     return [EngineerRow(**r) for r in rows], n

@@ -12,7 +12,6 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query
-from starlette.requests import HTTPConnection
 
 from api.auth import require_read
 from api.deps import ConnDep, CurrentUser, NowDep
@@ -31,7 +30,7 @@ from api.schemas import (
     Tier,
 )
 from storage.directory import list_customers, list_engineers, list_lines, list_sites
-from ticketing.roster import Roster
+from ticketing.duty import on_duty, roster_in_force
 
 __all__ = ["fleet", "people"]
 
@@ -98,7 +97,7 @@ def lines(
 
 @people.get("/engineers")
 def engineers(
-    conn: ConnDep, caller: CurrentUser, limit: Limit = 100, offset: Offset = 0,
+    conn: ConnDep, caller: CurrentUser, now: NowDep, limit: Limit = 100, offset: Offset = 0,
     sort: Annotated[EngineerSort, _ORDER] = "name",
     role: Annotated[CodeFilter, Query(description="engineer, manager, ...")] = None,
     city: Annotated[TextFilter, Query(description="City")] = None,
@@ -106,18 +105,14 @@ def engineers(
     q: TextFilter = None,
 ) -> EngineersPublic:
     rows, count = list_engineers(conn=conn, customer=caller.customer, role=role, city=city,
-                                 skill=skill, q=q, sort=sort, limit=limit, offset=offset)
+                                 skill=skill, q=q, sort=sort, limit=limit, offset=offset,
+                                 on_duty=sorted(on_duty(conn=conn, at=now)))
     return EngineersPublic(items=[EngineerPublic.of(r) for r in rows], count=count)
-
-
-def _roster(connection: HTTPConnection) -> Roster | None:
-    roster: Roster | None = connection.app.state.roster
-    return roster
 
 
 @people.get("/oncall")
 def oncall(
-    conn: ConnDep, caller: CurrentUser, now: NowDep, connection: HTTPConnection,
+    conn: ConnDep, caller: CurrentUser, now: NowDep,
     limit: Limit = 100, offset: Offset = 0, sort: Annotated[EngineerSort, _ORDER] = "name",
     at: Annotated[datetime | None, Query(description="When (ISO 8601 with offset); "
                                                      "default now")] = None,
@@ -127,16 +122,16 @@ def oncall(
     when = now if at is None else at
     if when.utcoffset() is None:
         raise HTTPException(status_code=422, detail="at needs a UTC offset (Z or +08:00)")
-    roster = _roster(connection)
-    config = connection.app.state.config
-    name = None if config.roster_file is None else config.roster_file.name
-    if roster is None:
+    found = roster_in_force(conn=conn)  # the roster in force (ticketing.duty)
+    if found is None:
         return OnCallPublic(at=when, roster=None, items=[], count=0)
+    stored, roster = found
+    name = stored.source
     try:
         codes = sorted(roster.on_duty(when, role=role))
     except (OverflowError, ValueError) as exc:  # a date at the calendar's ends
         raise HTTPException(status_code=422, detail=f"at: {exc}") from exc
     rows, count = list_engineers(conn=conn, customer=caller.customer, codes=codes, sort=sort,
-                                 limit=limit, offset=offset)
+                                 limit=limit, offset=offset, on_duty=codes)
     return OnCallPublic(at=when, roster=name, items=[EngineerPublic.of(r) for r in rows],
                         count=count)

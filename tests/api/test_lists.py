@@ -15,6 +15,7 @@ from api import create_app
 from tests.api.callers import bearer, token_for
 from tests.api.seed import NOW, add_anomaly, add_ticket, seed_fleet
 from tests.api.server import serve_in_thread
+from ticketing.duty import put_roster_in_force
 
 ROSTER = Path(__file__).parents[2] / "robowatch" / "demo_roster.toml"
 
@@ -166,10 +167,10 @@ def test_oncall_from_the_roster(db_url: str, db: psycopg.Connection) -> None:
     db.execute("INSERT INTO engineers (code, name, role) VALUES ('E-101', '王伟', 'engineer'), "
                "('E-102', '李娜', 'engineer'), ('E-103', '张磊', 'engineer'), "
                "('E-MGR-1', '陈静', 'manager')")
+    put_roster_in_force(conn=db, roster=ROSTER, source="demo_roster.toml")
     db.commit()
     token = token_for(db, "admin", "admin")
-    app = create_app(database_url=db_url, clock=lambda: NOW, pool_max_size=2,
-                     roster_file=ROSTER)
+    app = create_app(database_url=db_url, clock=lambda: NOW, pool_max_size=2)
     with serve_in_thread(app) as url, httpx.Client(base_url=url, headers=bearer(token),
                                                    timeout=10) as c:
         # 2026-11-21 20:00 Asia/Shanghai: a night shift; the rota decides which crew.

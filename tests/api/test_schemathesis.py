@@ -32,6 +32,7 @@ from tests.api.callers import bearer, token_for
 from tests.api.seed import NOW, add_anomaly, add_ticket, seed_fleet
 from tests.api.server import serve_in_thread
 from ticketing.access import ROLES
+from ticketing.duty import put_roster_in_force
 
 ROSTER = Path(__file__).parents[2] / "robowatch" / "demo_roster.toml"
 EXAMPLES = 6
@@ -71,11 +72,12 @@ def _fuzz(op: Any, url: str, token: str) -> None:
 
 def test_no_5xx_and_no_schema_break_for_any_role(db_url: str, db: psycopg.Connection) -> None:
     _seed(db)
+    put_roster_in_force(conn=db, roster=ROSTER, source="demo_roster.toml")
+    db.commit()
     tokens = {role: token_for(db, f"st-{role}", role,
                               customer="ACME" if role == "customer_viewer" else None)
               for role in ROLES}
-    app = create_app(database_url=db_url, clock=lambda: NOW, pool_max_size=4,
-                     roster_file=ROSTER)
+    app = create_app(database_url=db_url, clock=lambda: NOW, pool_max_size=4)
     failures: list[str] = []
     with serve_in_thread(app) as url:
         spec = httpx.get(f"{url}/openapi.json", headers=bearer(tokens["admin"])).json()
