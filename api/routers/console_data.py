@@ -1,5 +1,6 @@
-"""What the console's pages need beside the resources: the people's names behind engineer
-codes, the policy's SLA warning share, and the events the caller may post on one ticket now.
+"""What the console's pages need beside the resources: the policy's SLA warning share, and
+the events the caller may post on one ticket now (people's names: ``GET /engineers``,
+api/routers/directory.py).
 
 The event list is the intersection the API itself enforces when an event is posted: the
 lifecycle (events leading anywhere from the ticket's state) and the access policy (the
@@ -14,11 +15,9 @@ from pydantic import BaseModel, ConfigDict
 
 from api.auth import authorize_event, require_read
 from api.auth.problems import not_found
-from api.deps import AccessDep, ConnDep, CurrentUser, NowDep, PolicyDep
+from api.deps import AccessDep, ConnDep, CurrentUser, PolicyDep
 from api.params import RowId
-from storage.fleet_status import engineer_names
 from storage.tickets import get_ticket
-from ticketing.duty import on_duty
 from ticketing.errors import EventRefused, MissingDetail
 from ticketing.lifecycle import EVENTS, check_event
 
@@ -31,19 +30,6 @@ class _Out(BaseModel):
     model_config = ConfigDict(frozen=True)
 
 
-class EngineerPublic(_Out):
-    code: str
-    name: str
-    role: str
-    city: str | None
-    on_duty: bool
-
-
-class EngineersPublic(_Out):
-    items: list[EngineerPublic]
-    count: int
-
-
 class ConsoleSettings(_Out):
     warn_share: float
     policy: str
@@ -54,16 +40,6 @@ class AllowedEvents(_Out):
     state: str
     version: int
     events: list[str]
-
-
-@router.get("/engineers", dependencies=[require_read("tickets")])
-def engineers(conn: ConnDep, now: NowDep) -> EngineersPublic:
-    rows = engineer_names(conn=conn)
-    duty = on_duty(conn=conn, at=now)  # by the roster in force (ticketing.duty)
-    return EngineersPublic(items=[EngineerPublic(code=e.code, name=e.name, role=e.role,
-                                                 city=e.city, on_duty=e.code in duty)
-                                  for e in rows],
-                           count=len(rows))
 
 
 @router.get("/console/settings")
