@@ -117,9 +117,14 @@ def run_capacity(robots: int, signals: int, rate: float, seconds: float,
             now, n = time.time(), written()
             if n > 0 and t_first is None:
                 t_first = now
-            if n != last:
+            if n != last and n > 0:
                 last, last_change, t_end = n, time.monotonic(), now
-            if n >= expected or time.monotonic() - last_change > 30.0:
+            if n >= expected:
+                break
+            # Before the first write the collector is still starting (and its metrics may not
+            # answer yet): wait for it; after, 30 s without progress ends the drain.
+            waited = time.monotonic() - last_change
+            if (t_first is not None and waited > 30.0) or waited > 300.0:
                 break
             dead = [c for c in collectors if c.poll() is not None]
             if dead:
