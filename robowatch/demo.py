@@ -33,6 +33,7 @@ from tenacity import (
 )
 
 from api.auth import demo_password, ensure_demo_users
+from parts.seed import load_parts, read_parts_file
 from robowatch.settings import Settings
 from robowatch.team import DEMO_ROSTER, load_team
 from simulators.brokers import free_port
@@ -58,6 +59,7 @@ GRACE_S = 10.0
 # nobody accepts is reassigned within minutes; ROBOWATCH_POLICY_FILE overrides it.
 DEMO_POLICY = Path(str(resources.files("ticketing.policies").joinpath("demo.toml")))
 DEMO_ACTOR = "demo"
+DEMO_PARTS = Path(__file__).with_name("demo_parts.toml")
 # A child that ran this long before exiting was healthy: its restart backoff starts afresh.
 HEALTHY_RUN_S = 60.0
 # Quick exits in a row (each sooner than HEALTHY_RUN_S after its start) before the demo gives
@@ -136,6 +138,12 @@ def _prepare_database(url: str, fleet: FleetSpec, policy: Policy) -> list[str]:
         register_fleet(conn=conn, fleet=fleet)
         put_roster_in_force(conn=conn, roster=DEMO_ROSTER)
         conn.commit()
+        # Warehouses, catalogue and opening stock (docs/parts.md): idempotent, so a second
+        # demo keeps the stock the first one moved.
+        added = load_parts(conn=conn, spec=read_parts_file(DEMO_PARTS), actor=DEMO_ACTOR,
+                           at=datetime.now(UTC))
+        if any(added.values()):
+            log.info("demo parts loaded: %s", added)
     with connect(url, autocommit=True) as conn:
         _fresh_story(conn, policy)
         managers = [e.code for e in fleet.engineers if e.role == "manager"]
