@@ -2,9 +2,9 @@
 
 Ticket figures come from ``storage.reports`` (one query per grade table, two for failures,
 one for the daily series). The feedback figures (satisfaction, satisfied share, complaint
-rate) are separate sources (:data:`FEEDBACK_SOURCES`): each is one function of the period
-and scope, so the callback and complaint queries plug in one by one. Until callbacks and
-complaints are stored they answer "no data", never zero.
+rate) are separate sources (:data:`FEEDBACK_SOURCES`) over the callback surveys and
+complaints of after sales (``storage.callbacks``, ``storage.feedback``); with none in the
+period they answer "no data", never zero.
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ from typing import Literal
 
 from reports.periods import Period
 from reports.policy import ReportsPolicy, Target
+from storage.callbacks import callback_scores
 from storage.connect import Conn
+from storage.feedback import complaints_between
 from storage.reports import (
     DayCounts,
     GradeCounts,
@@ -111,25 +113,53 @@ class KpiReport:
         raise KeyError(name)
 
 
-# A feedback KPI: (connection, period, scope, as_of, target) -> the figure.
-FeedbackSource = Callable[[Conn, Period, ReportScope, datetime, Target | None], Kpi]
+# A feedback KPI: (connection, period, scope, as_of, target, tickets of the period) -> figure.
+FeedbackSource = Callable[[Conn, Period, ReportScope, datetime, Target | None, int], Kpi]
+
+# Callbacks and complaints belong to a customer, not to a site, engineer or department.
+_CUSTOMER_ONLY = "by customer only: surveys and complaints are not per site or person"
 
 
-def _not_recorded(name: str, title: str, unit: Unit, what: str) -> FeedbackSource:
-    def source(conn: Conn, period: Period, scope: ReportScope, as_of: datetime,
-               target: Target | None) -> Kpi:
-        return Kpi(name=name, title=title, unit=unit, value=None, basis=None, target=target,
-                   note=f"no data: {what} are not stored yet")
-    return source
+def _scores(conn: Conn, period: Period, scope: ReportScope) -> list[int]:
+    return [c.score for c in callback_scores(conn=conn, since=period.start, until=period.end,
+                                              customer=scope.customer)]
 
 
-# Replace an entry with a real query once ticketing/feedback stores callbacks and complaints.
+def _satisfaction(conn: Conn, period: Period, scope: ReportScope, as_of: datetime,
+                  target: Target | None, tickets: int) -> Kpi:
+    scores = _scores(conn, period, scope)
+    return Kpi(name="satisfaction", title="Customer satisfaction (mean of 5)", unit="score",
+               value=sum(scores) / len(scores) if scores else None, basis=len(scores),
+               target=target, note="" if scope.customer or not _narrowed(scope)
+               else _CUSTOMER_ONLY)
+
+
+def _satisfied_share(conn: Conn, period: Period, scope: ReportScope, as_of: datetime,
+                     target: Target | None, tickets: int) -> Kpi:
+    scores = _scores(conn, period, scope)
+    return Kpi(name="satisfied_share", title="Satisfied customers (score >= 4)", unit="share",
+               value=_share(sum(1 for x in scores if x >= 4), len(scores)), basis=len(scores),
+               target=target, note="" if not _narrowed(scope) else _CUSTOMER_ONLY)
+
+
+def _complaint_rate(conn: Conn, period: Period, scope: ReportScope, as_of: datetime,
+                    target: Target | None, tickets: int) -> Kpi:
+    complaints = complaints_between(conn=conn, since=period.start, until=period.end,
+                                    customer=scope.customer)
+    return Kpi(name="complaint_rate", title="Complaint rate", unit="share",
+               value=_share(len(complaints), tickets), basis=tickets, target=target,
+               note="complaints registered per ticket of the period"
+               + ("" if not _narrowed(scope) else f"; {_CUSTOMER_ONLY}"))
+
+
+def _narrowed(scope: ReportScope) -> bool:
+    return any((scope.site, scope.department, scope.engineer))
+
+
 FEEDBACK_SOURCES: dict[str, FeedbackSource] = {
-    "satisfaction": _not_recorded("satisfaction", "Customer satisfaction (mean of 5)", "score",
-                                  "callback scores"),
-    "satisfied_share": _not_recorded("satisfied_share", "Satisfied customers (score >= 4)",
-                                     "share", "callback scores"),
-    "complaint_rate": _not_recorded("complaint_rate", "Complaint rate", "share", "complaints"),
+    "satisfaction": _satisfaction,
+    "satisfied_share": _satisfied_share,
+    "complaint_rate": _complaint_rate,
 }
 
 
@@ -203,7 +233,7 @@ def compute_kpis(
             note="closed tickets with intake, dispatch, handling report and sign-off"),
     ]
     for name, source in (feedback if feedback is not None else FEEDBACK_SOURCES).items():
-        kpis.append(source(conn, period, scope, as_of, t(name)))
+        kpis.append(source(conn, period, scope, as_of, t(name), tickets))
     hours = (as_of - period.start).total_seconds() / 3600   # up time so far
     robots = [RobotMtbf(robot=r.robot, failures=r.failures, down_h=r.down_s / 3600,
                         mtbf_h=(hours - r.down_s / 3600) / r.failures) for r in worst]

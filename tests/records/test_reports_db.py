@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -13,6 +13,7 @@ from reports.kpis import compute_kpis
 from reports.periods import parse_period
 from reports.policy import builtin_reports_policy
 from reports.render import to_csv, to_html, to_markdown
+from storage.callbacks import get_callback, open_callback, record_callback
 from storage.connect import connect
 from storage.reports import ReportScope
 from tests.records.scenario import build_week
@@ -56,10 +57,12 @@ def test_weekly_kpis_match_the_hand_computed_figures(week):
     assert v["work_order_accuracy"] == pytest.approx(4 / 6)     # T3 regraded, T6 duplicate
     assert v["archive_completeness"] == pytest.approx(1.0)      # T1 and T2 closed, complete
     assert basis["archive_completeness"] == 2
-    # Not stored yet: explicitly no data, not zero.
-    for name in ("satisfaction", "satisfied_share", "complaint_rate"):
+    # No survey recorded in the week: explicitly no data, not zero. No complaint among the
+    # week's 5 tickets: a complaint rate of 0.
+    for name in ("satisfaction", "satisfied_share"):
         assert v[name] is None
         assert week.kpi(name).shown() == "no data"
+    assert v["complaint_rate"] == 0.0 and basis["complaint_rate"] == 5
     assert week.kpi("first_time_fix").met is False             # 66.7 % < 85 %
     assert week.kpi("archive_completeness").met is True
 
@@ -99,7 +102,8 @@ def test_renderings_carry_the_same_figures(week):
     rows = list(csv.DictReader(io.StringIO(to_csv(week))))
     kpi = {r["name"]: r for r in rows if r["section"] == "kpi"}
     assert float(kpi["resolution_on_time"]["value"]) == pytest.approx(0.4)
-    assert kpi["complaint_rate"]["value"] == "" and kpi["complaint_rate"]["verdict"] == "no data"
+    assert kpi["satisfaction"]["value"] == "" and kpi["satisfaction"]["verdict"] == "no data"
+    assert float(kpi["complaint_rate"]["value"]) == 0.0
     html = to_html(week)
     assert html.startswith("<!DOCTYPE html>") and html.count("<svg") == 2
     # Self-contained: nothing fetched (the SVG namespace is a name, not a request).
@@ -118,3 +122,23 @@ def test_a_running_week_counts_up_time_until_now(db_url):
     assert r.fleet_failures == 1
     assert r.fleet_mtbf_h == pytest.approx(5 * 96 - 6)
     assert r.kpi("completion").basis == 4
+
+
+def test_satisfaction_from_the_callback_surveys_of_the_period(db_url):
+    ids = build_week(db_url)
+    period = parse_period("weekly", "2026-W48", zone=POLICY.reports.zone)
+    with connect(db_url, autocommit=True) as conn:
+        for name, score in (("T1", 5), ("T2", 3), ("T3", 4)):
+            at = period.start + timedelta(days=3)
+            # A signed-off ticket has its survey opened already; the others get one here.
+            open_callback(conn=conn, ticket_id=ids[name], opened_at=at, due_at=at,
+                          link_expires_at=at)
+            cb = get_callback(conn=conn, ticket_id=ids[name])
+            assert cb is not None
+            assert record_callback(conn=conn, callback_id=cb.id, score=score, suggestions=None,
+                                   at=at, by="cs", via="staff")
+        r = compute_kpis(conn=conn, period=period, scope=ReportScope(), policy=POLICY, now=NOW)
+    assert r.kpi("satisfaction").value == pytest.approx(4.0)      # (5 + 3 + 4) / 3
+    assert r.kpi("satisfaction").basis == 3 and r.kpi("satisfaction").met is True
+    assert r.kpi("satisfied_share").value == pytest.approx(2 / 3)  # 5 and 4 are >= 4
+    assert r.kpi("satisfied_share").met is False                   # < 90 %
