@@ -24,7 +24,7 @@ from starlette.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
 from api.auth import get_current_user
-from api.auth.problems import PROBLEM_JSON, http_problem_handler
+from api.auth.problems import PROBLEM_JSON, http_problem_handler, problem_response
 from api.auth.router import api_keys, auth, users
 from api.config import ApiConfig
 from api.console_policy import load_console_policy
@@ -54,7 +54,13 @@ from api.routers import (
 )
 from api.schemas import Problem
 from parts.policy import load_policy as load_parts_policy
-from storage.connect import DatabaseUnavailable, PoolTimeout, first_line, open_pool
+from storage.connect import (
+    DatabaseUnavailable,
+    PoolTimeout,
+    UnstorableValue,
+    first_line,
+    open_pool,
+)
 from ticketing.access import load_access
 from ticketing.policy import load_policy
 
@@ -86,6 +92,14 @@ async def _database_unavailable(request: Request, exc: Exception) -> JSONRespons
     log.warning("%s %s: database unavailable: %s", request.method, request.url.path,
                 first_line(exc))
     return JSONResponse(status_code=503, content={"detail": "database unavailable"})
+
+
+async def _unstorable_value(request: Request, exc: Exception) -> JSONResponse:
+    # Schema-valid input PostgreSQL cannot store (a NUL character in a string, a number out of
+    # its column's range): the caller's to fix, so 422, logged once, never a 500.
+    log.warning("%s %s: value refused by the database: %s", request.method, request.url.path,
+                first_line(exc))
+    return problem_response(422, f"a value cannot be stored: {first_line(exc)}")
 
 
 def create_app(
@@ -177,4 +191,5 @@ def create_app(
     app.add_exception_handler(RequestValidationError, validation_problem)
     app.add_exception_handler(DatabaseUnavailable, _database_unavailable)
     app.add_exception_handler(PoolTimeout, _database_unavailable)
+    app.add_exception_handler(UnstorableValue, _unstorable_value)
     return app

@@ -31,6 +31,7 @@ from tenacity import (
 
 __all__ = [
     "Conn", "AsyncConn", "Pool", "DatabaseError", "DatabaseUnavailable", "PoolTimeout",
+    "UnstorableValue",
     "connect", "connect_async", "open_pool", "usable", "Reconnecting", "ping",
     "wait_for_database", "first_line", "log_retry",
 ]
@@ -43,6 +44,9 @@ Pool: TypeAlias = psycopg_pool.ConnectionPool
 DatabaseError = psycopg.Error
 DatabaseUnavailable = psycopg.OperationalError
 PoolTimeout = psycopg_pool.PoolTimeout
+# A value the database cannot hold as given (a NUL character in text, a number out of range):
+# the caller's input is at fault, not the database.
+UnstorableValue = psycopg.DataError
 
 # Long enough for a server under load to accept, short enough that a dead host is noticed
 # before a supervisor's health check gives up on us.

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Path, Response
 from fastapi.responses import JSONResponse
 
 from api.auth import require_action, require_read
-from api.auth.problems import not_found
+from api.auth.problems import PROBLEM_JSON, not_found
 from api.deps import ConnDep, CurrentUser, NowDep, PolicyDep
 from api.feedback_schemas import CallbackAnswer, CallbackPublic, SurveyLink
 from api.params import RowId
@@ -29,8 +29,13 @@ from ticketing.feedback import callbacks
 
 __all__ = ["router", "survey"]
 
-router = APIRouter(prefix="/tickets", tags=["callbacks"])
-survey = APIRouter(prefix="/survey", tags=["survey"])
+# A record that changed meanwhile, or an event its state does not allow (RFC 9457 body).
+_CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"description": "Changed meanwhile, or not allowed in the record's state",
+          "content": {PROBLEM_JSON: {}}},
+}
+router = APIRouter(prefix="/tickets", tags=["callbacks"], responses=_CONFLICT)
+survey = APIRouter(prefix="/survey", tags=["survey"], responses=_CONFLICT)
 
 Token = Annotated[str, Path(min_length=20, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")]
 _LINK_GONE = "this survey link is unknown, used or expired"

@@ -40,7 +40,12 @@ from ticketing.feedback.records import apply, register
 
 __all__ = ["router", "refusal"]
 
-router = APIRouter(prefix="/feedback", tags=["feedback"])
+# A record that changed meanwhile, or an event its state does not allow (RFC 9457 body).
+_CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"description": "Changed meanwhile, or not allowed in the record's state",
+          "content": {PROBLEM_JSON: {}}},
+}
+router = APIRouter(prefix="/feedback", tags=["feedback"], responses=_CONFLICT)
 
 _PROBLEMS: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such record (or not yours to see)"},

@@ -5,11 +5,13 @@ and quality-control draws with their checks (``/api/v1/qc/draws``).
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from api.auth import require_action, require_read
-from api.auth.problems import not_found
+from api.auth.problems import PROBLEM_JSON, not_found
 from api.deps import ConnDep, CurrentUser, NowDep, PolicyDep
 from api.feedback_schemas import (
     ProblemEventCreate,
@@ -30,9 +32,14 @@ from ticketing.improvement import common, quality, rca
 
 __all__ = ["rca_router", "problems", "qc"]
 
-rca_router = APIRouter(prefix="/tickets", tags=["rca"])
-problems = APIRouter(prefix="/common-problems", tags=["common-problems"])
-qc = APIRouter(prefix="/qc", tags=["qc"])
+# A record that changed meanwhile, or an event its state does not allow (RFC 9457 body).
+_CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"description": "Changed meanwhile, or not allowed in the record's state",
+          "content": {PROBLEM_JSON: {}}},
+}
+rca_router = APIRouter(prefix="/tickets", tags=["rca"], responses=_CONFLICT)
+problems = APIRouter(prefix="/common-problems", tags=["common-problems"], responses=_CONFLICT)
+qc = APIRouter(prefix="/qc", tags=["qc"], responses=_CONFLICT)
 _REFUSED = (EventRefused, MissingDetail, TicketNotFound, PolicyError)
 
 
