@@ -108,7 +108,7 @@ def console_url(db_url: str, console_db: dict[str, int]) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # stopped after tests/browser: its loop must not outlive them
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
         pytest.skip("needs /usr/bin/chromium: `make test` installs it (browser-test-deps)")
