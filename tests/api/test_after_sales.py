@@ -14,6 +14,7 @@ import pytest
 from storage.connect import connect
 from tests.api.callers import bearer, token_for
 from tests.api.seed import NOW, seed_fleet
+from ticketing.duty import put_roster_in_force, round_the_clock
 from ticketing.events import apply, create_manual_ticket
 from ticketing.policy import builtin_policy
 
@@ -25,8 +26,9 @@ REPORT = {"process": "remote", "cause": "loose cable", "solution": "cable fixed"
 @pytest.fixture
 def people(db: psycopg.Connection) -> dict[str, dict[str, str]]:
     seed_fleet(db)
-    db.execute("INSERT INTO engineers (code, name, role, city, on_duty) VALUES "
-               "('E-1', 'Chen Hao', 'engineer', 'Wuhan', true)")
+    db.execute("INSERT INTO engineers (code, name, role, city) VALUES "
+               "('E-1', 'Chen Hao', 'engineer', 'Wuhan')")
+    put_roster_in_force(conn=db, roster=round_the_clock({"engineer": ("E-1",)}))
     db.commit()
     return {
         "dispatcher": bearer(token_for(db, "disp", "dispatcher")),
