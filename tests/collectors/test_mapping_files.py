@@ -2,10 +2,8 @@
 the worked examples in the docs are valid mapping files that decode their example payloads."""
 
 import json
-import logging
 import re
 import time
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -17,17 +15,6 @@ from collectors.mapping import load_sparkplug_mapping
 from robowatch.cli.main import app
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
-
-
-@pytest.fixture
-def root_logging() -> Iterator[None]:
-    """The CLI sets up logging on the runner's stream, closed once ``invoke`` returns: put
-    the root logger back so later tests do not log into a closed file."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
 
 
 def blocks(doc: str, lang: str) -> list[str]:

@@ -186,12 +186,17 @@ async def test_birth_data_gap_rebirth_and_death_through_mosquitto(db_url, mosqui
         # A lost message (seq skipped): the data is still stored, a rebirth is requested,
         # and the node's answer (new births, seq from 0) is read like the first.
         before = len(node.ncmd)
-        spb.getSeqNum()
-        node.data("robot-1", 1800.0, 41.0)
-        assert await wait_for(lambda: len(node.ncmd) > before)
+
+        async def gap() -> bool:
+            # Repeated until answered: a request within rebirth_every_s of the previous one
+            # is held back by design, and a loaded machine can bunch them up.
+            spb.getSeqNum()
+            node.data("robot-1", 1800.0, 41.0)
+            return await wait_for(lambda: len(node.ncmd) > before, timeout=3.0)
+        assert await retry_until(gap)
         req = Payload.FromString(node.ncmd[-1])
         assert [(m.name, m.boolean_value) for m in req.metrics] == [("Node Control/Rebirth", True)]
-        assert await wait_for(lambda: len(series(db_url, "R1", "J1.current")) == 4)
+        assert await wait_for(lambda: len(series(db_url, "R1", "J1.current")) >= 4)
         node.births()
         node.data("robot-2", 2600.0, 42.0, 5)
         assert await wait_for(lambda: len(series(db_url, "R2", "J2.position")) == 3)
