@@ -192,31 +192,26 @@ def bench_ingest(
         raise typer.BadParameter("--capacity drains an MQTT backlog", param_hint="--protocol")
     settings = settings_of(ctx)
     tmp = Path(tempfile.mkdtemp(prefix="rw-bench-ingest-"))
-    if capacity:
-        try:
+    try:
+        if capacity:
             report = run_capacity(robots, signals, rate, seconds, settings.database_url,
                                   settings.mqtt_url, tmp, collectors,
                                   progress=lambda msg: typer.echo(msg, err=True))
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-        if not as_json:
-            typer.echo(f"{report['points_per_second']:,.0f} points/s stored draining "
-                       f"{report['backlog_points']:,} points; raw COPY {report['copy_limit']:,.0f}"
-                       f" points/s (ratio {report['ratio']}); lost {report['lost_points']}, "
-                       f"duplicated {report['duplicated_points']}")
-        typer.echo(json.dumps(report))
-        return
-    try:
-        report = run_ingest(protocol, robots, signals, rate, seconds, settings.database_url,
-                            settings.mqtt_url, tmp, collectors)
+        else:
+            report = run_ingest(protocol, robots, signals, rate, seconds,
+                                settings.database_url, settings.mqtt_url, tmp, collectors)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     if not as_json:
-        typer.echo(f"{report['points_per_second']:,.0f} points/s sustained; raw COPY "
-                   f"{report['copy_limit_points_per_second']:,.0f} points/s "
-                   f"(ratio {report['ratio']}); "
-                   f"lag p50 {report['ingest_lag_p50_s']} s, p99 {report['ingest_lag_p99_s']} s; "
-                   f"lost {report['lost_points']}; CPU {report['cpu_share_of_one_core']}")
+        typer.echo(
+            f"{report['points_per_second']:,.0f} points/s stored draining "
+            f"{report['backlog_points']:,} points; raw COPY {report['copy_limit']:,.0f} "
+            f"points/s (ratio {report['ratio']}); lost {report['lost_points']}, "
+            f"duplicated {report['duplicated_points']}" if capacity else
+            f"{report['points_per_second']:,.0f} points/s sustained; raw COPY "
+            f"{report['copy_limit_points_per_second']:,.0f} points/s (ratio {report['ratio']}); "
+            f"lag p50 {report['ingest_lag_p50_s']} s, p99 {report['ingest_lag_p99_s']} s; "
+            f"lost {report['lost_points']}; CPU {report['cpu_share_of_one_core']}")
     typer.echo(json.dumps(report))
 
 
