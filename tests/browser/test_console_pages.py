@@ -118,6 +118,8 @@ def test_fault_to_resolved_ticket_in_two_languages(
     pages = ["wall", "board", "fleet", f"ticket/{ticket_id}", "robot/R-0001", "calendar", "kpi"]
     for route in pages:
         open_page(page, url, route)
+        if route.startswith("ticket"):  # the anomaly's evidence chart, drawn after the page
+            page.wait_for_selector(".evidence canvas", timeout=TIMEOUT_MS)
         shot(page, f"{route.split('/')[0]}-en")
     page.click("#lang")
     expect(page.locator("nav a[data-page='wall']")).to_have_text("告警墙", timeout=TIMEOUT_MS)
@@ -125,6 +127,8 @@ def test_fault_to_resolved_ticket_in_two_languages(
         open_page(page, url, route)
         if route.startswith("robot"):
             page.wait_for_selector(".chart[data-quantity='current'] canvas", timeout=TIMEOUT_MS)
+        if route.startswith("ticket"):
+            page.wait_for_selector(".evidence canvas", timeout=TIMEOUT_MS)
         shot(page, f"{route.split('/')[0]}-zh")
     expect(page.locator(".ticket-head, #view")).not_to_contain_text("[")  # no missing keys
     page.click("#lang")
