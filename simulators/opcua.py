@@ -17,12 +17,9 @@ self-signed certificate it creates there on first start.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -33,15 +30,15 @@ from asyncua.server.server import Server
 from asyncua.server.user_managers import UserManager
 from asyncua.ua.object_ids import ObjectIds
 
+from simulators.opcua_nodes import ServedNode, add_units, write_tick
 from simulators.scenario import PlacedRobot
-from simulators.signals import UNECE_NAMESPACE, SignalSpec, unece_unit_id
+from simulators.signals import SignalSpec
 
 __all__ = ["NAMESPACE_URI", "OpcUaConfig", "OpcUaFleetServer"]
 
 log = logging.getLogger(__name__)
 
 NAMESPACE_URI = "urn:robowatch:simulator"
-_YIELD_EVERY = 8  # robots written between two yields to the event loop (~3 ms of writes)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -73,11 +70,6 @@ def _node_id(text: str, idx: int) -> ua.NodeId:
     return ua.NodeId(ua.String(text), ua.Int16(idx))
 
 
-def _stamp(ts: float) -> ua.DateTime:
-    # asyncua annotates timestamps with its datetime subclass but accepts any aware datetime.
-    return datetime.fromtimestamp(ts, UTC)  # type: ignore[return-value]
-
-
 class OpcUaFleetServer:
     """Serves ``robots`` (rows of the model matrix with their placement) over OPC UA."""
 
@@ -89,7 +81,7 @@ class OpcUaFleetServer:
         users = (_PasswordUsers(config.username, config.password)
                  if config.username and config.password is not None else None)
         self._server = Server(user_manager=users)
-        self._nodes: list[list[ua.NodeId]] = []  # per robot, per signal column
+        self._nodes: list[list[ServedNode]] = []  # per robot
         self._started = False
 
     @property
@@ -146,8 +138,8 @@ class OpcUaFleetServer:
                                 p.line.code)
             code = p.robot.code
             robot = await line.add_object(_node_id(code, idx), ua.QualifiedName(code, idx))
-            nodes: list[ua.NodeId] = []
-            for spec in self._specs:
+            nodes: list[ServedNode] = []
+            for column, spec in enumerate(self._specs):
                 parent = robot
                 for depth in range(len(spec.browse_path) - 1):
                     path = spec.browse_path[: depth + 1]
@@ -155,36 +147,15 @@ class OpcUaFleetServer:
                 nid = _node_id(f"{code}/{'/'.join(spec.browse_path)}", idx)
                 var = await parent.add_variable(
                     nid, ua.QualifiedName(spec.browse_path[-1], idx), 0.0, ua.VariantType.Double)
-                await var.add_property(
-                    0, "EngineeringUnits",
-                    ua.EUInformation(NamespaceUri=UNECE_NAMESPACE, UnitId=unece_unit_id(spec.unece),
-                                     DisplayName=ua.LocalizedText(spec.unit),
-                                     Description=ua.LocalizedText(spec.description)),
-                    datatype=ObjectIds.EUInformation)
+                await add_units(var, spec)
                 await var.add_property(0, "EURange", ua.Range(Low=spec.low, High=spec.high),
                                        datatype=ObjectIds.Range)
-                nodes.append(nid)
+                nodes.append(ServedNode(column, nid, False))
             self._nodes.append(nodes)
 
     async def update(self, ts: float, values: np.ndarray, publishing: np.ndarray) -> int:
         """Write one tick (``values``: the full model matrix); returns values written."""
-        source = _stamp(ts)
-        server = _stamp(time.time())
-        written = 0
-        double = ua.VariantType.Double
-        write = self._server.write_attribute_value
-        for k, ((row, _), nodes) in enumerate(zip(self._robots, self._nodes, strict=True)):
-            if k and k % _YIELD_EVERY == 0:
-                # Writes never suspend: without this a large fleet's tick would hold the loop
-                # and the server could not answer its clients until the tick ends.
-                await asyncio.sleep(0)
-            if not publishing[row]:
-                continue
-            for nid, v in zip(nodes, values[row].tolist(), strict=True):
-                await write(nid, ua.DataValue(ua.Variant(v, double), SourceTimestamp=source,
-                                              ServerTimestamp=server))
-            written += len(nodes)
-        return written
+        return await write_tick(self._server, self._robots, self._nodes, ts, values, publishing)
 
     async def stop(self) -> None:
         if self._started:

@@ -24,13 +24,11 @@ create the types' ``<Identifier>`` placeholders as if they were real axes and ro
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -39,8 +37,9 @@ from asyncua.common.node import Node
 from asyncua.server.server import Server
 from asyncua.ua.object_ids import ObjectIds
 
+from simulators.opcua_nodes import ServedNode, add_units, write_tick
 from simulators.scenario import PlacedRobot
-from simulators.signals import UNECE_NAMESPACE, SignalSpec, camel, unece_unit_id
+from simulators.signals import SignalSpec, camel
 
 __all__ = ["RoboticsConfig", "RoboticsFleetServer", "NODESET_FILES", "VENDOR_URI",
            "missing_nodesets"]
@@ -57,7 +56,6 @@ VENDOR_URI = "urn:robowatch:simulator:robotics-vendor"
 _MDS, _MD, _CONTROLLER, _AXIS, _POWER_TRAIN, _MOTOR = 1002, 1004, 1003, 16601, 16794, 1019
 _MOVES, _CONTROLS = 18178, 4002
 _DEVICE_SET = 5001  # DI
-_YIELD_EVERY = 8
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -88,10 +86,6 @@ def _nid(identifier: int | str, ns: int) -> ua.NodeId:
     return ua.NodeId(ident, ua.Int16(ns))
 
 
-def _stamp(ts: float) -> ua.DateTime:
-    return datetime.fromtimestamp(ts, UTC)  # type: ignore[return-value]
-
-
 class RoboticsFleetServer:
     """Serves ``robots`` (rows of the model matrix with their placement) as OPC 40010 motion
     device systems; ``update`` has the contract of :class:`simulators.opcua.OpcUaFleetServer`."""
@@ -107,7 +101,7 @@ class RoboticsFleetServer:
         self._specs = list(specs)
         self._server = Server()
         # per robot: (column, node, is boolean) for every served signal
-        self._nodes: list[list[tuple[int, ua.NodeId, bool]]] = []
+        self._nodes: list[list[ServedNode]] = []
         self._started = False
 
     @property
@@ -147,19 +141,14 @@ class RoboticsFleetServer:
         var = await parent.add_variable(_nid(nid, self._v), ua.QualifiedName(name, ns),
                                         False if boolean else 0.0, vtype)
         if spec is not None and not boolean:
-            await var.add_property(
-                0, "EngineeringUnits",
-                ua.EUInformation(NamespaceUri=UNECE_NAMESPACE, UnitId=unece_unit_id(spec.unece),
-                                 DisplayName=ua.LocalizedText(spec.unit),
-                                 Description=ua.LocalizedText(spec.description)),
-                datatype=ObjectIds.EUInformation)
+            await add_units(var, spec)
         return var.nodeid
 
-    async def _robot(self, placed: PlacedRobot) -> list[tuple[int, ua.NodeId, bool]]:
+    async def _robot(self, placed: PlacedRobot) -> list[ServedNode]:
         r, rb, di, v = placed.robot, self._rb, self._di, self._v
         code = r.code
         column = {s.name: k for k, s in enumerate(self._specs)}
-        served: list[tuple[int, ua.NodeId, bool]] = []
+        served: list[ServedNode] = []
         device_set = self._server.get_node(_nid(_DEVICE_SET, di))
         system = await self._object(device_set, code, code, v, _MDS)
         devices = await self._object(system, f"{code}/MotionDevices", "MotionDevices", rb)
@@ -179,7 +168,7 @@ class RoboticsFleetServer:
             for key, name in (("position", "ActualPosition"), ("velocity", "ActualSpeed")):
                 if key in spec:
                     nid = await self._variable(params, f"{code}/A{n}/{name}", name, rb, spec[key])
-                    served.append((column[spec[key].name], nid, False))
+                    served.append(ServedNode(column[spec[key].name], nid, False))
             train = await self._object(trains, f"{code}/PT{n}", f"PT{n}", v, _POWER_TRAIN)
             await train.add_reference(axis.nodeid, _nid(_MOVES, rb))
             motor = await self._object(train, f"{code}/M{n}", f"M{n}", v, _MOTOR)
@@ -187,17 +176,17 @@ class RoboticsFleetServer:
             if "temperature" in spec:
                 nid = await self._variable(mparams, f"{code}/M{n}/MotorTemperature",
                                            "MotorTemperature", rb, spec["temperature"])
-                served.append((column[spec["temperature"].name], nid, False))
+                served.append(ServedNode(column[spec["temperature"].name], nid, False))
             if "servo_on" in column:  # the brake is released while the drives are powered
                 nid = await self._variable(mparams, f"{code}/M{n}/BrakeReleased",
                                            "BrakeReleased", rb, None, boolean=True)
-                served.append((column["servo_on"], nid, True))
+                served.append(ServedNode(column["servo_on"], nid, True))
             # What the standard does not define: in the vendor's namespace, on the motor.
             for key, s in spec.items():
                 if key in ("position", "velocity", "temperature"):
                     continue
                 nid = await self._variable(motor, f"{code}/M{n}/{camel(key)}", camel(key), v, s)
-                served.append((column[s.name], nid, False))
+                served.append(ServedNode(column[s.name], nid, False))
         controller = await self._object(controllers, f"{code}/ctl", f"{r.brand} controller", v,
                                         _CONTROLLER)
         await controller.add_reference(device.nodeid, _nid(_CONTROLS, rb))
@@ -211,28 +200,12 @@ class RoboticsFleetServer:
             else:
                 nid = await self._variable(controller, f"{code}/ctl/{camel(s.name)}",
                                            camel(s.name), v, s)
-            served.append((column[s.name], nid, False))
+            served.append(ServedNode(column[s.name], nid, False))
         return served
 
     async def update(self, ts: float, values: np.ndarray, publishing: np.ndarray) -> int:
         """Write one tick (``values``: the full model matrix); returns values written."""
-        source, server = _stamp(ts), _stamp(time.time())
-        write = self._server.write_attribute_value
-        written = 0
-        for k, ((row, _), nodes) in enumerate(zip(self._robots, self._nodes, strict=True)):
-            if k and k % _YIELD_EVERY == 0:
-                await asyncio.sleep(0)
-            if not publishing[row]:
-                continue
-            data = values[row]
-            for col, nid, boolean in nodes:
-                x = float(data[col])
-                variant = (ua.Variant(x >= 0.5, ua.VariantType.Boolean) if boolean
-                           else ua.Variant(x, ua.VariantType.Double))
-                await write(nid, ua.DataValue(variant, SourceTimestamp=source,
-                                              ServerTimestamp=server))
-            written += len(nodes)
-        return written
+        return await write_tick(self._server, self._robots, self._nodes, ts, values, publishing)
 
     async def stop(self) -> None:
         if self._started:
