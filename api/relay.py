@@ -22,10 +22,17 @@ import anyio.to_thread
 
 from api.hub import Hub, Topic
 from api.parts_schemas import WarningPublic
-from api.schemas import AnomalyPublic, StreamMessage, TicketEventPublic, TicketPublic
+from api.schemas import (
+    AnomalyPublic,
+    InspectionEventPublic,
+    StreamMessage,
+    TicketEventPublic,
+    TicketPublic,
+)
 from storage.anomalies import get_anomaly
 from storage.connect import Conn, DatabaseUnavailable, Pool, first_line
 from storage.events import listen_until_connected
+from storage.maintenance import get_inspection, get_inspection_event
 from storage.parts import get_stock_warning
 from storage.stream_log import StreamEntry, entries_after, first_entry_id, last_entry_id
 from storage.tickets import get_ticket, get_ticket_event
@@ -49,8 +56,15 @@ class Rendered:
 
 def render(conn: Conn, entry: StreamEntry, now: datetime) -> Rendered | None:
     """The stream message of one log entry (its row as it is now); None if the row is gone."""
-    data: TicketPublic | AnomalyPublic | TicketEventPublic | WarningPublic
-    if entry.type == "part_warning":
+    data: TicketPublic | AnomalyPublic | TicketEventPublic | WarningPublic | InspectionEventPublic
+    if entry.type == "inspection_event":
+        step = get_inspection_event(conn=conn, event_id=entry.row_id)
+        order = None if step is None else get_inspection(conn=conn,
+                                                         inspection_id=step.inspection_id)
+        if step is None or order is None:
+            return None
+        data, customer = InspectionEventPublic.of(step), order.customer
+    elif entry.type == "part_warning":
         warning = get_stock_warning(conn=conn, warning_id=entry.row_id)
         if warning is None:
             return None

@@ -17,6 +17,7 @@ from api.sla import sla_of
 from storage.anomalies import AnomalyRow
 from storage.directory import CustomerRow, EngineerRow, LineRow, SiteRow
 from storage.fleet import RobotRow
+from storage.maintenance import InspectionEventRow
 from storage.tickets import TicketEventRow, TicketRow
 from ticketing.lifecycle import EVENTS, STATES
 
@@ -216,6 +217,27 @@ class TicketEventPublic(_Public):
         )
 
 
+class InspectionEventPublic(_Public):
+    """One entry of an inspection work order's history (``/api/v1/maintenance``, and the
+    ``inspection_event`` of the live stream: a warning, a breach, an escalation, parts
+    reserved, short or released, any lifecycle event)."""
+
+    id: int
+    inspection_id: int
+    event: str
+    from_state: str | None
+    to_state: str
+    actor: str
+    at: UtcDatetime
+    data: dict[str, Any]
+
+    @classmethod
+    def of(cls, e: InspectionEventRow) -> InspectionEventPublic:
+        return cls(id=e.id, inspection_id=e.inspection_id, event=e.event,
+                   from_state=e.from_state, to_state=e.to_state, actor=e.actor, at=e.at,
+                   data=e.data)
+
+
 class TicketDetail(TicketPublic):
     events: list[TicketEventPublic]
 
@@ -283,13 +305,16 @@ class StreamMessage(_Public):
     """One message on ``/api/v1/stream``; ``resync`` (no data) asks clients to re-read lists.
     ``ticket_event`` carries one new entry of a ticket's history (a warning, a breach, an
     escalation, a reassignment, a handover, any lifecycle event); ``part_warning`` a low-stock
-    warning raised (insert) or cleared (update). ``id`` is the event's position in the stream
-    log: reconnect with it to get exactly what came after."""
+    warning raised (insert) or cleared (update); ``inspection_event`` one new entry of an
+    inspection work order's history. ``id`` is the event's position in the stream log:
+    reconnect with it to get exactly what came after."""
 
     id: int | None = None
-    type: Literal["anomaly", "ticket", "ticket_event", "part_warning", "resync"]
+    type: Literal["anomaly", "ticket", "ticket_event", "part_warning", "inspection_event",
+                  "resync"]
     op: Literal["insert", "update"] | None = None
-    data: TicketPublic | AnomalyPublic | TicketEventPublic | WarningPublic | None = None
+    data: (TicketPublic | AnomalyPublic | TicketEventPublic | WarningPublic
+           | InspectionEventPublic | None) = None
 
 
 class Health(_Public):

@@ -20,7 +20,8 @@ from ticketing.errors import PolicyError as _TicketingPolicyError
 from ticketing.policy import parse_toml
 
 __all__ = ["CalendarRule", "UsageRule", "PartNeed", "PlanDef", "PackageDef", "ConditionRule",
-           "Scheduling", "ShiftDef", "PlannedStop", "SiteWindows", "MaintenancePolicy",
+           "Scheduling", "PartsRules", "OverdueRules", "ShiftDef", "PlannedStop", "SiteWindows",
+           "MaintenancePolicy",
            "load_policy", "builtin_policy", "COUNTERS"]
 
 # The robots' own counters in the telemetry (docs/signals.md, controller signals).
@@ -104,6 +105,30 @@ class Scheduling(_Model):
     search_days: int = Field(gt=0)
 
 
+class PartsRules(_Model):
+    """Where a checklist's parts are reserved and how far ahead of the visit."""
+
+    reserve_ahead_days: float = Field(gt=0)
+    warehouse: str | None = None            # the default warehouse; None: no reservation
+    cities: dict[str, str] = Field(default_factory=dict)   # site city -> warehouse
+    sites: dict[str, str] = Field(default_factory=dict)    # site code -> warehouse (first)
+
+    def warehouse_for(self, *, site: str, city: str | None) -> str | None:
+        """The warehouse serving ``site``: its own entry, its city's, else the default."""
+        if site in self.sites:
+            return self.sites[site]
+        if city is not None and city in self.cities:
+            return self.cities[city]
+        return self.warehouse
+
+
+class OverdueRules(_Model):
+    """The inspection's clock: a warning this long before the due date; the breach comes
+    ``scheduling.overdue_escalate_h`` after it and climbs the service policy's ladder."""
+
+    warn_before_h: float = Field(gt=0)
+
+
 class ShiftDef(_Model):
     """A production shift: the robots run, nobody inspects them."""
 
@@ -146,6 +171,8 @@ class MaintenancePolicy(_Model):
     packages: dict[str, PackageDef] = Field(default_factory=dict)
     condition: ConditionRule
     scheduling: Scheduling
+    parts: PartsRules
+    overdue: OverdueRules
     windows: SiteWindows = SiteWindows()
     sites: dict[str, SiteWindows] = Field(default_factory=dict)
     default_package: str

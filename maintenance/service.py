@@ -1,5 +1,7 @@
 """The planner against the database: read the fleet, completions, counters and health from
-storage, plan, and store the work orders with their history; complete and escalate them.
+storage, plan, store the work orders with their history, arm their overdue clocks
+(:mod:`maintenance.timers`) and reserve their parts (:mod:`maintenance.reserve`). The acts on
+one work order (start, complete, cancel) are :mod:`maintenance.orders`.
 
 Every change goes through :func:`maintenance.lifecycle.check_event` and appends an
 ``inspection_events`` row in the same transaction as the state change.
@@ -9,31 +11,26 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
-from typing import Any
 
-from maintenance.errors import MissingDetail, UnknownInspection
+from maintenance import reserve, timers
 from maintenance.lifecycle import check_event
 from maintenance.planner import Completion, PlanItem, RobotInfo, RobotState, due_items
 from maintenance.policy import COUNTERS, MaintenancePolicy
 from maintenance.scheduler import Visit, parts_request, schedule
 from maintenance.triggers import CounterReading, HealthReading
+from parts.policy import PartsPolicy
+from parts.policy import builtin_policy as builtin_parts_policy
 from storage import maintenance as store
-from storage.anomalies import IMPACT_CLASSES, NewAnomaly, open_anomaly
 from storage.fleet import EngineerSpec, list_robots, robot_ids
 from storage.tickets import Conn, atomic, engineers_for_dispatch
 from ticketing.roster import Roster
 
-__all__ = ["PlanInputs", "SyncResult", "read_inputs", "sync", "start", "complete",
-           "escalate_overdue", "FINDING_DETECTOR"]
+__all__ = ["PlanInputs", "SyncResult", "read_inputs", "sync"]
 
 log = logging.getLogger(__name__)
 
-# The detector name of the anomalies a corrective finding opens: ticketing's intake turns them
-# into graded tickets like any other anomaly, so maintenance never calls ticketing's writers.
-FINDING_DETECTOR = "inspection"
 # Counter readings this far back give the counter's rate (a week covers the weekly rhythm of
 # shifts and weekends).
 _COUNTER_SPAN = timedelta(days=7)
@@ -53,6 +50,8 @@ class SyncResult:
     rescheduled: int
     unplaced: int
     visits: list[Visit]
+    reserved: int = 0
+    short: int = 0
 
 
 def read_inputs(*, conn: Conn, policy: MaintenancePolicy, now: datetime) -> PlanInputs:
@@ -101,7 +100,8 @@ def _new(policy: MaintenancePolicy, robot_id: int, item: PlanItem,
         parts=tuple(p.model_dump() for p in parts_request(policy, [item])))
 
 
-def _upsert(conn: Conn, new: store.NewInspection, *, actor: str, now: datetime) -> str:
+def _upsert(conn: Conn, policy: MaintenancePolicy, new: store.NewInspection, *, actor: str,
+            now: datetime) -> str:
     """'created', 'rescheduled' or 'unchanged'."""
     old = store.open_inspection(conn=conn, robot_id=new.robot_id, plan=new.plan)
     if old is None:
@@ -109,6 +109,7 @@ def _upsert(conn: Conn, new: store.NewInspection, *, actor: str, now: datetime) 
         store.add_inspection_event(conn=conn, inspection_id=iid, event="create", from_state=None,
                                    to_state="planned", actor=actor, at=now,
                                    data={"due_at": new.due_at.isoformat(), "reason": new.reason})
+        timers.arm(conn, policy=policy, inspection_id=iid, due_at=new.due_at, now=now)
         if new.window_start is not None:
             to = check_event(state="planned", event="schedule", window_start=new.window_start)
             store.update_inspection(conn=conn, inspection_id=iid, expected_version=1, state=to)
@@ -135,13 +136,21 @@ def _upsert(conn: Conn, new: store.NewInspection, *, actor: str, now: datetime) 
     store.add_inspection_event(conn=conn, inspection_id=old.id, event=event,
                                from_state=old.state, to_state=to, actor=actor, at=now,
                                data={"reason": why, "condition": new.condition})
+    if old.due_at != new.due_at:
+        timers.arm(conn, policy=policy, inspection_id=old.id, due_at=new.due_at, now=now)
+    if old.window_start != new.window_start:
+        # The kit waits for the new window: reserved again when it comes close.
+        reserve.release(conn, old, reason=f"rescheduled: {why}", actor=actor, now=now)
     return "rescheduled"
 
 
 def sync(*, conn: Conn, policy: MaintenancePolicy, now: datetime, actor: str,
-         roster: Roster | None = None, inputs: PlanInputs | None = None) -> SyncResult:
+         roster: Roster | None = None, inputs: PlanInputs | None = None,
+         parts_policy: PartsPolicy | None = None) -> SyncResult:
     """Plan from what storage holds and store the work orders due within
-    ``create_ahead_days``: new ones created, moved ones rescheduled with their reason."""
+    ``create_ahead_days``: new ones created (their overdue clock armed), moved ones
+    rescheduled with their reason; then reserve the kits of the visits ``[parts]
+    reserve_ahead_days`` away (a shortage is an event, not an error)."""
     got = inputs or read_inputs(conn=conn, policy=policy, now=now)
     items = due_items(policy=policy, robots=got.robots, completions=got.completions,
                       states=got.states)
@@ -152,85 +161,14 @@ def sync(*, conn: Conn, policy: MaintenancePolicy, now: datetime, actor: str,
     with atomic(conn=conn):
         for v in visits:
             for it in v.items:
-                counts[_upsert(conn, _new(policy, ids[it.robot], it, v), actor=actor,
+                counts[_upsert(conn, policy, _new(policy, ids[it.robot], it, v), actor=actor,
                                now=now)] += 1
         for it in unplaced:
             log.warning("no maintenance window for %s %s due %s", it.robot, it.plan, it.due.at)
-            counts[_upsert(conn, _new(policy, ids[it.robot], it, None), actor=actor,
+            counts[_upsert(conn, policy, _new(policy, ids[it.robot], it, None), actor=actor,
                            now=now)] += 1
+        reserved, short = reserve.reserve_due(
+            conn=conn, policy=policy, parts_policy=parts_policy or builtin_parts_policy(),
+            now=now, actor=actor)
     return SyncResult(created=counts["created"], rescheduled=counts["rescheduled"],
-                      unplaced=len(unplaced), visits=visits)
-
-
-def _event(conn: Conn, inspection_id: int, event: str, *, actor: str, now: datetime,
-           data: dict[str, Any], **details: Any) -> tuple[store.InspectionRow, str]:
-    row = store.get_inspection(conn=conn, inspection_id=inspection_id, lock=True)
-    if row is None:
-        raise UnknownInspection(f"no inspection {inspection_id}")
-    to = check_event(state=row.state, event=event, **details)
-    store.add_inspection_event(conn=conn, inspection_id=row.id, event=event,
-                               from_state=row.state, to_state=to, actor=actor, at=now, data=data)
-    return row, to
-
-
-def start(*, conn: Conn, inspection_id: int, actor: str, now: datetime) -> None:
-    with atomic(conn=conn):
-        row, to = _event(conn, inspection_id, "start", actor=actor, now=now, data={})
-        store.update_inspection(conn=conn, inspection_id=row.id, expected_version=row.version,
-                                state=to)
-
-
-def _check_findings(findings: Sequence[dict[str, Any]]) -> None:
-    for f in findings:
-        if not isinstance(f, dict) or not str(f.get("note", "")).strip():
-            raise MissingDetail("each finding needs a 'note'")
-        if f.get("corrective") and f.get("impact", "non-core") not in IMPACT_CLASSES:
-            raise MissingDetail(f"a corrective finding's impact is one of {IMPACT_CLASSES}")
-
-
-def complete(*, conn: Conn, inspection_id: int, results: dict[str, Any],
-             findings: Sequence[dict[str, Any]], counters: dict[str, float], actor: str,
-             now: datetime) -> store.InspectionRow:
-    """Record the checklist results and findings; a finding marked ``corrective`` opens an
-    anomaly (detector ``inspection``) that ticketing turns into a ticket. Counters and due
-    dates restart from ``now``: the next plan counts from this completion."""
-    _check_findings(findings)
-    with atomic(conn=conn):
-        row, to = _event(conn, inspection_id, "complete", actor=actor, now=now,
-                         data={"findings": len(findings)}, results=results)
-        anomaly_id = None
-        for f in findings:
-            if not f.get("corrective"):
-                continue
-            anomaly_id = open_anomaly(conn=conn, anomaly=NewAnomaly(
-                robot_id=row.robot_id, component=str(f.get("component", "robot")),
-                kind=str(f.get("kind", "inspection_finding")), detector=FINDING_DETECTOR,
-                impact=str(f.get("impact", "non-core")), started_at=now,
-                evidence={"inspection_id": row.id, "plan": row.plan, "note": f["note"]}))
-        store.update_inspection(conn=conn, inspection_id=row.id, expected_version=row.version,
-                                state=to, results=results, findings=list(findings),
-                                counters=counters, completed_at=now, anomaly_id=anomaly_id)
-    done = store.get_inspection(conn=conn, inspection_id=inspection_id)
-    if done is None:
-        raise UnknownInspection(f"inspection {inspection_id} vanished after completion")
-    return done
-
-
-def escalate_overdue(*, conn: Conn, policy: MaintenancePolicy, now: datetime,
-                     actor: str) -> list[int]:
-    """Escalate open work orders overdue by ``overdue_escalate_h`` (once each), like an SLA
-    breach; their ids."""
-    late = now - timedelta(hours=policy.scheduling.overdue_escalate_h)
-    out = []
-    with atomic(conn=conn):
-        for row in store.overdue_inspections(conn=conn, due_before=late):
-            why = f"overdue: due {row.due_at:%Y-%m-%d %H:%M}, still {row.state}"
-            to = check_event(state=row.state, event="escalate", reason=why)
-            store.update_inspection(conn=conn, inspection_id=row.id,
-                                    expected_version=row.version, state=to, escalated_at=now)
-            store.add_inspection_event(conn=conn, inspection_id=row.id, event="escalate",
-                                       from_state=row.state, to_state=to, actor=actor, at=now,
-                                       data={"reason": why})
-            log.warning("inspection %s of %s escalated: %s", row.id, row.robot, why)
-            out.append(row.id)
-    return out
+                      unplaced=len(unplaced), visits=visits, reserved=reserved, short=short)

@@ -4,7 +4,8 @@ Triggers on ``anomalies`` and ``tickets`` (migration 0003) announce every insert
 on ``ticket_events`` (migration 0007) every new event of a ticket's history, as
 ``{"type": "anomaly"|"ticket"|"ticket_event", "op": "insert"|"update", "id": N}``, and on
 ``part_stock_warnings`` (migration 0011) every low-stock warning raised or cleared
-(``"part_warning"``); listeners
+(``"part_warning"``), and on ``inspection_events`` (migration 0016) every new entry of an
+inspection work order's history (``"inspection_event"``); listeners
 fetch the row themselves, so a payload stays small and never carries stale data.
 """
 
@@ -25,7 +26,7 @@ from storage.connect import log_retry
 __all__ = ["CHANNEL", "Event", "parse_event", "listen_events", "listen_until_connected"]
 
 CHANNEL = "robowatch_events"
-EVENT_TYPES = ("anomaly", "ticket", "ticket_event", "part_warning")
+EVENT_TYPES = ("anomaly", "ticket", "ticket_event", "part_warning", "inspection_event")
 EVENT_OPS = ("insert", "update")
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Event:
-    type: Literal["anomaly", "ticket", "ticket_event", "part_warning"]
+    type: Literal["anomaly", "ticket", "ticket_event", "part_warning", "inspection_event"]
     op: Literal["insert", "update"]
     id: int
 

@@ -22,7 +22,8 @@ __all__ = ["NewInspection", "InspectionRow", "InspectionEventRow", "HealthRow", 
            "open_inspection", "insert_inspection", "update_inspection", "add_inspection_event",
            "list_inspections", "get_inspection", "inspection_events", "last_completions",
            "record_health", "health_since", "open_anomaly_health", "counter_readings",
-           "overdue_inspections", "INSPECTION_COLUMNS"]
+           "inspections_to_reserve", "set_parts_reservation", "get_inspection_event",
+           "INSPECTION_COLUMNS"]
 
 # Columns an event may change besides state and version; anything else is refused so a typo
 # cannot write an arbitrary column.
@@ -75,6 +76,11 @@ class InspectionRow:
     completed_at: datetime | None
     version: int
     created_at: datetime
+    # The parts reservation: the warehouse and when (None: not reserved), or the shortage
+    # that stopped it.
+    parts_warehouse: str | None = None
+    parts_reserved_at: datetime | None = None
+    parts_shortage: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -114,7 +120,8 @@ _SELECT = """
     SELECT i.id, i.robot_id, r.code AS robot, c.code AS customer, s.code AS site, s.city,
            i.plan, i.state, i.due_at, i.trigger, i.reason, i.condition, i.moved_from,
            i.window_start, i.window_end, i.engineer, i.parts, i.results, i.findings, i.counters,
-           i.anomaly_id, i.escalated_at, i.completed_at, i.version, i.created_at
+           i.anomaly_id, i.escalated_at, i.completed_at, i.version, i.created_at,
+           i.parts_warehouse, i.parts_reserved_at, i.parts_shortage
     FROM inspections i
     JOIN robots r ON r.id = i.robot_id
     JOIN lines l ON l.id = r.line_id
@@ -277,10 +284,27 @@ def counter_readings(*, conn: Conn, counters: Sequence[str], since: datetime,
     return [CounterRow(**r) for r in rows]
 
 
-def overdue_inspections(*, conn: Conn, due_before: datetime) -> list[InspectionRow]:
-    """Open, not yet escalated work orders due before ``due_before``, locked ``SKIP LOCKED``
-    so two planners never escalate the same one."""
-    rows = _rows(conn, f"{_SELECT} WHERE i.state IN {_OPEN} AND i.escalated_at IS NULL "
-                       "AND i.due_at < %s ORDER BY i.due_at FOR UPDATE OF i SKIP LOCKED",
-                 (due_before,))
+def inspections_to_reserve(*, conn: Conn, window_before: datetime) -> list[InspectionRow]:
+    """Open, not yet started work orders that need parts, are not reserved and are placed in
+    a window starting before ``window_before``; locked ``SKIP LOCKED`` so two planners never
+    reserve the same kit."""
+    rows = _rows(conn, f"{_SELECT} WHERE i.state IN ('planned', 'scheduled') "
+                       "AND i.parts_reserved_at IS NULL AND i.parts <> '[]'::jsonb "
+                       "AND i.window_start < %s ORDER BY i.window_start, i.id "
+                       "FOR UPDATE OF i SKIP LOCKED", (window_before,))
     return [_row(r) for r in rows]
+
+
+def set_parts_reservation(*, conn: Conn, inspection_id: int, warehouse: str | None,
+                          reserved_at: datetime | None, shortage: str | None) -> None:
+    """Record the kit's reservation (or its shortage, or that it was released: all None).
+    Not a lifecycle event: the version is not bumped."""
+    conn.execute("""UPDATE inspections SET parts_warehouse = %s, parts_reserved_at = %s,
+                        parts_shortage = %s WHERE id = %s""",
+                 (warehouse, reserved_at, shortage, inspection_id))
+
+
+def get_inspection_event(*, conn: Conn, event_id: int) -> InspectionEventRow | None:
+    r = _one(conn, """SELECT id, inspection_id, event, from_state, to_state, actor, at, data
+                      FROM inspection_events WHERE id = %s""", (event_id,))
+    return InspectionEventRow(**r) if r else None

@@ -21,7 +21,7 @@ __all__ = ["StreamEntry", "entries_after", "last_entry_id", "first_entry_id"]
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StreamEntry:
     id: int
-    type: Literal["anomaly", "ticket", "ticket_event", "part_warning"]
+    type: Literal["anomaly", "ticket", "ticket_event", "part_warning", "inspection_event"]
     op: Literal["insert", "update"]
     row_id: int
     at: datetime

@@ -21,7 +21,7 @@ from ticketing.errors import PolicyError
 from ticketing.policy import parse_toml, read_toml
 
 __all__ = ["Role", "ROLES", "Scope", "SCOPES", "TICKET_EVENTS", "MANAGE", "PARTS_ACTIONS",
-           "AFTER_SALES", "Reach", "RoleRights", "AccessPolicy", "load_access",
+           "AFTER_SALES", "MAINTENANCE_ACTIONS", "Reach", "RoleRights", "AccessPolicy", "load_access",
            "builtin_access", "ticket_in_reach"]
 
 Role = Literal["admin", "om_manager", "dispatcher", "engineer", "expert", "parts_keeper",
@@ -29,7 +29,7 @@ Role = Literal["admin", "om_manager", "dispatcher", "engineer", "expert", "parts
 ROLES: tuple[Role, ...] = get_args(Role)
 
 Scope = Literal["robots", "anomalies", "tickets", "telemetry", "reports", "users", "api_keys",
-                "parts", "feedback"]
+                "parts", "feedback", "maintenance"]
 SCOPES: tuple[Scope, ...] = get_args(Scope)
 
 # The lifecycle's events (ticketing/lifecycle.py EVENTS), plus two acts that are not moves of
@@ -61,6 +61,12 @@ AfterSales = Literal["feedback_register", "feedback_work", "feedback_decide_exte
                      "callback", "rca_submit", "problem_manage", "qc_manage"]
 AFTER_SALES: tuple[AfterSales, ...] = get_args(AfterSales)
 
+# Acts on preventive-maintenance work orders (maintenance/, docs/maintenance.md), granted under
+# a role's ``maintenance`` key: start one on site, complete it with its checklist results and
+# findings, cancel one not started. Checked as ``maintenance_<act>``.
+MaintenanceAction = Literal["start", "complete", "cancel"]
+MAINTENANCE_ACTIONS: tuple[MaintenanceAction, ...] = get_args(MaintenanceAction)
+
 Reach = Literal["all", "assigned", "own_customer", "none"]
 
 
@@ -76,6 +82,7 @@ class RoleRights(_Model):
     manage: tuple[Manage, ...] = ()
     parts: tuple[PartsAction, ...] = ()
     after_sales: tuple[AfterSales, ...] = ()
+    maintenance: tuple[MaintenanceAction, ...] = ()
 
     @model_validator(mode="after")
     def _reach_fits_events(self) -> RoleRights:
@@ -88,7 +95,9 @@ class RoleRights(_Model):
             raise ValueError("a role with ticket events must be able to read tickets")
         if self.parts and "parts" not in self.read:
             raise ValueError("a role with parts actions must be able to read parts")
-        for name in ("read", "events", "manage", "parts", "after_sales"):
+        if self.maintenance and "maintenance" not in self.read:
+            raise ValueError("a role with maintenance actions must be able to read maintenance")
+        for name in ("read", "events", "manage", "parts", "after_sales", "maintenance"):
             values = getattr(self, name)
             if len(set(values)) != len(values):
                 raise ValueError(f"{name} lists a name twice")
@@ -129,8 +138,8 @@ class AccessPolicy(_Model):
         return scope in self.rights(role).read
 
     def allows(self, role: str, action: str) -> bool:
-        """May ``role`` perform ``action``: a ticket event, ``manage_<what>`` or
-        ``parts_<act>``?
+        """May ``role`` perform ``action``: a ticket event, ``manage_<what>``, ``parts_<act>``,
+        ``maintenance_<act>`` or an after-sales act?
 
         Whether the event may touch a given ticket is :func:`ticket_in_reach`'s question.
         """
@@ -145,6 +154,11 @@ class AccessPolicy(_Model):
             if act not in PARTS_ACTIONS:
                 raise PolicyError(f"unknown action {action!r}")
             return act in rights.parts
+        if action.startswith("maintenance_"):
+            act = action.removeprefix("maintenance_")
+            if act not in MAINTENANCE_ACTIONS:
+                raise PolicyError(f"unknown action {action!r}")
+            return act in rights.maintenance
         if action in AFTER_SALES:
             return action in rights.after_sales
         if action not in TICKET_EVENTS:

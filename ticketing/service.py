@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -25,7 +25,7 @@ from ticketing.dispatch import auto_dispatch
 from ticketing.feedback.timers import feedback_pass
 from ticketing.intake import ticket_anomaly
 from ticketing.policy import Policy
-from ticketing.timers import run_timers, wait_either
+from ticketing.timers import ExtraPass, run_timers, wait_either
 
 __all__ = ["run_ticketing", "SweepStats"]
 
@@ -160,9 +160,12 @@ async def run_ticketing(
     batch: int = 200,
     dispatch: bool = True,
     clock: Callable[[], datetime] = _utcnow,
+    also: Sequence[ExtraPass] = (),
 ) -> None:
     """Ticket anomalies until ``stop`` is set. A failing sweep (database down) is logged and
-    retried at the next tick; it never ends the service."""
+    retried at the next tick; it never ends the service. ``also``: other owners' timer passes
+    the timer loop runs after the tickets' and the feedback records' (the process wires
+    maintenance's inspection timers in, which ticketing may not import)."""
     if sweep_every <= 0:
         raise ValueError("sweep_every must be > 0")
     worker = _Worker(conninfo=conninfo, policy=policy, clock=clock, batch=batch,
@@ -173,7 +176,7 @@ async def run_ticketing(
                                    name="ticketing-listener")
     timer_loop = asyncio.create_task(
         run_timers(conninfo=conninfo, policy=policy, stop=stop, wake=timers_wake, clock=clock,
-                   also=(feedback_pass,) if policy.feedback is not None else ()),
+                   also=((feedback_pass,) if policy.feedback is not None else ()) + tuple(also)),
         name="ticketing-timers")
     log.info("ticketing service started with policy %s", policy.label)
     sweep: asyncio.Future[SweepStats] | None = None

@@ -1,23 +1,33 @@
 """``/api/v1/maintenance``: the stored inspection work orders (why each is due, and why it was
-moved), their history, and the calendar as iCalendar per engineer or site.
+moved; their parts reservation), their history, the calendar as iCalendar per engineer or
+site, and the acts on one work order (start, complete, cancel).
 
-Inspections are work orders with the tickets' lifecycle habits, so they are read with the
-``tickets`` scope and limited to the customers the caller sees.
+Everything here needs the ``maintenance`` read scope and is limited to the customers the caller
+sees; an act also needs the role's ``maintenance_<act>`` right (``access.toml``).
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Response
+from pydantic import Field
 
 from api.auth import require_read
-from api.deps import ConnDep, CurrentUser, NowDep
+from api.auth.problems import forbidden, not_found
+from api.deps import AccessDep, ConnDep, CurrentUser, NowDep
 from api.params import Limit, Offset, RowId
-from api.schemas import CODE_PATTERN, STATE_PATTERN, UtcDatetime, _Public
+from api.schemas import (
+    CODE_PATTERN,
+    STATE_PATTERN,
+    InspectionEventPublic,
+    UtcDatetime,
+    _Public,
+)
+from maintenance.errors import InspectionRefused, MaintenanceError, UnknownInspection
 from maintenance.ical import entries_of_inspections, feed
+from maintenance.orders import cancel, complete, start
 from storage.maintenance import (
-    InspectionEventRow,
     InspectionRow,
     get_inspection,
     inspection_events,
@@ -25,7 +35,7 @@ from storage.maintenance import (
 )
 
 router = APIRouter(prefix="/maintenance", tags=["maintenance"],
-                   dependencies=[require_read("tickets")])
+                   dependencies=[require_read("maintenance")])
 
 
 class InspectionPublic(_Public):
@@ -50,6 +60,10 @@ class InspectionPublic(_Public):
     anomaly_id: int | None
     escalated_at: UtcDatetime | None
     completed_at: UtcDatetime | None
+    # The kit reserved in this warehouse (when), or the shortage that stopped it.
+    parts_warehouse: str | None
+    parts_reserved_at: UtcDatetime | None
+    parts_shortage: str | None
 
     @classmethod
     def of(cls, r: InspectionRow) -> InspectionPublic:
@@ -59,19 +73,6 @@ class InspectionPublic(_Public):
 class InspectionsPublic(_Public):
     items: list[InspectionPublic]
     count: int
-
-
-class InspectionEventPublic(_Public):
-    event: str
-    from_state: str | None
-    to_state: str
-    actor: str
-    at: UtcDatetime
-    data: dict[str, Any]
-
-    @classmethod
-    def of(cls, e: InspectionEventRow) -> InspectionEventPublic:
-        return cls(**{k: getattr(e, k) for k in cls.model_fields})
 
 
 class InspectionDetail(InspectionPublic):
@@ -120,4 +121,48 @@ def calendar(conn: ConnDep, caller: CurrentUser, now: NowDep, engineer: Code = N
     return Response(content=doc, media_type="text/calendar; charset=utf-8")
 
 
-__all__ = ["router", "InspectionPublic", "InspectionsPublic", "InspectionDetail"]
+class InspectionAct(_Public):
+    """One act on a work order: ``start``; ``complete`` with the checklist ``results`` (item ->
+    ok / finding), ``findings`` (each a ``note``; ``corrective`` opens a ticket) and the
+    ``counters`` read; ``cancel`` with its ``reason``."""
+
+    event: Literal["start", "complete", "cancel"]
+    reason: str | None = Field(default=None, max_length=2000)
+    results: dict[str, Any] | None = None
+    findings: list[dict[str, Any]] = Field(default_factory=list, max_length=100)
+    counters: dict[str, float] = Field(default_factory=dict)
+
+
+@router.post("/inspections/{inspection_id}/events",
+             responses={403: {"description": "The role may not do this act"},
+                        404: {"description": "No inspection with this id"},
+                        409: {"description": "Not allowed in the inspection's state"},
+                        422: {"description": "A detail the act needs is missing"}})
+def act(conn: ConnDep, caller: CurrentUser, access: AccessDep, now: NowDep,
+        inspection_id: RowId, body: InspectionAct) -> InspectionDetail:
+    """Start, complete or cancel a work order as the caller; the work order afterwards."""
+    row = get_inspection(conn=conn, inspection_id=inspection_id)
+    if row is None or not caller.sees(row.customer):
+        raise not_found(f"inspection {inspection_id} not found")
+    if not access.allows(caller.role, f"maintenance_{body.event}"):
+        raise forbidden(f"role {caller.role!r} may not {body.event} inspections")
+    try:
+        if body.event == "start":
+            start(conn=conn, inspection_id=row.id, actor=caller.name, now=now)
+        elif body.event == "complete":
+            complete(conn=conn, inspection_id=row.id, results=body.results or {},
+                     findings=body.findings, counters=body.counters, actor=caller.name, now=now)
+        else:
+            cancel(conn=conn, inspection_id=row.id, reason=body.reason or "", actor=caller.name,
+                   now=now)
+    except UnknownInspection as exc:
+        raise not_found(str(exc)) from exc
+    except InspectionRefused as exc:
+        raise HTTPException(status_code=409, detail=str(exc)) from exc
+    except MaintenanceError as exc:  # a missing detail
+        raise HTTPException(status_code=422, detail=str(exc)) from exc
+    return read(conn, caller, inspection_id)
+
+
+__all__ = ["router", "InspectionPublic", "InspectionsPublic", "InspectionDetail",
+           "InspectionEventPublic"]

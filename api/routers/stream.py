@@ -101,7 +101,8 @@ async def _until_disconnect(websocket: WebSocket) -> None:
 def _filter(caller: Caller, access: AccessPolicy) -> Callable[[Topic], bool]:
     scopes = {t: access.may_read(caller.role, s)
               for t, s in (("anomaly", "anomalies"), ("ticket", "tickets"),
-                           ("ticket_event", "tickets"), ("part_warning", "parts"))}
+                           ("ticket_event", "tickets"), ("part_warning", "parts"),
+                           ("inspection_event", "maintenance"))}
 
     def accepts(topic: Topic) -> bool:
         return scopes.get(topic.type, False) and caller.sees(topic.customer)

@@ -411,6 +411,7 @@ def bench_maintenance(
             typer.echo(f"{name:10} {p['inspected_before_failure']!s:>25} "
                        f"{p['median_lead_time_h']!s:>14} "
                        f"{p['inspections_per_robot_year']!s:>23}")
+    typer.echo(json.dumps(report))
 
 
 @app.command("reports")

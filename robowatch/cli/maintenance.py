@@ -1,7 +1,8 @@
 """``robowatch maintenance``: the preventive maintenance plan, its work orders and calendar.
 
-``plan`` prints a plan of the packaged demo fleet (offline, no database) or, with ``--store``,
-plans from the database and stores the work orders; ``list``, ``complete`` and ``ical`` work
+``plan`` prints a plan of the packaged demo fleet (offline, no database) over ``--horizon``
+(``90d``) or, with ``--store``, plans from the database, stores the work orders, reserves their
+parts and fires the inspection timers due; ``list``, ``complete``, ``cancel`` and ``ical`` work
 on the stored work orders.
 """
 
@@ -18,11 +19,13 @@ import typer
 
 from maintenance.forecast import forecast
 from maintenance.ical import entries_of_inspections, feed
+from maintenance.orders import cancel as cancel_inspection
+from maintenance.orders import complete as complete_inspection
 from maintenance.planner import RobotInfo
 from maintenance.policy import MaintenancePolicy, builtin_policy, load_policy
 from maintenance.scheduler import Visit
-from maintenance.service import complete as complete_inspection
-from maintenance.service import escalate_overdue, sync
+from maintenance.service import sync
+from maintenance.timers import fire_due_inspections
 from robowatch.cli.context import settings_of, writable_file
 from robowatch.database import database
 from robowatch.team import load_team
@@ -30,6 +33,7 @@ from simulators.registry import fleet_spec
 from simulators.scenario import Scenario, packaged_scenario_path
 from storage.connect import connect
 from storage.maintenance import InspectionRow, list_inspections
+from ticketing.policy import builtin_policy as builtin_service_policy
 from ticketing.roster import load_roster
 
 app = typer.Typer(help="Preventive maintenance: plans, inspections, calendar.",
@@ -62,9 +66,26 @@ def _rows(policy: MaintenancePolicy, visits: list[Visit]) -> list[dict[str, str]
 
 
 @app.command()
+def _horizon_days(value: str) -> int:
+    """``90d`` (or ``90``), ``12w``: the horizon in whole days, 1 to 730."""
+    text = value.strip().lower()
+    unit = {"d": 1, "w": 7}.get(text[-1:], 0)
+    digits = text[:-1] if unit else text
+    if not digits.isdigit():
+        raise typer.BadParameter(f"{value!r}: give days as 90d (or weeks as 12w)")
+    days = int(digits) * (unit or 1)
+    if not 1 <= days <= 730:
+        raise typer.BadParameter(f"{value!r}: the horizon is 1 to 730 days")
+    return days
+
+
+@app.command()
 def plan(
     ctx: typer.Context,
-    days: Annotated[int, typer.Option(min=1, max=730, help="Horizon in days.")] = 90,
+    horizon: Annotated[str, typer.Option(
+        "--horizon", help="Horizon: 90d (days) or 12w (weeks).")] = "90d",
+    days: Annotated[int | None, typer.Option(
+        min=1, max=730, help="Horizon in days (the same as --horizon Nd).")] = None,
     start: Annotated[str | None, typer.Option(
         help="Start date (YYYY-MM-DD, UTC); default: today.")] = None,
     policy: PolicyOpt = None,
@@ -74,7 +95,8 @@ def plan(
     store: Annotated[bool, typer.Option(
         "--store", help="Plan from the database and store the work orders due soon.")] = False,
 ) -> None:
-    """The plan over ``--days``: a table (or CSV) of visits, robots, plans and why."""
+    """The plan over ``--horizon``: a table (or CSV) of visits, robots, plans and why."""
+    days = days if days is not None else _horizon_days(horizon)
     pol = _policy(policy)
     now = (datetime.combine(date.fromisoformat(start), time(), UTC) if start
            else datetime.now(UTC))
@@ -82,10 +104,14 @@ def plan(
     if store:
         with database(settings_of(ctx)) as url, connect(url) as conn:
             res = sync(conn=conn, policy=pol, now=now, actor=ACTOR, roster=rota)
-            late = escalate_overdue(conn=conn, policy=pol, now=now, actor=ACTOR)
+            # The same pass the ticketing service's timer loop runs (never twice: the timers
+            # are rows, claimed SKIP LOCKED).
+            fired = fire_due_inspections(conn=conn, now=now,
+                                         steps=builtin_service_policy().escalation.steps)
             conn.commit()
         typer.echo(f"{res.created} created, {res.rescheduled} rescheduled, {res.unplaced} "
-                   f"without a window, {len(late)} escalated")
+                   f"without a window; parts reserved for {res.reserved}, short for "
+                   f"{res.short}; {len(fired)} inspection timers fired")
         return
     robots = _demo_robots(now)
     visits = forecast(policy=pol, robots=robots, completions={}, states={}, start=now,
@@ -163,6 +189,20 @@ def complete(
         conn.commit()
     typer.echo(_line(row) + (f" (anomaly {row.anomaly_id} opened for a corrective ticket)"
                              if row.anomaly_id else ""))
+
+
+@app.command()
+def cancel(
+    ctx: typer.Context,
+    inspection: Annotated[int, typer.Argument(help="Inspection id.")],
+    reason: Annotated[str, typer.Option(help="Why it is cancelled (kept in its history).")],
+) -> None:
+    """Cancel a work order not started yet; its reserved parts go back on the shelf."""
+    with database(settings_of(ctx)) as url, connect(url) as conn:
+        row = cancel_inspection(conn=conn, inspection_id=inspection, reason=reason, actor=ACTOR,
+                                now=datetime.now(UTC))
+        conn.commit()
+    typer.echo(_line(row))
 
 
 @app.command()

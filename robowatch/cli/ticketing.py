@@ -13,6 +13,7 @@ from urllib.parse import unquote, urlsplit
 
 import typer
 
+from maintenance.timers import inspection_pass
 from robowatch.cli.context import settings_of
 from robowatch.database import database
 from robowatch.settings import NotifySettings
@@ -137,8 +138,10 @@ async def _serve(url: str, policy: Policy, sweep_every: float, dispatch: bool,
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
+    # Inspection work orders' overdue timers live in the same rows: one timer loop fires both.
     services: list[Coroutine[Any, Any, None]] = [run_ticketing(
-        conninfo=url, policy=policy, stop=stop, sweep_every=sweep_every, dispatch=dispatch)]
+        conninfo=url, policy=policy, stop=stop, sweep_every=sweep_every, dispatch=dispatch,
+        also=(inspection_pass,))]
     if policy.notifications is not None:
         services.append(run_notifications(conninfo=url, rules=policy.notifications,
                                           channels=channels, stop=stop))

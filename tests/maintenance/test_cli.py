@@ -13,7 +13,7 @@ from robowatch.cli.main import app
 
 
 def test_the_demo_plan_as_csv_keeps_out_of_production():
-    out = CliRunner().invoke(app, ["maintenance", "plan", "--days", "40", "--start",
+    out = CliRunner().invoke(app, ["maintenance", "plan", "--horizon", "40d", "--start",
                                    "2026-12-07", "--csv"])
     assert out.exit_code == 0, out.output
     rows = list(csv.DictReader(io.StringIO(out.output)))
@@ -33,3 +33,13 @@ def test_a_broken_policy_is_one_error_line(tmp_path):
     out = CliRunner().invoke(app, ["maintenance", "plan", "--policy", str(bad)])
     assert out.exit_code == 2
     assert "error:" in out.output and "health_below" in out.output
+
+
+def test_the_horizon_is_days_or_weeks_and_a_bad_one_is_refused():
+    weeks = CliRunner().invoke(app, ["maintenance", "plan", "--horizon", "2w", "--start",
+                                     "2026-12-07"])
+    assert weeks.exit_code == 0, weeks.output
+    assert "over 14 days from 2026-12-07" in weeks.output
+    for bad in ("90x", "0d", "800d"):
+        out = CliRunner().invoke(app, ["maintenance", "plan", "--horizon", bad])
+        assert out.exit_code == 2 and "horizon" in out.output.lower(), (bad, out.output)

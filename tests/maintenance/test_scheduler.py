@@ -181,7 +181,7 @@ def test_parts_request_sums_the_checklists():
     items = [i for i in due_items(policy=POLICY, robots=ROBOTS[:2], completions=done, states={})
              if i.plan == "full_service"]
     req = {p.part: p.quantity for p in parts_request(POLICY, items)}
-    assert req == {"grease-RV": 4, "cabinet-filter": 2, "battery-encoder": 2}
+    assert req == {"GREASE-400": 4}
 
 
 def test_unknown_trigger_is_refused():

@@ -1,5 +1,6 @@
 """The planner against a real PostgreSQL: work orders created, moved earlier by a falling
-RUL with the reason stored, completed with a corrective finding, escalated when overdue."""
+RUL with the reason stored, completed with a corrective finding (overdue escalation:
+test_timers.py; parts: test_reserve.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import pytest
 
 from maintenance.errors import InspectionRefused, MissingDetail
 from maintenance.policy import builtin_policy
-from maintenance.service import complete, escalate_overdue, start, sync
+from maintenance.orders import complete, start
+from maintenance.service import sync
 from storage import maintenance as store
 from storage.anomalies import NewAnomaly, list_anomalies, open_anomaly
 from tests.maintenance.fleet import NOW, seed
@@ -101,18 +103,6 @@ def test_complete_records_results_opens_a_corrective_anomaly_and_restarts_the_pl
     sync(conn=db, policy=POLICY, now=done_at + timedelta(days=20), actor="test")
     nxt = _hardware(db, "R1")
     assert nxt.id != hw.id and nxt.due_at == done_at.replace(month=4)
-
-
-def test_an_overdue_inspection_escalates_once(db: psycopg.Connection) -> None:
-    seed(db)
-    sync(conn=db, policy=POLICY, now=NOW, actor="test")
-    late = NOW + timedelta(days=40)
-    first = escalate_overdue(conn=db, policy=POLICY, now=late, actor="test")
-    assert first and escalate_overdue(conn=db, policy=POLICY, now=late, actor="test") == []
-    db.commit()
-    row = store.get_inspection(conn=db, inspection_id=first[0])
-    assert row is not None and row.escalated_at == late
-    assert store.inspection_events(conn=db, inspection_id=row.id)[-1].event == "escalate"
 
 
 def test_the_latest_estimate_in_an_open_anomaly_moves_it_too(db: psycopg.Connection) -> None:
