@@ -65,17 +65,17 @@ def _rows(policy: MaintenancePolicy, visits: list[Visit]) -> list[dict[str, str]
             for v in visits for it in v.items]
 
 
-@app.command()
 def _horizon_days(value: str) -> int:
     """``90d`` (or ``90``), ``12w``: the horizon in whole days, 1 to 730."""
     text = value.strip().lower()
     unit = {"d": 1, "w": 7}.get(text[-1:], 0)
     digits = text[:-1] if unit else text
     if not digits.isdigit():
-        raise typer.BadParameter(f"{value!r}: give days as 90d (or weeks as 12w)")
+        raise typer.BadParameter(f"{value!r}: give days as 90d (or weeks as 12w)",
+                                 param_hint="--horizon")
     days = int(digits) * (unit or 1)
     if not 1 <= days <= 730:
-        raise typer.BadParameter(f"{value!r}: the horizon is 1 to 730 days")
+        raise typer.BadParameter(f"{value!r}: 1 to 730 days", param_hint="--horizon")
     return days
 
 

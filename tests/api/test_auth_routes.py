@@ -12,6 +12,7 @@ import itertools
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import fastapi.routing
@@ -75,10 +76,13 @@ NEEDS: dict[tuple[str, str], Need] = {
     ("POST", "/api/v1/handovers/{handover_id}/acknowledge"): Need(action="acknowledge_handover"),
     ("GET", "/api/v1/anomalies"): Need(read="anomalies"),
     ("GET", "/api/v1/anomalies/{anomaly_id}"): Need(read="anomalies", scoped=True),
-    ("GET", "/api/v1/maintenance/inspections"): Need(read="tickets"),
-    ("GET", "/api/v1/maintenance/inspections/{inspection_id}"): Need(read="tickets",
+    ("GET", "/api/v1/maintenance/inspections"): Need(read="maintenance"),
+    ("GET", "/api/v1/maintenance/inspections/{inspection_id}"): Need(read="maintenance",
                                                                     scoped=True),
-    ("GET", "/api/v1/maintenance/calendar.ics"): Need(read="tickets"),
+    ("GET", "/api/v1/maintenance/calendar.ics"): Need(read="maintenance"),
+    # The act is the action: start; complete and cancel: tests/api/test_maintenance_api.py.
+    ("POST", "/api/v1/maintenance/inspections/{inspection_id}/events"): Need(
+        action="maintenance_start"),
     ("GET", "/api/v1/robots/{code}/telemetry"): Need(read="telemetry", scoped=True),
     ("GET", "/api/v1/fleet/tree"): Need(read="robots"),
     ("GET", "/api/v1/engineers"): Need(read="tickets"),
@@ -307,6 +311,20 @@ def _dispatch(world: World, headers: dict[str, str]) -> int:
         "expected_version": ticket.version})(world, headers)
 
 
+def _start_inspection(world: World, headers: dict[str, str]) -> int:
+    """Start a fresh scheduled work order of OWN's robot (a plan name of its own: one open
+    work order per robot and plan)."""
+    with world.conn() as conn:
+        robot = conn.execute("SELECT id FROM robots WHERE code = 'R-0001'").fetchone()
+        assert robot is not None
+        iid = insert_inspection(conn=conn, state="scheduled", new=NewInspection(
+            robot_id=robot[0], plan=f"check-{next(world.counter)}", due_at=NOW,
+            trigger="calendar", reason="calendar: every 1 months", window_start=NOW,
+            window_end=NOW + timedelta(hours=2)))
+    return _request("POST", f"/api/v1/maintenance/inspections/{iid}/events",
+                    json={"event": "start"})(world, headers)
+
+
 def _acknowledge(world: World, headers: dict[str, str]) -> int:
     """Acknowledge a fired handover to a shift the caller (an engineer: linked to a fresh
     engineer code) belongs to; tests/api/test_handovers.py has the refusals."""
@@ -356,6 +374,7 @@ CALLS: dict[tuple[str, str], Call] = {
     ("POST", "/api/v1/tickets"): _new_report,
     ("POST", "/api/v1/tickets/{ticket}/events"): _dispatch,
     ("POST", "/api/v1/handovers/{handover_id}/acknowledge"): _acknowledge,
+    ("POST", "/api/v1/maintenance/inspections/{inspection_id}/events"): _start_inspection,
     ("GET", "/api/v1/stream/events"): _sse,
     ("POST", "/api/v1/users/{username}/disable"): _disable,
     ("POST", "/api/v1/api-keys"): _new_key,

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import psycopg
 
+from maintenance.policy import PartNeed, builtin_policy
 from storage.fleet import (
     CustomerSpec,
     EngineerSpec,
@@ -43,3 +44,10 @@ def seed(conn: psycopg.Connection) -> dict[str, int]:
     ids = register_fleet(conn=conn, fleet=FLEET)
     conn.commit()
     return ids
+
+
+_BASE = builtin_policy()
+# The built-in policy with a tube of grease on the monthly check, so the work orders due in
+# the first weeks (the hardware checks) need parts.
+KIT_POLICY = _BASE.model_copy(update={"plans": {**_BASE.plans, "hardware": _BASE.plans[
+    "hardware"].model_copy(update={"parts": (PartNeed(part="GREASE-400", quantity=1),)})}})

@@ -10,8 +10,8 @@ import psycopg
 import pytest
 
 from maintenance.errors import InspectionRefused, MissingDetail
-from maintenance.policy import builtin_policy
 from maintenance.orders import complete, start
+from maintenance.policy import builtin_policy
 from maintenance.service import sync
 from storage import maintenance as store
 from storage.anomalies import NewAnomaly, list_anomalies, open_anomaly
