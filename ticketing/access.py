@@ -21,8 +21,8 @@ from ticketing.errors import PolicyError
 from ticketing.policy import parse_toml, read_toml
 
 __all__ = ["Role", "ROLES", "Scope", "SCOPES", "TICKET_EVENTS", "MANAGE", "PARTS_ACTIONS",
-           "AFTER_SALES", "MAINTENANCE_ACTIONS", "Reach", "RoleRights", "AccessPolicy", "load_access",
-           "builtin_access", "ticket_in_reach"]
+           "AFTER_SALES", "MAINTENANCE_ACTIONS", "Reach", "RoleRights", "AccessPolicy",
+           "load_access", "builtin_access", "ticket_in_reach"]
 
 Role = Literal["admin", "om_manager", "dispatcher", "engineer", "expert", "parts_keeper",
                "maintainer", "customer_viewer"]

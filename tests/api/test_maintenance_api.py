@@ -5,6 +5,7 @@ the live stream."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import httpx
 import psycopg
@@ -111,7 +112,7 @@ def test_a_parts_shortage_reaches_maintenance_readers_on_the_live_stream(
         # No warehouse is registered: the kits of this week's checks cannot be reserved.
         sync(conn=db, policy=KIT_POLICY, now=NOW, actor="test")
         db.commit()
-        seen = []
+        seen: list[dict[str, Any]] = []
         while not any(m["type"] == "inspection_event" and m["data"]["event"] == "parts_shortage"
                       for m in seen):
             seen.append(json.loads(ws.recv(timeout=5)))
