@@ -1,11 +1,13 @@
-"""The notification outbox: deliveries planned from ticket events, and their outcome.
+"""The notification outbox: deliveries planned from ticket events (and inspection events,
+migration 0016), and their outcome.
 
-A planner reads ``ticket_events`` past a stored cursor and inserts one row per (event,
-channel, recipient) in the same transaction that moves the cursor, so a restart plans nothing
-twice. A sender claims due rows (``FOR UPDATE SKIP LOCKED``: two senders never take the same
-row), marks them ``sending`` and commits before it sends; after the send it records
-``delivered`` or schedules a retry. A row still ``sending`` at start-up was cut off mid-send:
-it becomes ``interrupted`` and is never sent again (at most once; visible for inspection).
+A planner reads ``ticket_events`` (and ``inspection_events``) past a stored cursor and inserts
+one row per (event, channel, recipient) in the same transaction that moves the cursor, so a
+restart plans nothing twice. A sender claims due rows (``FOR UPDATE SKIP LOCKED``: two
+senders never take the same row), marks them ``sending`` and commits before it sends; after
+the send it records ``delivered`` or schedules a retry. A row still ``sending`` at start-up
+was cut off mid-send: it becomes ``interrupted`` and is never sent again (at most once;
+visible for inspection).
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from psycopg.rows import class_row
 from storage.connect import Conn
 
 __all__ = ["EventToNotify", "Recipient", "PlannedDelivery", "Delivery", "NotificationRow",
-           "events_after", "plan_deliveries", "claim_due", "mark_delivered", "mark_retry",
+           "events_after", "plan_deliveries", "inspection_events_after",
+           "plan_inspection_deliveries", "claim_due", "mark_delivered", "mark_retry",
            "mark_failed", "interrupt_stale_sends", "notifications_of", "people_with_role",
            "person"]
 
@@ -126,6 +129,53 @@ def plan_deliveries(
     return added
 
 
+def inspection_events_after(*, conn: Conn, kinds: Sequence[str], grade: str,
+                            limit: int) -> list[EventToNotify]:
+    """Inspection events of ``kinds`` past the planner's inspection cursor, oldest first, as
+    notices: ``INS-<id>`` for the number, the work order's engineer for the assignee and
+    ``grade`` (an inspection has none; the caller says which routes it takes). Locks the
+    cursor row until the transaction ends. ``ticket_id`` is 0: no ticket."""
+    cursor = conn.execute("SELECT last_inspection_event_id FROM notification_cursor "
+                          "FOR UPDATE").fetchone()
+    after = int(cursor[0]) if cursor else 0
+    with conn.cursor(row_factory=class_row(EventToNotify)) as cur:
+        cur.execute(
+            """SELECT ev.id, 0 AS ticket_id, ev.at, ev.event, ev.actor, ev.data,
+                      'INS-' || i.id AS number, %s AS grade, r.code AS robot,
+                      c.code AS customer, i.plan || ' inspection of ' || r.code AS title,
+                      i.state, i.engineer AS assignee
+                 FROM inspection_events ev
+                 JOIN inspections i ON i.id = ev.inspection_id
+                 JOIN robots r ON r.id = i.robot_id
+                 JOIN lines l ON l.id = r.line_id
+                 JOIN sites s ON s.id = l.site_id
+                 JOIN customers c ON c.id = s.customer_id
+                WHERE ev.id > %s AND ev.event = ANY(%s)
+                ORDER BY ev.id LIMIT %s""", (grade, after, list(kinds), limit))
+        return cur.fetchall()
+
+
+def plan_inspection_deliveries(
+    *, conn: Conn, event: EventToNotify, deliveries: Sequence[PlannedDelivery],
+    read_up_to: int, due_at: datetime,
+) -> int:
+    """:func:`plan_deliveries` for an inspection event (``event.id``); moves the inspection
+    cursor."""
+    added = 0
+    for d in deliveries:
+        row = conn.execute(
+            """INSERT INTO notifications (inspection_event_id, channel, recipient, subject, body,
+                                          next_attempt_at, created_at)
+               VALUES (%s, %s, %s, %s, %s, %s, %s)
+               ON CONFLICT (inspection_event_id, channel, recipient)
+                   WHERE inspection_event_id IS NOT NULL DO NOTHING RETURNING id""",
+            (event.id, d.channel, d.recipient, d.subject, d.body, due_at, due_at)).fetchone()
+        added += row is not None
+    conn.execute("UPDATE notification_cursor SET last_inspection_event_id = "
+                 "greatest(last_inspection_event_id, %s)", (read_up_to,))
+    return added
+
+
 def claim_due(*, conn: Conn, now: datetime, limit: int) -> list[Delivery]:
     """Take up to ``limit`` due deliveries: they are ``sending`` once the caller commits."""
     with conn.cursor(row_factory=class_row(Delivery)) as cur:
@@ -135,7 +185,8 @@ def claim_due(*, conn: Conn, now: datetime, limit: int) -> list[Delivery]:
                                 WHERE status = 'pending' AND next_attempt_at <= %s
                                 ORDER BY next_attempt_at, id LIMIT %s
                                 FOR UPDATE SKIP LOCKED)
-            RETURNING n.id, n.event_id, n.channel, n.recipient, n.subject, n.body, n.attempts""",
+            RETURNING n.id, COALESCE(n.event_id, n.inspection_event_id) AS event_id, n.channel,
+                      n.recipient, n.subject, n.body, n.attempts""",
             (now, limit))
         return cur.fetchall()
 

@@ -42,3 +42,17 @@ CREATE TRIGGER inspection_events_notify AFTER INSERT ON inspection_events
 CREATE CONSTRAINT TRIGGER inspection_events_stream_log AFTER INSERT ON inspection_events
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
     EXECUTE FUNCTION robowatch_stream_log('inspection_event');
+
+-- An inspection's warnings, breaches and escalations go through the notification outbox like
+-- a ticket's: a delivery comes from a ticket event or an inspection event, and the planner
+-- keeps a cursor for each.
+ALTER TABLE notifications
+    ALTER COLUMN event_id DROP NOT NULL,
+    ALTER COLUMN ticket_id DROP NOT NULL,
+    ADD COLUMN inspection_event_id bigint REFERENCES inspection_events (id),
+    ADD CONSTRAINT notifications_source_ck
+        CHECK (num_nonnulls(event_id, inspection_event_id) = 1);
+CREATE UNIQUE INDEX notifications_inspection_event_uq
+    ON notifications (inspection_event_id, channel, recipient)
+    WHERE inspection_event_id IS NOT NULL;
+ALTER TABLE notification_cursor ADD COLUMN last_inspection_event_id bigint NOT NULL DEFAULT 0;

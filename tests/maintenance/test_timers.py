@@ -1,7 +1,7 @@
 """An overdue inspection escalates like an SLA breach, from database timers fired on a
 controllable clock: a warning before its due date, the breach after the policy's grace, the
 service policy's ladder after that; each once, across a restart (a new connection), and
-nothing once the work order is done or moved."""
+nothing once the work order is done or moved; the notices through the notification routes."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from storage import inspection_timers as itstore
 from storage import maintenance as store
 from storage.timers import get_clock
 from tests.maintenance.fleet import NOW, seed
+from ticketing.notify.channels import ChannelConfig
+from ticketing.notify.service import Notifier
 from ticketing.policy import builtin_policy as service_policy
 
 POLICY = builtin_policy()
@@ -120,3 +122,33 @@ def test_moving_the_due_date_rearms_the_clock(db: psycopg.Connection) -> None:
     assert {t.action for t in pending} == {"breach"} | ({"warn"} if after.due_at - WARN > NOW
                                                         else set())
     assert all(t.clock_id == run.id for t in pending)
+
+
+def test_the_warning_and_the_breach_go_through_the_notification_routes(
+        db: psycopg.Connection, db_url: str) -> None:
+    seed(db)
+    db.execute("UPDATE engineers SET email = 'li@example.com' WHERE code = 'li'")
+    sync(conn=db, policy=POLICY, now=NOW, actor="test")
+    db.commit()
+    hw = _hardware(db, "R1")
+    breach = hw.due_at + GRACE
+    _fire(db_url, hw.due_at - WARN)
+    _fire(db_url, breach)
+    rules = service_policy().notifications
+    assert rules is not None
+    notifier = Notifier(conninfo=db_url, rules=rules, channels=ChannelConfig(),
+                        clock=lambda: breach)
+    try:
+        assert notifier.plan() > 0
+        assert notifier.plan() == 0  # the cursor moved: nothing is planned twice
+    finally:
+        notifier.close()
+    db.rollback()
+    sent = db.execute("""SELECT e.event, n.channel, n.recipient, n.subject
+                         FROM notifications n JOIN inspection_events e
+                              ON e.id = n.inspection_event_id
+                         WHERE e.inspection_id = %s ORDER BY n.id""", (hw.id,)).fetchall()
+    # The default routes tell the assignee (the visit's engineer) of warnings and breaches.
+    assert [(ev, ch, to) for ev, ch, to, _ in sent] == [
+        (WARNING, "email", "li@example.com"), (BREACH, "email", "li@example.com")]
+    assert sent[1][3].startswith(f"[robowatch] INS-{hw.id} grade IV: SLA breached")

@@ -24,13 +24,16 @@ from storage.locks import release_session_lock, try_session_lock
 from ticketing.duty import on_duty
 from ticketing.notify.channels import ChannelConfig, DeliveryError, send_email, send_webhook
 from ticketing.notify.plan import deliveries_for
-from ticketing.policy import NotificationRules
+from ticketing.policy import GRADES, NotificationRules
 
 __all__ = ["NotifierStats", "Notifier", "run_notifications", "retry_delay"]
 
 log = logging.getLogger(__name__)
 
 SENDER_LOCK = "robowatch:notifications:sender"
+# An inspection has no grade; its notices take the routes of the lowest one (routes for every
+# grade reach it, those kept for grades I/II do not).
+INSPECTION_GRADE = GRADES[-1]
 
 
 def retry_delay(rules: NotificationRules, attempts: int) -> timedelta:
@@ -84,23 +87,33 @@ class Notifier:
         if conn is not None:
             release_session_lock(conn=conn, name=SENDER_LOCK)
 
+    def _deliveries(self, conn: Conn, ev: store.EventToNotify) -> list[store.PlannedDelivery]:
+        assignee = store.person(conn=conn, code=ev.assignee) if ev.assignee else None
+
+        def on_duty_then(role: str, at: datetime = ev.at) -> list[store.Recipient]:
+            # Who was on duty when it happened, by the roster in force.
+            return store.people_with_role(
+                conn=conn, role=role, codes=sorted(on_duty(conn=conn, at=at, role=role)))
+
+        return deliveries_for(ev, rules=self._rules, assignee=assignee,
+                              people_with_role=on_duty_then)
+
     def plan(self) -> int:
         conn = self._connection()
         planned = 0
         with conn.transaction():
             events = store.events_after(conn=conn, kinds=self._rules.events, limit=self._batch)
             for ev in events:
-                assignee = store.person(conn=conn, code=ev.assignee) if ev.assignee else None
-
-                def on_duty_then(role: str, at: datetime = ev.at) -> list[store.Recipient]:
-                    # Who was on duty when it happened, by the roster in force.
-                    return store.people_with_role(
-                        conn=conn, role=role, codes=sorted(on_duty(conn=conn, at=at, role=role)))
-
-                deliveries = deliveries_for(ev, rules=self._rules, assignee=assignee,
-                                            people_with_role=on_duty_then)
-                planned += store.plan_deliveries(conn=conn, event=ev, deliveries=deliveries,
+                planned += store.plan_deliveries(conn=conn, event=ev,
+                                                 deliveries=self._deliveries(conn, ev),
                                                  read_up_to=ev.id, due_at=self._clock())
+            # Inspection work orders' warnings, breaches and escalations (maintenance timers),
+            # routed like a ticket of the lowest grade.
+            for ev in store.inspection_events_after(conn=conn, kinds=self._rules.events,
+                                                    grade=INSPECTION_GRADE, limit=self._batch):
+                planned += store.plan_inspection_deliveries(
+                    conn=conn, event=ev, deliveries=self._deliveries(conn, ev), read_up_to=ev.id,
+                    due_at=self._clock())
         return planned
 
     def claim(self) -> list[store.Delivery]:
