@@ -29,7 +29,6 @@ from maintenance.policy import MaintenancePolicy
 from storage import inspection_timers as itstore
 from storage import maintenance as store
 from storage import timers as tstore
-from storage.connect import DatabaseError, first_line, usable
 from storage.tickets import Conn, atomic
 from ticketing.policy import EscalationStep, Policy
 
@@ -127,22 +126,13 @@ def fire_due_inspections(*, conn: Conn, now: datetime, steps: Sequence[Escalatio
     transaction; what fired. ``steps`` is the escalation ladder a breach starts."""
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now must be timezone-aware")
-    fired: list[FiredInspectionTimer] = []
     with atomic(conn=conn):
-        for d in itstore.claim_due_inspection_timers(conn=conn, now=now, limit=limit):
-            try:
-                with atomic(conn=conn):  # a savepoint: a failure undoes only this timer
-                    if not tstore.mark_fired(conn=conn, timer_id=d.id, at=now):
-                        raise LookupError(f"timer {d.id} fired meanwhile")
-                    fired.append(_fire_one(conn, d, now=now, steps=steps))
-            except (MaintenanceError, LookupError, ValueError, DatabaseError) as exc:
-                if not usable(conn):
-                    raise
-                log.error("inspection timer %s (%s of inspection %s, due %s) failed, retried "
-                          "in %s: %s", d.id, d.action, d.inspection_id, d.due_at.isoformat(),
-                          RETRY_AFTER, first_line(exc))
-                tstore.postpone(conn=conn, timer_id=d.id, until=now + RETRY_AFTER)
-    return fired
+        return tstore.fire_each(
+            conn=conn, due=itstore.claim_due_inspection_timers(conn=conn, now=now, limit=limit),
+            now=now, fire=lambda d: _fire_one(conn, d, now=now, steps=steps),
+            errors=(MaintenanceError,), log=log, retry_after=RETRY_AFTER,
+            describe=lambda d: (f"inspection timer {d.id} ({d.action} of inspection "
+                                f"{d.inspection_id}, due {d.due_at.isoformat()})"))
 
 
 def inspection_pass(conn: Conn, now: datetime, policy: Policy) -> int:

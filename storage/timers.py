@@ -13,13 +13,15 @@ Calendar arithmetic stays in ``ticketing``: functions here store the instants it
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from psycopg.types.json import Jsonb
 
+from storage.connect import DatabaseError, first_line, usable
 from storage.rows import fetch_all as _rows
 from storage.rows import fetch_one as _one
 from storage.tickets import Conn
@@ -28,7 +30,7 @@ __all__ = ["ClockRun", "TimerRow", "NewTimer", "DueTimer", "DueFeedbackTimer", "
            "clocks_of", "open_clocks", "latest_clock", "get_clock", "close_clock",
            "set_clock_due", "mark_warned", "mark_breached", "unfired_timers", "set_timer_due",
            "claim_due", "claim_due_feedback", "mark_fired", "postpone", "next_due", "timers_of",
-           "add_timers", "Firing", "fire_batch"]
+           "add_timers", "Firing", "fire_batch", "fire_each"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -338,3 +340,39 @@ def next_due(*, conn: Conn) -> datetime | None:
     """When the earliest unfired timer is due (None: nothing is scheduled)."""
     r = _one(conn, "SELECT min(due_at) AS at FROM ticket_timers WHERE fired_at IS NULL")
     return r["at"] if r else None
+
+
+class _Due(Protocol):
+    @property
+    def id(self) -> int: ...
+
+
+D = TypeVar("D", bound=_Due)
+T = TypeVar("T")
+
+
+def fire_each(
+    *, conn: Conn, due: Sequence[D], now: datetime, fire: Callable[[D], T],
+    errors: tuple[type[Exception], ...], describe: Callable[[D], str], log: logging.Logger,
+    retry_after: timedelta,
+) -> list[T]:
+    """Fire claimed timers one by one, each in a savepoint: marked fired first (a repeat is
+    refused), then ``fire``. One that raises ``errors`` (or a lookup, value or database error
+    while the connection stays usable) is logged with ``describe`` and postponed by
+    ``retry_after``, and costs the others nothing; what fired, in order. Any owner's timers
+    (feedback records, inspections) use it."""
+    fired: list[T] = []
+    caught: tuple[type[Exception], ...] = (*errors, LookupError, ValueError, DatabaseError)
+    for d in due:
+        try:
+            with conn.transaction():  # a savepoint: a failure undoes only this timer
+                if not mark_fired(conn=conn, timer_id=d.id, at=now):
+                    raise LookupError(f"timer {d.id} fired meanwhile")
+                fired.append(fire(d))
+        except caught as exc:
+            if not usable(conn):
+                raise
+            log.error("%s failed, retried in %s: %s", describe(d), retry_after,
+                      first_line(exc))
+            postpone(conn=conn, timer_id=d.id, until=now + retry_after)
+    return fired

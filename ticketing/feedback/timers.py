@@ -18,7 +18,6 @@ from datetime import datetime
 
 from storage import feedback as fstore
 from storage import timers as tstore
-from storage.connect import DatabaseError, first_line, usable
 from storage.tickets import Conn, atomic
 from ticketing.errors import TicketingError
 from ticketing.policy import Policy, format_duration
@@ -79,22 +78,13 @@ def fire_due_feedback(
     transaction; what fired."""
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now must be timezone-aware")
-    fired: list[FiredFeedbackTimer] = []
     with atomic(conn=conn):
-        for d in tstore.claim_due_feedback(conn=conn, now=now, limit=limit):
-            try:
-                with atomic(conn=conn):  # a savepoint: a failure undoes only this timer
-                    if not tstore.mark_fired(conn=conn, timer_id=d.id, at=now):
-                        raise LookupError(f"timer {d.id} fired meanwhile")
-                    fired.append(_fire_one(conn, d, now=now, policy=policy))
-            except (TicketingError, LookupError, ValueError, DatabaseError) as exc:
-                if not usable(conn):
-                    raise
-                log.error("feedback timer %s (%s %s of feedback %s, due %s) failed, retried "
-                          "in %s: %s", d.id, d.clock, d.action, d.feedback_id,
-                          d.due_at.isoformat(), RETRY_AFTER, first_line(exc))
-                tstore.postpone(conn=conn, timer_id=d.id, until=now + RETRY_AFTER)
-    return fired
+        return tstore.fire_each(
+            conn=conn, due=tstore.claim_due_feedback(conn=conn, now=now, limit=limit), now=now,
+            fire=lambda d: _fire_one(conn, d, now=now, policy=policy), errors=(TicketingError,),
+            log=log, retry_after=RETRY_AFTER,
+            describe=lambda d: (f"feedback timer {d.id} ({d.clock} {d.action} of feedback "
+                                f"{d.feedback_id}, due {d.due_at.isoformat()})"))
 
 
 def feedback_pass(conn: Conn, now: datetime, policy: Policy) -> int:
