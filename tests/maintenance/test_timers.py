@@ -5,6 +5,7 @@ nothing once the work order is done or moved; the notices through the notificati
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 
 import psycopg
@@ -12,14 +13,16 @@ import psycopg
 from maintenance.orders import cancel, complete, start
 from maintenance.policy import builtin_policy
 from maintenance.service import sync
-from maintenance.timers import BREACH, ESCALATION, WARNING, fire_due_inspections
+from maintenance.timers import BREACH, ESCALATION, WARNING, fire_due_inspections, inspection_pass
 from storage import inspection_timers as itstore
 from storage import maintenance as store
-from storage.timers import get_clock
+from storage.connect import connect
+from storage.timers import get_clock, next_due
 from tests.maintenance.fleet import NOW, seed
 from ticketing.notify.channels import ChannelConfig
 from ticketing.notify.service import Notifier
 from ticketing.policy import builtin_policy as service_policy
+from ticketing.timers import run_timers
 
 POLICY = builtin_policy()
 STEPS = service_policy().escalation.steps
@@ -152,3 +155,30 @@ def test_the_warning_and_the_breach_go_through_the_notification_routes(
     assert [(ev, ch, to) for ev, ch, to, _ in sent] == [
         (WARNING, "email", "li@example.com"), (BREACH, "email", "li@example.com")]
     assert sent[1][3].startswith(f"[robowatch] INS-{hw.id} grade IV: SLA breached")
+
+
+async def test_the_ticketing_timer_loop_fires_inspection_timers(db_url: str) -> None:
+    with connect(db_url) as conn:
+        seed(conn)
+        sync(conn=conn, policy=POLICY, now=NOW, actor="test")
+        conn.commit()
+        hw = _hardware(conn, "R1")
+    policy = service_policy()
+    now = [hw.due_at + GRACE + STEPS[0].after]  # past the breach and the first rung
+    stop, wake = asyncio.Event(), asyncio.Event()
+    loop = asyncio.create_task(run_timers(conninfo=db_url, policy=policy, stop=stop, wake=wake,
+                                          clock=lambda: now[0], also=(inspection_pass,)))
+    deadline = asyncio.get_running_loop().time() + 30
+    while True:
+        with connect(db_url, autocommit=True) as conn:
+            nxt = next_due(conn=conn)
+        if nxt is None or nxt > now[0]:
+            break
+        assert asyncio.get_running_loop().time() < deadline, "timers not fired in time"
+        await asyncio.sleep(0.05)
+    stop.set()
+    await asyncio.wait_for(loop, timeout=10)
+    with connect(db_url, autocommit=True) as conn:
+        fired = [(e.event, e.data.get("level")) for e in
+                 store.inspection_events(conn=conn, inspection_id=hw.id) if e.actor == "system"]
+    assert fired == [(WARNING, None), (BREACH, None), (ESCALATION, STEPS[0].level)]
