@@ -107,6 +107,9 @@ class AnomalyPublic(_Public):
     evidence: dict[str, Any]
     ticket_id: int | None
     created_at: UtcDatetime
+    # The alert wall's shared acknowledgement (POST /anomalies/{id}/acknowledge).
+    acknowledged_at: UtcDatetime | None = None
+    acknowledged_by: str | None = None
 
     @classmethod
     def of(cls, row: AnomalyRow) -> AnomalyPublic:
@@ -115,7 +118,8 @@ class AnomalyPublic(_Public):
             kind=row.kind, signals=row.signals, detector=row.detector, score=row.score,
             impact=row.impact, started_at=row.started_at, ended_at=row.ended_at,
             open=row.ended_at is None, evidence=row.evidence, ticket_id=row.ticket_id,
-            created_at=row.created_at,
+            created_at=row.created_at, acknowledged_at=row.acknowledged_at,
+            acknowledged_by=row.acknowledged_by,
         )
 
 

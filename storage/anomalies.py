@@ -14,7 +14,7 @@ from storage.listing import order_by, where_all
 __all__ = ["NewAnomaly", "AnomalyRow", "open_anomaly", "close_anomaly", "open_anomaly_keys",
            "close_open_anomalies",
            "list_anomalies", "ANOMALY_SORTS", "get_anomaly", "update_open_anomaly_evidence",
-           "IMPACT_CLASSES"]
+           "acknowledge_anomaly", "IMPACT_CLASSES"]
 
 IMPACT_CLASSES = ("stoppage", "core-module", "non-core", "minor")
 
@@ -53,6 +53,8 @@ class AnomalyRow:
     evidence: dict[str, Any]
     ticket_id: int | None
     created_at: datetime
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None
 
 
 def open_anomaly(*, conn: psycopg.Connection, anomaly: NewAnomaly) -> int | None:
@@ -99,7 +101,8 @@ def open_anomaly_keys(*, conn: psycopg.Connection) -> set[tuple[int, str, str]]:
 
 _SELECT = """
     SELECT a.id, a.robot_id, r.code, c.code, a.component, a.kind, a.signals, a.detector,
-           a.score, a.impact, a.started_at, a.ended_at, a.evidence, a.ticket_id, a.created_at
+           a.score, a.impact, a.started_at, a.ended_at, a.evidence, a.ticket_id, a.created_at,
+           a.acknowledged_at, a.acknowledged_by
     FROM anomalies a
     JOIN robots r ON r.id = a.robot_id
     JOIN lines l ON l.id = r.line_id
@@ -113,6 +116,7 @@ def _row(r: tuple[Any, ...]) -> AnomalyRow:
         id=r[0], robot_id=r[1], robot=r[2], customer=r[3], component=r[4], kind=r[5],
         signals=list(r[6]), detector=r[7], score=r[8], impact=r[9], started_at=r[10],
         ended_at=r[11], evidence=r[12], ticket_id=r[13], created_at=r[14],
+        acknowledged_at=r[15], acknowledged_by=r[16],
     )
 
 
@@ -175,3 +179,17 @@ def update_open_anomaly_evidence(
         (Jsonb(evidence), robot_id, component, kind),
     ).fetchone()
     return int(row[0]) if row else None
+
+
+def acknowledge_anomaly(
+    *, conn: psycopg.Connection, anomaly_id: int, by: str, at: datetime
+) -> AnomalyRow | None:
+    """Record that ``by`` took in the anomaly at ``at`` (the alert wall's acknowledgement).
+    The first acknowledgement stands: a second one leaves the row as it is, so two walls
+    acknowledging at once agree on who was first. ``None`` when there is no such anomaly."""
+    conn.execute(
+        """UPDATE anomalies SET acknowledged_at = %s, acknowledged_by = %s
+           WHERE id = %s AND acknowledged_at IS NULL""",
+        (at, by, anomaly_id),
+    )
+    return get_anomaly(conn=conn, anomaly_id=anomaly_id)

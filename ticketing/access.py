@@ -21,8 +21,8 @@ from ticketing.errors import PolicyError
 from ticketing.policy import parse_toml, read_toml
 
 __all__ = ["Role", "ROLES", "Scope", "SCOPES", "TICKET_EVENTS", "MANAGE", "PARTS_ACTIONS",
-           "AFTER_SALES", "MAINTENANCE_ACTIONS", "Reach", "RoleRights", "AccessPolicy",
-           "load_access", "builtin_access", "ticket_in_reach"]
+           "AFTER_SALES", "MAINTENANCE_ACTIONS", "ALERT_ACTIONS", "Reach", "RoleRights",
+           "AccessPolicy", "load_access", "builtin_access", "ticket_in_reach"]
 
 Role = Literal["admin", "om_manager", "dispatcher", "engineer", "expert", "parts_keeper",
                "maintainer", "customer_viewer"]
@@ -66,8 +66,19 @@ AFTER_SALES: tuple[AfterSales, ...] = get_args(AfterSales)
 # findings, cancel one not started. Checked as ``maintenance_<act>``.
 MaintenanceAction = Literal["start", "complete", "cancel"]
 MAINTENANCE_ACTIONS: tuple[MaintenanceAction, ...] = get_args(MaintenanceAction)
+# Acts on the alert wall (docs/console.md), granted under a role's ``alerts`` key as
+# ``alerts_<act>``: acknowledge an anomaly for every wall (who and when are recorded).
+AlertAction = Literal["acknowledge"]
+ALERT_ACTIONS: tuple[AlertAction, ...] = get_args(AlertAction)
 
 Reach = Literal["all", "assigned", "own_customer", "none"]
+
+# Actions asked as ``<prefix><act>``: the names known after the prefix, and the role's key
+# that grants them.
+_PREFIXED: dict[str, tuple[tuple[str, ...], str]] = {
+    "manage_": (MANAGE, "manage"), "parts_": (PARTS_ACTIONS, "parts"),
+    "maintenance_": (MAINTENANCE_ACTIONS, "maintenance"), "alerts_": (ALERT_ACTIONS, "alerts"),
+}
 
 
 class _Model(BaseModel):
@@ -83,6 +94,7 @@ class RoleRights(_Model):
     parts: tuple[PartsAction, ...] = ()
     after_sales: tuple[AfterSales, ...] = ()
     maintenance: tuple[MaintenanceAction, ...] = ()
+    alerts: tuple[AlertAction, ...] = ()
 
     @model_validator(mode="after")
     def _reach_fits_events(self) -> RoleRights:
@@ -97,7 +109,9 @@ class RoleRights(_Model):
             raise ValueError("a role with parts actions must be able to read parts")
         if self.maintenance and "maintenance" not in self.read:
             raise ValueError("a role with maintenance actions must be able to read maintenance")
-        for name in ("read", "events", "manage", "parts", "after_sales", "maintenance"):
+        if self.alerts and "anomalies" not in self.read:
+            raise ValueError("a role with alerts actions must be able to read anomalies")
+        for name in ("read", "events", "manage", "parts", "after_sales", "maintenance", "alerts"):
             values = getattr(self, name)
             if len(set(values)) != len(values):
                 raise ValueError(f"{name} lists a name twice")
@@ -139,26 +153,17 @@ class AccessPolicy(_Model):
 
     def allows(self, role: str, action: str) -> bool:
         """May ``role`` perform ``action``: a ticket event, ``manage_<what>``, ``parts_<act>``,
-        ``maintenance_<act>`` or an after-sales act?
+        ``maintenance_<act>``, ``alerts_<act>`` or an after-sales act?
 
         Whether the event may touch a given ticket is :func:`ticket_in_reach`'s question.
         """
         rights = self.rights(role)
-        if action.startswith("manage_"):
-            what = action.removeprefix("manage_")
-            if what not in MANAGE:
-                raise PolicyError(f"unknown action {action!r}")
-            return what in rights.manage
-        if action.startswith("parts_"):
-            act = action.removeprefix("parts_")
-            if act not in PARTS_ACTIONS:
-                raise PolicyError(f"unknown action {action!r}")
-            return act in rights.parts
-        if action.startswith("maintenance_"):
-            act = action.removeprefix("maintenance_")
-            if act not in MAINTENANCE_ACTIONS:
-                raise PolicyError(f"unknown action {action!r}")
-            return act in rights.maintenance
+        for prefix, (known, field) in _PREFIXED.items():
+            if action.startswith(prefix):
+                act = action.removeprefix(prefix)
+                if act not in known:
+                    raise PolicyError(f"unknown action {action!r}")
+                return act in getattr(rights, field)
         if action in AFTER_SALES:
             return action in rights.after_sales
         if action not in TICKET_EVENTS:

@@ -201,7 +201,8 @@ def me(caller: CallerDep, request: Request) -> CallerPublic:
     return CallerPublic(name=caller.name, kind=caller.kind, role=caller.role,
                         customer=caller.customer, engineer=caller.engineer,
                         expires_at=caller.expires_at, read=list(rights.read),
-                        events=list(rights.events), tickets=rights.tickets)
+                        events=list(rights.events), tickets=rights.tickets,
+                        alerts=list(rights.alerts))
 
 
 def _change_own_password(state: State, caller: Caller, change: PasswordChange,

@@ -38,6 +38,8 @@ class CallerPublic(_Body):
     read: list[str]
     events: list[str]
     tickets: str
+    # Alert-wall acts (access policy ``alerts``): the console shows the Acknowledge button.
+    alerts: list[str] = []
 
 
 class PasswordChange(_Body):

@@ -1,4 +1,7 @@
-"""``/api/v1/anomalies``: what detection found, newest first by default."""
+"""``/api/v1/anomalies``: what detection found, newest first by default, and the alert wall's
+shared acknowledgement (``POST /anomalies/{id}/acknowledge``, the ``alerts_acknowledge``
+action): the first caller's name and time are stored on the anomaly, and the row's update
+reaches every wall over the live stream (docs/console.md)."""
 
 from __future__ import annotations
 
@@ -6,12 +9,12 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query
 
-from api.auth import require_read
-from api.deps import ConnDep, CurrentUser
+from api.auth import require_action, require_read
+from api.deps import ConnDep, CurrentUser, NowDep
 from api.params import CodeFilter, Limit, Offset, RowId, TicketQuery
 from api.routers.tickets import resolve_ticket
 from api.schemas import AnomaliesPublic, AnomalyPublic, Impact
-from storage.anomalies import get_anomaly, list_anomalies
+from storage.anomalies import acknowledge_anomaly, get_anomaly, list_anomalies
 
 __all__ = ["router"]
 
@@ -50,6 +53,19 @@ def list_(
 @router.get("/{anomaly_id}", responses={404: {"description": "No anomaly with this id"}})
 def read(conn: ConnDep, caller: CurrentUser, anomaly_id: RowId) -> AnomalyPublic:
     row = get_anomaly(conn=conn, anomaly_id=anomaly_id)
+    if row is None or not caller.sees(row.customer):
+        raise HTTPException(status_code=404, detail=f"anomaly {anomaly_id} not found")
+    return AnomalyPublic.of(row)
+
+
+@router.post("/{anomaly_id}/acknowledge", dependencies=[require_action("alerts_acknowledge")],
+             responses={404: {"description": "No anomaly with this id"}})
+def acknowledge(conn: ConnDep, caller: CurrentUser, now: NowDep,
+                anomaly_id: RowId) -> AnomalyPublic:
+    """Acknowledge the anomaly for every alert wall; the first acknowledgement stands."""
+    row = get_anomaly(conn=conn, anomaly_id=anomaly_id)
+    if row is not None and caller.sees(row.customer):
+        row = acknowledge_anomaly(conn=conn, anomaly_id=anomaly_id, by=caller.name, at=now)
     if row is None or not caller.sees(row.customer):
         raise HTTPException(status_code=404, detail=f"anomaly {anomaly_id} not found")
     return AnomalyPublic.of(row)
