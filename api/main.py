@@ -37,6 +37,7 @@ from api.routers import (
     callbacks,
     console,
     console_data,
+    console_kpis,
     directory,
     feedback,
     fleet_tree,
@@ -174,8 +175,8 @@ def create_app(
     app.include_router(directory.fleet, prefix=API_PREFIX)
     app.include_router(directory.people, prefix=API_PREFIX)
     for resource in (robots, tickets, ticket_events, handovers, anomalies, stream, maintenance,
-                     parts, telemetry, fleet_tree, console_data, archive, reports, feedback,
-                     callbacks):
+                     parts, telemetry, fleet_tree, console_data, console_kpis, archive, reports,
+                     feedback, callbacks):
         app.include_router(resource.router, prefix=API_PREFIX)
     # After sales (docs/after-sales.md); the survey answers customers' links without a login.
     for router in (callbacks.survey, improvement.rca_router, improvement.problems,
