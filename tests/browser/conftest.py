@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +24,7 @@ from storage.fleet import (
     ensure_signals,
     register_fleet,
 )
+from storage.maintenance import NewInspection, insert_inspection
 from storage.telemetry import PointColumns, encode_copy, write_copy
 from tests.api.callers import ensure_user
 from tests.api.server import serve_in_thread
@@ -82,9 +83,23 @@ def _write(conn: psycopg.Connection, robot_id: int, sid: int, t: np.ndarray,
     write_copy(conn=conn, data=encode_copy(cols), rows=t.size)
 
 
+def _plan_maintenance(conn: psycopg.Connection, robots: dict[str, int], now: datetime) -> None:
+    """Two open work orders for the calendar: a monthly check with its window and engineer,
+    and one a condition moved earlier."""
+    day = timedelta(days=1)
+    insert_inspection(conn=conn, state="scheduled", new=NewInspection(
+        robot_id=robots["R-0001"], plan="hardware", due_at=now + 2 * day, trigger="calendar",
+        reason="calendar: every 1 months", engineer="E-101",
+        window_start=now + 2 * day, window_end=now + 2 * day + timedelta(hours=4)))
+    insert_inspection(conn=conn, state="planned", new=NewInspection(
+        robot_id=robots["R-0003"], plan="performance", due_at=now + day, trigger="condition",
+        reason="condition: J2 vibration trend", moved_from=now + 40 * day))
+
+
 @pytest.fixture
 def console_db(db_url: str) -> dict[str, int]:
-    """The fleet above with two hours of telemetry ending now, and the console's users."""
+    """The fleet above with two hours of telemetry ending now, two maintenance work orders,
+    and the console's users."""
     with psycopg.connect(db_url) as conn:
         robots = register_fleet(conn=conn, fleet=FLEET)
         names = [f"J{j}.{q}" for q in QUANTITIES for j in JOINTS] + ["program_state"]
@@ -94,8 +109,10 @@ def console_db(db_url: str) -> dict[str, int]:
         now = datetime.now(UTC)
         for code in ("R-0001", "R-0003"):
             _store(conn, robots[code], ids, now)
+        _plan_maintenance(conn, robots, now)
         conn.commit()
         ensure_user(conn, "manager", "om_manager")
+        ensure_user(conn, "dispatcher", "dispatcher")
         ensure_user(conn, "midea", "customer_viewer", customer="MDHOME")
     return robots
 

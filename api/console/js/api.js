@@ -24,6 +24,9 @@ export async function call(path, { method = "GET", body, headers = {} } = {}) {
   return data;
 }
 
+// The signed-in caller (GET /auth/me): name, role, what it may read and do.
+export const viewer = { name: "", role: "", read: [], events: [], alerts: [] };
+
 // Names for codes: customers, sites, lines from the fleet tree; engineers from /engineers.
 export const names = { customers: new Map(), sites: new Map(), engineers: new Map(), robots: new Map() };
 

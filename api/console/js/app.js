@@ -1,31 +1,20 @@
 // The console's shell: sign-in check, language switch, navigation between pages by the URL
 // hash (#/wall, #/board, #/ticket/12, #/robot/R-0001, #/fleet, #/calendar, #/kpi) and the
 // live stream every page listens to.
-import { API, LOGIN_PAGE, call, connectStream, loadNames, serverNow } from "./api.js";
+import { API, LOGIN_PAGE, call, connectStream, loadNames, serverNow, viewer } from "./api.js";
 import { currentLang, loadLang, t } from "./i18n.js";
 import { boardPage } from "./board.js";
 import { calendarPage } from "./calendar.js";
 import { fleetPage } from "./fleet.js";
+import { kpiPage } from "./kpi.js";
 import { robotPage } from "./robot.js";
 import { ticketPage } from "./ticket.js";
 import { el, settings } from "./ui.js";
 import { wallPage } from "./wall.js";
 
-// Pages whose data other work brings (KPIs): their place in the navigation and the router is
-// ready; each says what it will show.
-function comingPage(key) {
-  return async (view) => {
-    const box = el("section", "panel coming");
-    box.dataset.section = key;
-    box.append(el("h2", null, t(`nav.${key}`)), el("p", "empty", t(`${key}.coming`)));
-    view.replaceChildren(box);
-    return {};
-  };
-}
-
 const ROUTES = {
   wall: wallPage, board: boardPage, fleet: fleetPage, ticket: ticketPage, robot: robotPage,
-  calendar: calendarPage, kpi: comingPage("kpi"),
+  calendar: calendarPage, kpi: kpiPage,
 };
 let current = null;
 let me = null;
@@ -75,6 +64,7 @@ async function main() {
   const resp = await fetch(`${API}/auth/me`, { headers: { Accept: "application/json" } });
   if (resp.status === 401) { location.assign(LOGIN_PAGE); return; }
   me = await resp.json();
+  Object.assign(viewer, me);
   document.body.dataset.role = me.role;
   Object.assign(settings, await call("console/settings"));
   await loadNames(me);
@@ -85,6 +75,7 @@ async function main() {
     location.assign(LOGIN_PAGE);
   });
   if (!me.read.includes("tickets")) document.querySelector('nav a[data-page="board"]').hidden = true;
+  if (!me.read.includes("reports")) document.querySelector('nav a[data-page="kpi"]').hidden = true;
   window.addEventListener("hashchange", () => route());
   setLink("connecting");
   connectStream(setLink);

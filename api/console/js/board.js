@@ -1,7 +1,7 @@
 // Ticket board: one column per state, cards in urgency order (breached, then least time
 // left, then grade), live from the stream; filters by customer, grade, engineer and site.
 import { call, customerName, engineerName, names, onStream } from "./api.js";
-import { t, term } from "./i18n.js";
+import { t, term, tn } from "./i18n.js";
 import { GRADES, byUrgency, el, gradeBadge, keyClock, link, paintClock, ticketTitle } from "./ui.js";
 
 const COLUMNS = ["new", "dispatched", "accepted", "travelling", "in_progress",
@@ -89,7 +89,7 @@ export async function boardPage(view, params) {
       return col;
     }));
     const overdue = shown.filter((x) => { const k = keyClock(x); return k && Date.parse(k.due) < Date.now(); });
-    counts.textContent = t("board.counts", { n: shown.length, overdue: overdue.length });
+    counts.textContent = `${tn("board.open", shown.length)} · ${tn("board.overdue", overdue.length)}`;
   }
 
   async function reload() {

@@ -2,14 +2,14 @@
 // they are due, in the viewer's time zone, with their window, engineer and why they are due
 // (calendar, usage, or a condition that moved them earlier).
 import { call, customerName, engineerName } from "./api.js";
-import { fmtDate, fmtTime, t, term } from "./i18n.js";
+import { fmtDate, fmtTime, t, term, tn } from "./i18n.js";
 import { el, link } from "./ui.js";
 
 export function inspectionItem(x) {
   const li = el("li", `inspection m-${x.state}`);
   li.dataset.id = x.id;
   const head = el("div", "card-head");
-  head.append(el("strong", null, x.plan), el("span", "state", term("mstate", x.state)));
+  head.append(el("strong", null, term("plan", x.plan)), el("span", "state", term("mstate", x.state)));
   const where = el("div", "where");
   where.append(link(`#/robot/${encodeURIComponent(x.robot)}`, "code", x.robot), ` · ${customerName(x.customer)}`);
   li.append(head, where,
@@ -24,7 +24,7 @@ export function inspectionItem(x) {
 export async function calendarPage(view) {
   const data = await call("maintenance/inspections?open=true&limit=1000");
   const bar = el("div", "toolbar");
-  bar.append(el("h2", null, t("nav.calendar")), el("span", "counts", t("maint.count", { n: data.count })));
+  bar.append(el("h2", null, t("nav.calendar")), el("span", "counts", tn("maint.count", data.count)));
   const days = new Map();
   for (const x of [...data.items].sort((a, b) => Date.parse(a.due_at) - Date.parse(b.due_at))) {
     const day = fmtDate(x.due_at);

@@ -109,3 +109,39 @@ export function drawChart(node, data, { title, bands = [], width, height = 200, 
   node.append(legend);
   return chart;
 }
+
+// A KPI trend: one value per period (x = the period's index, labelled by the period), lines
+// with points so a single period still shows, targets dashed. series: [{label, values,
+// target?: bool}]; fmt formats a value for the y axis.
+export function drawTrend(node, { title, labels, series, fmt, width, height = 220 }) {
+  const uSeries = [{}];
+  series.forEach((s, i) => {
+    const colour = COLOURS[i % COLOURS.length];
+    uSeries.push({ label: s.label, stroke: s.target ? "#8b98a8" : colour, width: s.target ? 1 : 2,
+                   dash: s.target ? [6, 4] : undefined, spanGaps: false,
+                   points: { show: !s.target, size: 6, fill: colour } });
+  });
+  const xs = labels.map((_, i) => i);
+  const opts = {
+    title, width: width || Math.max(node.clientWidth, 300), height, series: uSeries, legend: { show: false },
+    scales: { x: { time: false, range: () => [-0.3, Math.max(labels.length - 0.7, 0.7)] } },
+    axes: [{ stroke: "#8b98a8", grid: { stroke: "#243040" }, incrs: [1], space: 30,
+             values: (u, splits) => splits.map((v) => labels[v] ?? "") },
+           { stroke: "#8b98a8", grid: { stroke: "#243040" }, size: 64,
+             values: (u, splits) => splits.map(fmt) }],
+    cursor: { drag: { x: false, y: false } },
+  };
+  node.replaceChildren();
+  const chart = new window.uPlot(opts, [xs, ...series.map((s) => s.values)], node);
+  const legend = el("div", "legend");
+  series.forEach((s, i) => {
+    const item = el("span", `legend-item${s.target ? " target" : ""}`, s.label);
+    item.style.setProperty("--c", s.target ? "#8b98a8" : COLOURS[i % COLOURS.length]);
+    legend.append(item);
+  });
+  if (series.every((s) => s.target || s.values.every((v) => v === null))) {
+    legend.append(el("span", "empty", t("chart.no_data")));
+  }
+  node.append(legend);
+  return chart;
+}

@@ -1,7 +1,7 @@
 // Fleet tree: customers -> sites -> lines -> robots, status per robot and counts per level,
 // searchable by robot code, serial or customer (the API filters: GET /fleet/tree?q=).
 import { call } from "./api.js";
-import { fmtTime, t, term } from "./i18n.js";
+import { fmtTime, t, term, tn } from "./i18n.js";
 import { el, link } from "./ui.js";
 
 const STATUSES = ["running", "alarm", "stopped", "no_data"];
@@ -68,7 +68,7 @@ function robotTable(robots) {
     if (r.warranty_expired) code.append(el("span", "flag", t("fleet.warranty_expired")));
     tr.append(code, el("td", null, ""), el("td", null, [r.brand, r.model].filter(Boolean).join(" ")),
               el("td", "code", r.serial || "—"), el("td", null, r.last_seen ? fmtTime(r.last_seen) : "—"),
-              el("td", null, t("fleet.open_counts", { a: r.open_anomalies, t: r.open_tickets })));
+              el("td", null, `${tn("fleet.alerts", r.open_anomalies)} · ${tn("fleet.tickets", r.open_tickets)}`));
     tr.children[1].append(el("span", `status status-${r.status}`, term("status", r.status)));
     table.append(tr);
   }

@@ -33,6 +33,16 @@ export function t(key, vars) {
   return text;
 }
 
+// A counted message: tn("wall.alerts", 3) picks "wall.alerts.<category>" by the language's
+// plural rules (CLDR through Intl.PluralRules: English one/other, Chinese other only) and
+// fills {n} with the count, written the language's way.
+export function tn(key, n, vars) {
+  const category = new Intl.PluralRules(lang).select(n);
+  const wanted = `${key}.${category}`;
+  const chosen = messages[wanted] === undefined ? `${key}.other` : wanted;
+  return t(chosen, { ...vars, n: n.toLocaleString(lang) });
+}
+
 // A code from the API's vocabulary (state, event, kind, impact) as words; the code itself
 // when the catalogue has none (a detector's new kind still shows).
 export function term(group, code) {

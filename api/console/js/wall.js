@@ -1,9 +1,11 @@
 // Live alert wall: open anomalies and SLA warnings as cards, newest first, coloured by the
 // grade of their ticket. New ones arrive over the stream without a reload; optional sound
-// and desktop notification. Acknowledging a card is this screen's: it stops the card
-// flashing and sounding here (kept in localStorage), and changes nothing for others.
-import { call, customerName, onStream } from "./api.js";
-import { fmtTime, t, term } from "./i18n.js";
+// and desktop notification. Acknowledging an anomaly is shared: the server records who and
+// when (POST /anomalies/{id}/acknowledge) and the row's update reaches every other wall over
+// the stream. An SLA warning belongs to its ticket's clock, not to an anomaly: acknowledging
+// it quietens this screen only (kept in localStorage); working the ticket ends it.
+import { call, customerName, onStream, viewer } from "./api.js";
+import { fmtTime, t, term, tn } from "./i18n.js";
 import { clockState, el, gradeBadge, keyClock, link } from "./ui.js";
 
 const ACK_KEY = "robowatch.acked";
@@ -54,8 +56,6 @@ export async function wallPage(view) {
   grid.id = "wall";
   view.replaceChildren(bar, grid);
 
-  function cardKey(item) { return item.kind === "anomaly" ? `a:${item.a.id}` : `s:${item.ticket}:${item.clock}`; }
-
   function anomalyCard(a) {
     const ticket = a.ticket_id ? tickets.get(a.ticket_id) : null;
     const key = `a:${a.id}`;
@@ -71,7 +71,27 @@ export async function wallPage(view) {
                  ` · ${customerName(a.customer_id)}`);
     card.append(head, what, where);
     if (ticket) card.append(link(`#/ticket/${ticket.id}`, "ticket-link code", ticket.number));
-    return finish(card, key);
+    if (a.acknowledged_at) {
+      card.classList.add("acked");
+      card.append(el("div", "acked-by", t("wall.acked_by", { who: a.acknowledged_by,
+                                                             at: fmtTime(a.acknowledged_at, false) })));
+    } else {
+      card.classList.add("unacked");
+      if (viewer.alerts.includes("acknowledge")) {
+        card.append(ackButton(async (button) => {
+          button.disabled = true;
+          try {
+            anomalies.set(a.id, await call(`anomalies/${a.id}/acknowledge`, { method: "POST" }));
+          } catch (err) {
+            console.error(err);
+            button.disabled = false;
+          }
+          render();
+        }));
+      }
+    }
+    if (fresh.has(key)) card.classList.add("fresh");
+    return card;
   }
 
   function warningCard(w) {
@@ -87,17 +107,10 @@ export async function wallPage(view) {
                           { clock: term("clock", w.clock) })),
       link(`#/ticket/${ticket.id}`, "ticket-link code", ticket.number),
       el("div", "where", `${ticket.robot_id} · ${customerName(ticket.customer_id)}`));
-    return finish(card, key);
-  }
-
-  function finish(card, key) {
     if (acked.has(key)) card.classList.add("acked");
     else {
       card.classList.add("unacked");
-      const ack = el("button", "ack", t("wall.ack"));
-      ack.type = "button";
-      ack.addEventListener("click", () => { acked.add(key); saveAcks(); render(); });
-      card.append(ack);
+      card.append(ackButton(() => { acked.add(key); saveAcks(); render(); }));
     }
     if (fresh.has(key)) card.classList.add("fresh");
     return card;
@@ -112,7 +125,7 @@ export async function wallPage(view) {
     grid.replaceChildren(...nodes);
     if (!nodes.length) grid.append(el("p", "empty", t("wall.empty")));
     const open = nodes.filter((n) => n.classList.contains("unacked")).length;
-    counts.textContent = t("wall.counts", { n: nodes.length, open });
+    counts.textContent = `${tn("wall.alerts", nodes.length)} · ${tn("wall.unacked", open)}`;
   }
 
   // Open tickets already past their warning share or due show as warnings too, so a wall
@@ -179,6 +192,13 @@ export async function wallPage(view) {
   });
   await reload();
   return { leave: off };
+}
+
+function ackButton(onClick) {
+  const button = el("button", "ack", t("wall.ack"));
+  button.type = "button";
+  button.addEventListener("click", () => onClick(button));
+  return button;
 }
 
 function toggle(key, on, change) {
