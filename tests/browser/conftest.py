@@ -150,9 +150,9 @@ def page(browser: Browser) -> Iterator[Page]:
     assert not errors, errors
 
 
-def shot(page: Page, name: str) -> Path:
+def shot(page: Page, name: str, *, full_page: bool = False) -> Path:
     path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=False)
+    page.screenshot(path=str(path), full_page=full_page)
     return path
 
 

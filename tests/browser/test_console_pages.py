@@ -64,22 +64,26 @@ def tour(page: Page, url: str, routes: list[str], lang: str) -> list[str]:
             assert not MISSING_KEY.search(text), (route, lang, MISSING_KEY.findall(text))
             taken.append(f"{name}-{lang}" + ("" if width == 1366 else f"-{width}"))
             shot(page, taken[-1])
+            shot(page, f"{taken[-1]}-full", full_page=True)  # below the fold, for review
     page.set_viewport_size({"width": 1366, "height": 768})
     return taken
 
 
-def inject_fault(db_url: str, robots: dict[str, int]) -> int:
-    """What detection and ticketing store for a J3 overheating on R-0001: the readings, the
-    anomaly, the graded ticket (the stream relays the rows to the wall)."""
+def inject_fault(db_url: str, robots: dict[str, int], *, robot: str = "R-0001",
+                 signal: str = "J3.temperature", kind: str = "temperature_high",
+                 impact: str = "core-module", rise: tuple[float, float] = (60.0, 95.0)) -> int:
+    """What detection and ticketing store for a fault (by default a J3 overheating on
+    R-0001): the readings, the anomaly, the graded ticket (the stream relays the rows to the
+    wall)."""
     now = datetime.now(UTC)
     with psycopg.connect(db_url) as conn:
-        sid = signal_ids(conn=conn)["J3.temperature"]
+        sid = signal_ids(conn=conn)[signal]
         t = np.arange(now.timestamp() - 180, now.timestamp(), 1.0) + 0.5
-        _write(conn, robots["R-0001"], sid, t, np.linspace(60, 95, t.size))
+        _write(conn, robots[robot], sid, t, np.linspace(*rise, t.size))
         anomaly_id = open_anomaly(conn=conn, anomaly=NewAnomaly(
-            robot_id=robots["R-0001"], component="J3", kind="temperature_high",
-            detector="limits", impact="core-module", started_at=now - timedelta(seconds=150),
-            score=4.2, signals=("J3.temperature",), evidence={"max": 95.0}))
+            robot_id=robots[robot], component=signal.split(".")[0], kind=kind,
+            detector="limits", impact=impact, started_at=now - timedelta(seconds=150),
+            score=4.2, signals=(signal,), evidence={"max": rise[1]}))
         conn.commit()
         assert anomaly_id is not None
         result = ticket_anomaly(conn=conn, anomaly_id=anomaly_id, policy=load_policy(), now=now)
@@ -146,6 +150,9 @@ def test_fault_to_resolved_ticket_in_two_languages(
     assert page.locator("#actions button[data-event='sign_off']").count() == 0
 
     check_kpis(page, url)
+    # A second fault, not yet taken in, so the pages show work in each state.
+    inject_fault(db_url, console_db, robot="R-0003", signal="J2.vibration",
+                 kind="vibration_high", impact="stoppage", rise=(1.2, 6.0))
 
     pages = ["wall", "board", "fleet", f"ticket/{ticket_id}", "robot/R-0001", "calendar", "kpi"]
     taken = tour(page, url, pages, "en")
@@ -165,6 +172,7 @@ def test_fault_to_resolved_ticket_in_two_languages(
         box = code.bounding_box()
         assert box is not None and box["height"] < 30, code.inner_text()
     shot(page, "board-1000px-en")
+    page.set_viewport_size({"width": 1366, "height": 768})
     page.goto(f"{url}/console/login.html")
     page.click("#lang")
     expect(page.locator("button[type=submit]")).to_have_text("登录")
@@ -198,7 +206,7 @@ def check_kpis(page: Page, url: str) -> None:
     page.wait_for_selector(".kpi-chart canvas", timeout=TIMEOUT_MS)
     page.select_option("select[name='customer']", "MDHOME")  # no tickets there this week
     expect(page.locator(".kpi-tile[data-kpi='completion'] .kpi-value")).to_have_text("no data")
-    shot(page, "kpi-week-customer-en")
+    shot(page, "kpi-week-customer-en", full_page=True)
 
 
 def test_acknowledging_on_one_wall_shows_on_another_without_reload(

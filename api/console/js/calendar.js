@@ -2,7 +2,7 @@
 // they are due, in the viewer's time zone, with their window, engineer and why they are due
 // (calendar, usage, or a condition that moved them earlier).
 import { call, customerName, engineerName } from "./api.js";
-import { fmtDate, fmtTime, t, term, tn } from "./i18n.js";
+import { currentLang, fmtDate, fmtTime, t, term, tn } from "./i18n.js";
 import { el, link } from "./ui.js";
 
 export function inspectionItem(x) {
@@ -21,13 +21,18 @@ export function inspectionItem(x) {
   return li;
 }
 
+// A planner reads days by their weekday as much as by their date.
+function fmtDay(value) {
+  return `${fmtDate(value)} ${new Date(value).toLocaleDateString(currentLang(), { weekday: "short" })}`;
+}
+
 export async function calendarPage(view) {
   const data = await call("maintenance/inspections?open=true&limit=1000");
   const bar = el("div", "toolbar");
   bar.append(el("h2", null, t("nav.calendar")), el("span", "counts", tn("maint.count", data.count)));
   const days = new Map();
   for (const x of [...data.items].sort((a, b) => Date.parse(a.due_at) - Date.parse(b.due_at))) {
-    const day = fmtDate(x.due_at);
+    const day = fmtDay(x.due_at);
     if (!days.has(day)) days.set(day, []);
     days.get(day).push(x);
   }

@@ -2,10 +2,16 @@
 // each signal as a line, the min-max envelope of each bucket as a band (so a spike shorter
 // than a bucket still shows), anomalies as shaded spans over the plot. Dragging across a
 // chart zooms into that span (the page fetches it again at the finer resolution).
-import { currentLang, t } from "./i18n.js";
+import { currentLang, t, term } from "./i18n.js";
 import { el } from "./ui.js";
 
 const COLOURS = ["#4cc9f0", "#f72585", "#ffd166", "#06d6a0", "#b388ff", "#ff9f43"];
+
+// "J3.temperature" as words: "J3 Motor temperature"; other signals keep their name.
+export function signalLabel(signal) {
+  const [joint, quantity] = signal.split(".");
+  return /^J\d$/.test(joint) && quantity ? `${joint} ${term("quantity", quantity)}` : signal;
+}
 
 export function chartsAvailable() { return typeof window.uPlot === "function"; }
 
@@ -113,7 +119,8 @@ export function drawChart(node, data, { title, bands = [], width, height = 200, 
 // A KPI trend: one value per period (x = the period's index, labelled by the period), lines
 // with points so a single period still shows, targets dashed. series: [{label, values,
 // target?: bool}]; fmt formats a value for the y axis.
-export function drawTrend(node, { title, labels, series, fmt, width, height = 220 }) {
+// yRange: [min, max] fixed (shares: 0 to 100 %), or null: from 0 to a little above the data.
+export function drawTrend(node, { title, labels, series, fmt, width, height = 220, yRange = null }) {
   const uSeries = [{}];
   series.forEach((s, i) => {
     const colour = COLOURS[i % COLOURS.length];
@@ -124,7 +131,8 @@ export function drawTrend(node, { title, labels, series, fmt, width, height = 22
   const xs = labels.map((_, i) => i);
   const opts = {
     title, width: width || Math.max(node.clientWidth, 300), height, series: uSeries, legend: { show: false },
-    scales: { x: { time: false, range: () => [-0.3, Math.max(labels.length - 0.7, 0.7)] } },
+    scales: { x: { time: false, range: () => [-0.3, Math.max(labels.length - 0.7, 0.7)] },
+              y: { range: (u, lo, hi) => yRange || [0, hi > 0 ? hi * 1.15 : 1] } },
     axes: [{ stroke: "#8b98a8", grid: { stroke: "#243040" }, incrs: [1], space: 30,
              values: (u, splits) => splits.map((v) => labels[v] ?? "") },
            { stroke: "#8b98a8", grid: { stroke: "#243040" }, size: 64,

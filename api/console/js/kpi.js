@@ -178,7 +178,8 @@ export async function kpiPage(view, params) {
     trend.append(box);
     if (!chartsAvailable()) { missingBuild(box); continue; }
     drawTrend(box, { title: t(`kpi.chart.${c.key}`), labels, series: c.series, fmt: axisFmt(c.unit),
-                     width: Math.max(box.clientWidth - 30, 280) });
+                     width: Math.max(box.clientWidth - 30, 280),
+                     yRange: c.unit === "share" ? [0, 1.05] : c.unit === "score" ? [0, 5] : null });
   }
   return {};
 }

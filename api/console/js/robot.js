@@ -10,6 +10,8 @@ import { el, gradeBadge, link, pair, settings } from "./ui.js";
 const QUANTITIES = ["current", "torque", "temperature", "vibration"];
 const RANGES = [["1m", 60], ["10m", 600], ["1h", 3600], ["6h", 21600], ["1d", 86400],
                 ["7d", 604800], ["30d", 2592000], ["90d", 7776000]];
+// Units as stored (ASCII, from the collectors) and as a reader writes them.
+const UNIT_SYMBOLS = { degC: "°C", "N.m": "N·m" };
 const LIVE_REFRESH_MS = 5000;
 const LIVE_MAX_S = 21600; // ranges up to 6 h follow "now"; longer ones change too slowly to poll
 
@@ -120,7 +122,7 @@ export async function robotPage(view, params, code) {
       if (!data) return;
       const unit = data.series.find((s) => s.unit)?.unit;
       drawChart(boxes[q], data, {
-        title: `${t(`quantity.${q}`)}${unit ? ` (${unit})` : ""}`, bands: bands(q),
+        title: `${t(`quantity.${q}`)}${unit ? ` (${UNIT_SYMBOLS[unit] || unit})` : ""}`, bands: bands(q),
         label: (s) => s.split(".")[0],
         onZoom: (a, b) => { end = b; span = Math.max(b - a, 60); liveBox.checked = false; load(); },
       });

@@ -4,7 +4,7 @@
 // opens the handling report.
 import { ApiError, call, customerName, engineerName, names, onStream, serverNow } from "./api.js";
 import { fmtTime, t, term } from "./i18n.js";
-import { chartsAvailable, drawChart, missingBuild } from "./chart.js";
+import { chartsAvailable, drawChart, missingBuild, signalLabel } from "./chart.js";
 import { GRADES, el, gradeBadge, link, openClocks, paintClock, pair, ticketTitle } from "./ui.js";
 
 // What each event asks for (ticketing/lifecycle.py validators; api/schemas.py fields).
@@ -184,7 +184,7 @@ export async function ticketPage(view, params, id) {
     const to = new Date(Math.min(end + EVIDENCE_AFTER_S, serverNow() / 1000 + 1) * 1000).toISOString();
     const signals = a.signals.length ? a.signals.join(",") : `${a.component}.current`;
     const data = await call(`robots/${encodeURIComponent(a.robot_id)}/telemetry?signals=${signals}&from=${from}&to=${to}`);
-    drawChart(evidence, data, { title: `${term("kind", a.kind)} · ${a.component}`,
+    drawChart(evidence, data, { title: `${term("kind", a.kind)} · ${a.component}`, label: signalLabel,
       bands: [{ id: a.id, start, end: a.ended_at ? end : null, label: term("kind", a.kind) }] });
   }
 

@@ -41,10 +41,12 @@ export function gradeBadge(grade) {
 export const settings = { warn_share: 0.8 };
 
 // One clock's colour: green, amber past the warning share, red past due, grey while the
-// ticket is paused; met clocks are done (green) or late (red).
+// ticket is paused; met clocks are done (green) or late (red); one never met on a ticket
+// whose work is over (a plan not needed once resolved) is closed (grey), not counting down.
 export function clockState(ticket, clock, nowMs = serverNow()) {
   const due = Date.parse(clock.due);
   if (clock.met_at) return Date.parse(clock.met_at) > due ? "late" : "done";
+  if (DONE_STATES.has(ticket.state)) return "closed";
   if (ticket.paused) return "paused";
   if (due <= nowMs) return "overdue";
   const start = Date.parse(ticket.created_at);
@@ -82,6 +84,7 @@ export function paintClock(node, ticket, clock) {
   if (state === "done") text = t("sla.met", { clock: label });
   else if (state === "late") text = t("sla.met_late", { clock: label });
   else if (state === "paused") text = t("sla.paused", { clock: label });
+  else if (state === "closed") text = t("sla.closed", { clock: label });
   else if (state === "overdue") text = t("sla.overdue", { clock: label, d: duration(left) });
   else text = t("sla.left", { clock: label, d: duration(left) });
   node.append(el("span", "sla-text", text), el("small", null, t("sla.by", { at: fmtTime(clock.due) })));
