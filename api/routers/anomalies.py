@@ -9,12 +9,13 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query
 
-from api.auth import require_action, require_read
+from api.auth import Caller, require_action, require_read
 from api.deps import ConnDep, CurrentUser, NowDep
 from api.params import CodeFilter, Limit, Offset, RowId, TicketQuery
 from api.routers.tickets import resolve_ticket
 from api.schemas import AnomaliesPublic, AnomalyPublic, Impact
-from storage.anomalies import acknowledge_anomaly, get_anomaly, list_anomalies
+from storage.anomalies import AnomalyRow, acknowledge_anomaly, get_anomaly, list_anomalies
+from storage.connect import Conn
 
 __all__ = ["router"]
 
@@ -50,12 +51,21 @@ def list_(
     return AnomaliesPublic(items=[AnomalyPublic.of(r) for r in rows], count=count)
 
 
-@router.get("/{anomaly_id}", responses={404: {"description": "No anomaly with this id"}})
-def read(conn: ConnDep, caller: CurrentUser, anomaly_id: RowId) -> AnomalyPublic:
+def _not_found(anomaly_id: int) -> HTTPException:
+    return HTTPException(status_code=404, detail=f"anomaly {anomaly_id} not found")
+
+
+def _seen(conn: Conn, caller: Caller, anomaly_id: int) -> AnomalyRow:
+    """The anomaly, if the caller may see it; 404 otherwise (another customer's is "none")."""
     row = get_anomaly(conn=conn, anomaly_id=anomaly_id)
     if row is None or not caller.sees(row.customer):
-        raise HTTPException(status_code=404, detail=f"anomaly {anomaly_id} not found")
-    return AnomalyPublic.of(row)
+        raise _not_found(anomaly_id)
+    return row
+
+
+@router.get("/{anomaly_id}", responses={404: {"description": "No anomaly with this id"}})
+def read(conn: ConnDep, caller: CurrentUser, anomaly_id: RowId) -> AnomalyPublic:
+    return AnomalyPublic.of(_seen(conn, caller, anomaly_id))
 
 
 @router.post("/{anomaly_id}/acknowledge", dependencies=[require_action("alerts_acknowledge")],
@@ -63,9 +73,8 @@ def read(conn: ConnDep, caller: CurrentUser, anomaly_id: RowId) -> AnomalyPublic
 def acknowledge(conn: ConnDep, caller: CurrentUser, now: NowDep,
                 anomaly_id: RowId) -> AnomalyPublic:
     """Acknowledge the anomaly for every alert wall; the first acknowledgement stands."""
-    row = get_anomaly(conn=conn, anomaly_id=anomaly_id)
-    if row is not None and caller.sees(row.customer):
-        row = acknowledge_anomaly(conn=conn, anomaly_id=anomaly_id, by=caller.name, at=now)
-    if row is None or not caller.sees(row.customer):
-        raise HTTPException(status_code=404, detail=f"anomaly {anomaly_id} not found")
+    _seen(conn, caller, anomaly_id)
+    row = acknowledge_anomaly(conn=conn, anomaly_id=anomaly_id, by=caller.name, at=now)
+    if row is None:  # anomalies are never deleted; kept for the type
+        raise _not_found(anomaly_id)
     return AnomalyPublic.of(row)

@@ -20,7 +20,7 @@ from api.auth import require_read
 from api.auth.problems import not_found
 from api.deps import ConnDep, CurrentUser, NowDep
 from api.schemas import CODE_PATTERN
-from reports.kpis import KpiReport, compute_kpis
+from reports.kpis import GradeLine, KpiReport, compute_kpis
 from reports.periods import parse_period
 from reports.policy import builtin_reports_policy
 from storage.reports import ReportScope
@@ -50,22 +50,13 @@ class KpiFigure(_Out):
     met: bool | None
 
 
-class GradeFigures(_Out):
-    grade: str
-    tickets: int
-    response_on_time: float | None
-    resolution_on_time: float | None
-    completion: float | None
-    first_response_min: float | None
-
-
 class PeriodKpis(_Out):
     period: str
     start: datetime
     end: datetime
     as_of: datetime
     kpis: list[KpiFigure]
-    grades: list[GradeFigures]
+    grades: list[GradeLine]     # the report's own rows: tickets and on-time rates per grade
     fleet_mtbf_h: float | None
     fleet_failures: int
 
@@ -107,10 +98,7 @@ def _period_kpis(r: KpiReport) -> PeriodKpis:
                         target=k.target.value if k.target else None,
                         direction=k.target.direction if k.target else None, met=k.met)
               for k in r.kpis],
-        grades=[GradeFigures(grade=g.grade, tickets=g.tickets,
-                             response_on_time=g.response_on_time,
-                             resolution_on_time=g.resolution_on_time, completion=g.completion,
-                             first_response_min=g.first_response_min) for g in r.grades])
+        grades=r.grades)
 
 
 @router.get("/kpis", responses={404: {"description": "Another customer (or none such)"}})
