@@ -46,7 +46,9 @@ def sign_in(page: Page, url: str, username: str) -> None:
 
 def open_page(page: Page, url: str, route: str) -> None:
     page.goto(f"{url}/#/{route}")
-    page.wait_for_selector("#view[data-ready='1']", timeout=TIMEOUT_MS)
+    # The page asked for, ready: a hash change leaves the previous page "ready" for a moment.
+    name = route.split("/")[0].split("?")[0]
+    page.wait_for_selector(f"#view[data-page='{name}'][data-ready='1']", timeout=TIMEOUT_MS)
 
 
 def tour(page: Page, url: str, routes: list[str], lang: str) -> list[str]:

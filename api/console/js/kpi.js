@@ -30,7 +30,8 @@ export function fmtKpi(value, unit) {
 }
 
 function axisFmt(unit) {
-  return (v) => (unit === "share" ? `${Math.round(100 * v)}%` : digits(v, unit === "score" ? 1 : 0));
+  return (v) => (unit === "share" ? `${Math.round(100 * v)}%`
+    : digits(v, unit === "score" || !Number.isInteger(v) ? 1 : 0));
 }
 
 function tile(k) {
@@ -171,7 +172,8 @@ export async function kpiPage(view, params) {
   const trend = el("div", "kpi-charts");
   trend.id = "kpi-trend";
   view.replaceChildren(bar, tiles, grades, trend);
-  const labels = data.periods.map((p) => p.period);
+  // Six week labels side by side do not fit a chart's width with their year ("W49" does).
+  const labels = data.periods.map((p) => (kind === "weekly" ? p.period.split("-")[1] : p.period));
   for (const c of charts(data.periods)) {
     const box = el("div", "panel chart kpi-chart");
     box.dataset.chart = c.key;
