@@ -168,6 +168,8 @@ def test_fault_to_resolved_ticket_in_two_languages(
     expect(page.locator("nav a[data-page='wall']")).to_have_text("Alert wall",
                                                                   timeout=TIMEOUT_MS)
     open_page(page, url, "board")
+    # The page asked for, not the calendar the language switch was still redrawing.
+    expect(page.locator("#board")).to_be_visible()
     page.set_viewport_size({"width": 1000, "height": 768})
     # At 1000 px ticket numbers and robot codes stay on one line.
     for code in page.locator(".board .code").all():

@@ -18,7 +18,11 @@ const ROUTES = {
 };
 let current = null;
 let me = null;
+let navigation = 0;
 
+// Each navigation draws into its own box inside #view. A page still loading when the next
+// navigation starts (a language switch, then a click) finishes into its detached box and is
+// left at once, instead of drawing over the page the viewer went to.
 async function route() {
   const [path, query] = (location.hash.replace(/^#\/?/, "") || "wall").split("?");
   const [name, arg] = path.split("/");
@@ -26,16 +30,25 @@ async function route() {
   for (const a of document.querySelectorAll("nav a")) a.classList.toggle("on", a.dataset.page === name);
   if (current && current.leave) current.leave();
   current = null;
+  const mine = ++navigation;
   const view = document.getElementById("view");
   view.dataset.page = name;
   delete view.dataset.ready;
-  view.replaceChildren(el("p", "loading", t("app.loading")));
+  const box = el("div", "page");
+  box.append(el("p", "loading", t("app.loading")));
+  view.replaceChildren(box);
+  let shown = null;
   try {
-    current = await page(view, new URLSearchParams(query || ""), arg && decodeURIComponent(arg));
+    shown = await page(box, new URLSearchParams(query || ""), arg && decodeURIComponent(arg));
   } catch (err) {
     console.error(err);
-    view.replaceChildren(el("p", "error", t("app.error", { e: err.message })));
+    box.replaceChildren(el("p", "error", t("app.error", { e: err.message })));
   }
+  if (mine !== navigation) {
+    if (shown && shown.leave) shown.leave();
+    return;
+  }
+  current = shown;
   view.dataset.ready = "1";
 }
 
