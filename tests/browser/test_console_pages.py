@@ -245,6 +245,9 @@ def test_acknowledging_on_one_wall_shows_on_another_without_reload(
         other.reload()  # stored, not remembered by the browser
         expect(other.locator("#wall .card[data-robot='R-0001'] .acked-by")).to_be_visible(
             timeout=TIMEOUT_MS)
+        # Customer service reads no maintenance work orders: no such page in its navigation.
+        expect(other.locator("nav a[data-page='calendar']")).to_be_hidden()
+        expect(other.locator("nav a[data-page='kpi']")).to_be_visible()
     finally:
         other_context.close()
     assert not errors, errors

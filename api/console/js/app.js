@@ -89,6 +89,7 @@ async function main() {
   });
   if (!me.read.includes("tickets")) document.querySelector('nav a[data-page="board"]').hidden = true;
   if (!me.read.includes("reports")) document.querySelector('nav a[data-page="kpi"]').hidden = true;
+  if (!me.read.includes("maintenance")) document.querySelector('nav a[data-page="calendar"]').hidden = true;
   window.addEventListener("hashchange", () => route());
   setLink("connecting");
   connectStream(setLink);

@@ -1,7 +1,7 @@
 // Maintenance calendar: open inspections (GET /maintenance/inspections?open=true) by the day
 // they are due, in the viewer's time zone, with their window, engineer and why they are due
 // (calendar, usage, or a condition that moved them earlier).
-import { call, customerName, engineerName } from "./api.js";
+import { call, customerName, engineerName, viewer } from "./api.js";
 import { currentLang, fmtDate, fmtTime, t, term, tn } from "./i18n.js";
 import { el, link } from "./ui.js";
 
@@ -27,6 +27,10 @@ function fmtDay(value) {
 }
 
 export async function calendarPage(view) {
+  if (!viewer.read.includes("maintenance")) {
+    view.replaceChildren(el("p", "empty", t("calendar.not_allowed")));
+    return {};
+  }
   const data = await call("maintenance/inspections?open=true&limit=1000");
   const bar = el("div", "toolbar");
   bar.append(el("h2", null, t("nav.calendar")), el("span", "counts", tn("maint.count", data.count)));
