@@ -291,3 +291,42 @@ def test_a_temperature_column_is_scored(tmp_path):
                                                                                 index=False)
     summary = score_csv(path, tmp_path / "out.csv", load_policy())
     assert summary.features == ["Temperature"] and summary.incidents == 3
+
+
+def _quantised_steps(seed: int, n: int) -> np.ndarray:
+    """SKAB's flow-rate column in miniature: 32 most of the time, 33 on a quarter of the
+    rows, as two-row steps."""
+    rng = np.random.default_rng(seed)
+    x = np.full(n, 32.0)
+    starts = np.flatnonzero(rng.random(n) < 0.12)
+    x[starts] = 33.0
+    x[np.minimum(starts + 1, n - 1)] = 32.004
+    return x
+
+
+def test_quantised_signal_whose_warmup_scores_pass_the_limit_is_not_in_alarm():
+    # Its noise scale used to collapse (an EWMA of errors clipped at 3 scales) and every
+    # warm-up score passed 1; with none of them healthy the calibration started from
+    # nothing and the first scored row opened an incident that lasted to the end.
+    pol = load_policy()
+    x = _quantised_steps(3, 3000)[:, None]
+    res = run_stream(x, np.arange(3000.0), pol)
+    assert res.alarm.incidents == 0
+    assert not res.alarm.in_alarm.any()
+
+
+def test_return_to_the_previous_level_after_relearning_is_not_a_new_incident():
+    pol = load_policy()
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=3000)
+    x[1000:1500] += 8.0  # lasts longer than relearn_rows (300), then comes back
+    res = run_stream(x[:, None], np.arange(3000.0), pol)
+    on = np.flatnonzero(res.alarm.onset)
+    assert res.alarm.relearned >= 1
+    assert on.size >= 1 and 1000 <= on[0] < 1010
+    assert not ((on >= 1500) & (on < 1600)).any()  # the return is the old normal
+    # a spike after the return is still found (off both normals)
+    y = x.copy()
+    y[2200:2203] += 12.0
+    res = run_stream(y[:, None], np.arange(3000.0), pol)
+    assert res.alarm.onset[2200:2205].any()
