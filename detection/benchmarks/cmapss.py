@@ -1,8 +1,10 @@
 """C-MAPSS FD001 remaining-useful-life benchmark (``/work/shared/data/CMAPSS.md``).
 
-Model: per-engine causal features (current value, rolling mean and least-squares slope
-over recent cycles of each informative sensor, plus the cycle count) fed to a gradient
-boosting regressor, trained on RUL labels capped at ``RUL_CAP``.
+Model: per-engine causal features (the cycle count; for each informative sensor,
+standardised, and for a linear health indicator of them: an exponential smoothing and the
+least-squares level and slope over the last 10 and 30 cycles) fed to a gradient boosting
+regressor, trained on RUL labels capped at ``RUL_CAP``. The standardisation and the health
+indicator are fitted on the training engines only (:class:`Normaliser`), inside each fold.
 
 Validation reproduces the test set's truncation: grouped K-fold by engine, and each
 validation engine is cut where test engines are cut, i.e. after a number of observed
@@ -26,13 +28,17 @@ from numpy.typing import NDArray
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.model_selection import GroupKFold
 
-__all__ = ["load_cmapss", "features", "informative_sensors", "rul_labels", "CmapssResult",
+__all__ = ["load_cmapss", "features", "Normaliser", "fit_predict", "informative_sensors",
+           "rul_labels", "CmapssResult",
            "cross_validate", "fit_predict_test", "nasa_score", "rmse", "PUBLISHED",
            "cut_points", "truncation_report"]
 
 COLUMNS = ["unit", "cycle", "op1", "op2", "op3", *[f"s{i}" for i in range(1, 22)]]
 RUL_CAP = 125
-WINDOWS = (5, 15, 30)
+# Window features: least-squares level and slope over the last 10 and 30 cycles, and an
+# exponential smoothing of weight 0.1 (~10 cycles); measured in docs/detection.md.
+SPANS = (10, 30)
+SMOOTH_ALPHA = 0.1
 PUBLISHED = {"MLP": (37.56, 18000), "SVR": (20.96, 1380), "CNN (2016)": (18.45, 1299),
              "deep LSTM (2017)": (16.14, 338), "RVE": (13.42, 323.8),
              "MS-DCNN": (11.44, 196.2)}
@@ -54,28 +60,65 @@ def informative_sensors(train: pd.DataFrame) -> list[str]:
             and train[s].nunique() > 2]
 
 
-def features(df: pd.DataFrame, sensors: list[str]) -> pd.DataFrame:
-    """Causal per-engine features of every row (row t uses cycles <= t of its engine)."""
-    parts = [df[["cycle"]].astype(float)]
-    g = df.groupby("unit", sort=False)
-    for w in WINDOWS:
-        roll = g[sensors].rolling(w, min_periods=1)
-        mean = roll.mean().reset_index(level=0, drop=True).loc[df.index]
-        parts.append(mean.add_suffix(f"_m{w}"))
-        # Least-squares slope over the window: cov(x, t) / var(t) with t = cycle.
-        t = df["cycle"].astype(float)
-        tm = t.groupby(df["unit"]).rolling(w, min_periods=2).mean().reset_index(
-            level=0, drop=True).loc[df.index]
-        tt = (t * t).groupby(df["unit"]).rolling(w, min_periods=2).mean().reset_index(
-            level=0, drop=True).loc[df.index]
-        var_t = (tt - tm * tm).replace(0, np.nan)
-        slopes = {}
-        for s in sensors:
-            xt = (df[s] * t).groupby(df["unit"]).rolling(w, min_periods=2).mean().reset_index(
-                level=0, drop=True).loc[df.index]
-            slopes[f"{s}_d{w}"] = ((xt - mean[s] * tm) / var_t).fillna(0.0)
-        parts.append(pd.DataFrame(slopes, index=df.index))
-    return pd.concat(parts, axis=1)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Normaliser:
+    """What the features learn from the engines a model is trained on (never from the
+    engines it is scored on): each sensor's mean and standard deviation, and a linear
+    health indicator (least squares of the capped RUL on the standardised sensors)."""
+
+    sensors: tuple[str, ...]
+    mean: NDArray[np.float64]
+    std: NDArray[np.float64]
+    health: NDArray[np.float64]
+
+    @classmethod
+    def fit(cls, train: pd.DataFrame) -> Normaliser:
+        sensors = tuple(informative_sensors(train))
+        values = train[list(sensors)].to_numpy(dtype=np.float64)
+        mean, std = values.mean(axis=0), values.std(axis=0)
+        z = (values - mean) / std
+        coef = np.linalg.lstsq(np.c_[z, np.ones(len(z))], rul_labels(train), rcond=None)[0]
+        return cls(sensors=sensors, mean=mean, std=std,
+                   health=np.asarray(coef[:-1], dtype=np.float64))
+
+
+def features(df: pd.DataFrame, norm: Normaliser) -> NDArray[np.float64]:
+    """Causal per-engine features of every row (row t uses cycles <= t of its engine):
+    the cycle; per standardised sensor and for the health indicator, an exponential
+    smoothing (weight ``SMOOTH_ALPHA``) and the least-squares level and slope over the
+    last ``SPANS`` cycles (fewer at the start of a life)."""
+    z = (df[list(norm.sensors)].to_numpy(dtype=np.float64) - norm.mean) / norm.std
+    z = np.c_[z, z @ norm.health]
+    cycles = df["cycle"].to_numpy(dtype=np.float64)
+    out = np.empty((len(df), 1 + z.shape[1] * (1 + 2 * len(SPANS))))
+    for idx in df.groupby("unit", sort=False).indices.values():
+        out[idx] = _engine_features(z[idx], cycles[idx])
+    return out
+
+
+def _engine_features(z: NDArray[np.float64], cycles: NDArray[np.float64]) -> NDArray[np.float64]:
+    n, k = z.shape
+    smooth = np.empty_like(z)
+    smooth[0] = z[0]
+    for i in range(1, n):
+        smooth[i] = (1 - SMOOTH_ALPHA) * smooth[i - 1] + SMOOTH_ALPHA * z[i]
+    parts = [cycles[:, None], smooth]
+    t = np.arange(n, dtype=np.float64)
+    # Window sums from cumulative sums: sum x, sum t, sum t^2, sum x t over the last w rows.
+    cx = np.vstack([np.zeros((1, k)), np.cumsum(z, axis=0)])
+    cxt = np.vstack([np.zeros((1, k)), np.cumsum(z * t[:, None], axis=0)])
+    ct = np.concatenate([[0.0], np.cumsum(t)])
+    ctt = np.concatenate([[0.0], np.cumsum(t * t)])
+    hi = np.arange(1, n + 1)
+    for w in SPANS:
+        lo = np.maximum(hi - w, 0)
+        m = (hi - lo).astype(np.float64)[:, None]
+        sx, sxt = cx[hi] - cx[lo], cxt[hi] - cxt[lo]
+        st, stt = (ct[hi] - ct[lo])[:, None], (ctt[hi] - ctt[lo])[:, None]
+        var_t = stt - st * st / m
+        slope = np.divide(sxt - st * sx / m, var_t, out=np.zeros_like(sx), where=var_t > 0)
+        parts += [sx / m, slope]
+    return np.hstack(parts)
 
 
 def rul_labels(df: pd.DataFrame) -> NDArray[np.float64]:
@@ -93,9 +136,17 @@ def rmse(pred: NDArray[np.float64], true: NDArray[np.float64]) -> float:
 
 
 def _model(seed: int) -> HistGradientBoostingRegressor:
-    return HistGradientBoostingRegressor(max_iter=300, learning_rate=0.05, max_leaf_nodes=15,
+    return HistGradientBoostingRegressor(max_iter=200, learning_rate=0.08, max_leaf_nodes=15,
                                          min_samples_leaf=40, l2_regularization=1.0,
                                          random_state=seed)
+
+
+def fit_predict(fit: pd.DataFrame, target: pd.DataFrame, *, seed: int = 0) -> NDArray[np.float64]:
+    """Fit the normaliser and the model on the engines of ``fit`` only; predicted RUL
+    (>= 0) for every row of ``target``."""
+    norm = Normaliser.fit(fit)
+    model = _model(seed).fit(features(fit, norm), rul_labels(fit))
+    return np.asarray(np.clip(model.predict(features(target, norm)), 0, None), dtype=np.float64)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -154,10 +205,9 @@ def truncation_report(train: pd.DataFrame, test: pd.DataFrame, *, cuts_per_engin
 
 def cross_validate(train: pd.DataFrame, *, test_lengths: NDArray[np.int64] | None,
                    folds: int = 5, cuts_per_engine: int = 5, seed: int = 0) -> CmapssResult:
-    """Grouped K-fold by engine; each validation engine is cut (:func:`cut_points`) and the
-    prediction at the cut is scored against the true RUL, capped and not."""
-    sensors = informative_sensors(train)
-    X = features(train, sensors)
+    """Grouped K-fold by engine (normalisation and model fitted inside each fold); each
+    validation engine is cut (:func:`cut_points`) and the prediction at the cut is scored
+    against the true RUL, capped and not."""
     y = rul_labels(train)
     true = np.asarray(train.groupby("unit")["cycle"].transform("max") - train["cycle"],
                       dtype=np.float64)
@@ -165,16 +215,14 @@ def cross_validate(train: pd.DataFrame, *, test_lengths: NDArray[np.int64] | Non
     rng = np.random.default_rng(seed)
     rows: list[int] = []
     preds: list[float] = []
-    for fit_idx, val_idx in GroupKFold(n_splits=folds).split(X, y, units):
-        model = _model(seed).fit(X.iloc[fit_idx], y[fit_idx])
+    for fit_idx, val_idx in GroupKFold(n_splits=folds).split(train, y, units):
         val = train.iloc[val_idx]
-        for unit_rows in val.groupby("unit").groups.values():
-            pos = np.asarray([train.index.get_loc(r) for r in unit_rows])
+        pred = fit_predict(train.iloc[fit_idx], val, seed=seed)
+        for pos in val.groupby("unit", sort=False).indices.values():
             cuts = cut_points(len(pos), rng=rng, n=cuts_per_engine, test_lengths=test_lengths)
             if cuts.size:
-                idx = pos[cuts - 1]
-                rows.extend(idx.tolist())
-                preds.extend(np.clip(model.predict(X.iloc[idx]), 0, None).tolist())
+                rows.extend(val_idx[pos[cuts - 1]].tolist())
+                preds.extend(pred[pos[cuts - 1]].tolist())
     p = np.asarray(preds)
     capped, uncapped = y[rows], true[rows]
     return CmapssResult(cv_rmse=rmse(p, capped), cv_rmse_uncapped=rmse(p, uncapped),
@@ -184,9 +232,7 @@ def cross_validate(train: pd.DataFrame, *, test_lengths: NDArray[np.int64] | Non
 
 def fit_predict_test(train: pd.DataFrame, test: pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:
     """Train on all engines; ``unit, rul`` for the last row of each test engine."""
-    sensors = informative_sensors(train)
-    model = _model(seed).fit(features(train, sensors), rul_labels(train))
-    Xt = features(test, sensors)
+    pred = fit_predict(train, test, seed=seed)
     last = test.groupby("unit")["cycle"].idxmax()
-    rul = np.clip(model.predict(Xt.loc[last.to_numpy()]), 0, None)
+    rul = pred[test.index.get_indexer(last.to_numpy())]
     return pd.DataFrame({"unit": last.index.to_numpy(), "rul": np.round(rul, 1)})
