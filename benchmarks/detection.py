@@ -117,7 +117,7 @@ def run_cmapss(data: Path, *, out: Path) -> Report:
     test = cm.load_cmapss(data / "test_FD001.txt")
     lengths = test.groupby("unit")["cycle"].max().to_numpy()
     cv = cm.cross_validate(train, test_lengths=lengths)
-    uniform = cm.cross_validate(train, test_lengths=None)
+    uniform = cm.cross_validate(train, test_lengths=lengths, uniform_cuts=True)
     truncation = cm.truncation_report(train, test)
     pred = cm.fit_predict_test(train, test)
     pred.to_csv(out, index=False)

@@ -28,8 +28,8 @@ from numpy.typing import NDArray
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.model_selection import GroupKFold
 
-__all__ = ["load_cmapss", "features", "Normaliser", "fit_predict", "informative_sensors",
-           "rul_labels", "CmapssResult",
+__all__ = ["load_cmapss", "features", "Normaliser", "fit_predict", "length_weights",
+           "informative_sensors", "rul_labels", "CmapssResult",
            "cross_validate", "fit_predict_test", "nasa_score", "rmse", "PUBLISHED",
            "cut_points", "truncation_report"]
 
@@ -141,11 +141,30 @@ def _model(seed: int) -> HistGradientBoostingRegressor:
                                          random_state=seed)
 
 
-def fit_predict(fit: pd.DataFrame, target: pd.DataFrame, *, seed: int = 0) -> NDArray[np.float64]:
-    """Fit the normaliser and the model on the engines of ``fit`` only; predicted RUL
-    (>= 0) for every row of ``target``."""
+def length_weights(cycles: NDArray[np.int64],
+                   test_lengths: NDArray[np.int64] | None) -> NDArray[np.float64] | None:
+    """Training weight of a row at ``cycles``: how often test engines are observed for about
+    that many cycles (their lengths smoothed with a Gaussian of 10 cycles), plus 5 % of the
+    peak so that no row is ignored. The model is then fitted where it is asked (covariate
+    shift on the observed length, which the test set shows; its RUL is never used).
+    ``None`` (equal weights) without test lengths. CV RMSE 12.49 -> 12.29, mean of three
+    cut draws (docs/detection.md)."""
+    if test_lengths is None or not len(test_lengths):
+        return None
+    size = int(max(cycles.max(), test_lengths.max())) + 31
+    density = np.bincount(test_lengths, minlength=size).astype(np.float64)
+    kernel = np.exp(-0.5 * (np.arange(-30, 31) / 10.0) ** 2)
+    density = np.convolve(density, kernel / kernel.sum(), mode="same")
+    return np.asarray(density[cycles] + 0.05 * density.max(), dtype=np.float64)
+
+
+def fit_predict(fit: pd.DataFrame, target: pd.DataFrame, *,
+                test_lengths: NDArray[np.int64] | None, seed: int = 0) -> NDArray[np.float64]:
+    """Fit the normaliser and the model on the engines of ``fit`` only (rows weighted by
+    :func:`length_weights`); predicted RUL (>= 0) for every row of ``target``."""
     norm = Normaliser.fit(fit)
-    model = _model(seed).fit(features(fit, norm), rul_labels(fit))
+    weights = length_weights(fit["cycle"].to_numpy(), test_lengths)
+    model = _model(seed).fit(features(fit, norm), rul_labels(fit), sample_weight=weights)
     return np.asarray(np.clip(model.predict(features(target, norm)), 0, None), dtype=np.float64)
 
 
@@ -203,11 +222,14 @@ def truncation_report(train: pd.DataFrame, test: pd.DataFrame, *, cuts_per_engin
     return out
 
 
-def cross_validate(train: pd.DataFrame, *, test_lengths: NDArray[np.int64] | None,
-                   folds: int = 5, cuts_per_engine: int = 5, seed: int = 0) -> CmapssResult:
+def cross_validate(train: pd.DataFrame, *, test_lengths: NDArray[np.int64],
+                   uniform_cuts: bool = False, folds: int = 5, cuts_per_engine: int = 5,
+                   seed: int = 0) -> CmapssResult:
     """Grouped K-fold by engine (normalisation and model fitted inside each fold); each
-    validation engine is cut (:func:`cut_points`) and the prediction at the cut is scored
+    validation engine is cut (:func:`cut_points`: where test engines are cut, or uniformly
+    with ``uniform_cuts``, the old protocol) and the prediction at the cut is scored
     against the true RUL, capped and not."""
+    cut_lengths = None if uniform_cuts else test_lengths
     y = rul_labels(train)
     true = np.asarray(train.groupby("unit")["cycle"].transform("max") - train["cycle"],
                       dtype=np.float64)
@@ -217,9 +239,9 @@ def cross_validate(train: pd.DataFrame, *, test_lengths: NDArray[np.int64] | Non
     preds: list[float] = []
     for fit_idx, val_idx in GroupKFold(n_splits=folds).split(train, y, units):
         val = train.iloc[val_idx]
-        pred = fit_predict(train.iloc[fit_idx], val, seed=seed)
+        pred = fit_predict(train.iloc[fit_idx], val, test_lengths=test_lengths, seed=seed)
         for pos in val.groupby("unit", sort=False).indices.values():
-            cuts = cut_points(len(pos), rng=rng, n=cuts_per_engine, test_lengths=test_lengths)
+            cuts = cut_points(len(pos), rng=rng, n=cuts_per_engine, test_lengths=cut_lengths)
             if cuts.size:
                 rows.extend(val_idx[pos[cuts - 1]].tolist())
                 preds.extend(pred[pos[cuts - 1]].tolist())
@@ -227,12 +249,13 @@ def cross_validate(train: pd.DataFrame, *, test_lengths: NDArray[np.int64] | Non
     capped, uncapped = y[rows], true[rows]
     return CmapssResult(cv_rmse=rmse(p, capped), cv_rmse_uncapped=rmse(p, uncapped),
                         cv_nasa_score=nasa_score(p, capped) * 100 / len(p), cv_cuts=len(p),
-                        protocol="uniform" if test_lengths is None else "test_matched")
+                        protocol="uniform" if uniform_cuts else "test_matched")
 
 
 def fit_predict_test(train: pd.DataFrame, test: pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:
     """Train on all engines; ``unit, rul`` for the last row of each test engine."""
-    pred = fit_predict(train, test, seed=seed)
+    pred = fit_predict(train, test, seed=seed,
+                       test_lengths=test.groupby("unit")["cycle"].max().to_numpy())
     last = test.groupby("unit")["cycle"].idxmax()
     rul = pred[test.index.get_indexer(last.to_numpy())]
     return pd.DataFrame({"unit": last.index.to_numpy(), "rul": np.round(rul, 1)})

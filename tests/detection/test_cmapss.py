@@ -43,7 +43,7 @@ def test_normaliser_learns_only_from_its_engines_and_drops_constant_sensors():
 
 def test_fit_predict_gives_remaining_life_that_falls_with_wear():
     train, test = _fleet(30, 3), _fleet(3, 4)
-    pred = fit_predict(train, test)
+    pred = fit_predict(train, test, test_lengths=None)
     assert pred.shape == (len(test),) and (pred >= 0).all()
     one = test["unit"].to_numpy() == 1
     early, late = pred[one][:20].mean(), pred[one][-10:].mean()
