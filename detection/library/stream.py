@@ -74,7 +74,7 @@ _RAW_CAP = 50.0  # 250 noise scales: far beyond any threshold, far below exp() o
 # (SKAB's flow rate: 0.41 from the differences, 0.06 after 150 rows, so every step scored
 # 13 scales and that column set every row's score).
 _SCALE_KEEP = 0.5
-_HEAD_MADS = 6.0  # warm-up scores beyond median + 6 robust sigmas are not healthy (see _healthy_head)
+_HEAD_MEDIANS = 2.0  # warm-up scores beyond 2 x their median (and 1) are not healthy
 
 
 class StreamPolicy(BaseModel):
@@ -294,14 +294,9 @@ class SeasonalForecaster:
         # that a first weekend is learnt at once) let a weekday's offset take up a level
         # shift, which then alarmed again on the next weekday: suite NAB 88.4 against 89.7.
         clipped = e - a_l * e  # what the level did not take
-        # season_alpha is per visit (an hour's knot on one day, a weekday in one week), so
-        # per row it is shared by the rows of a visit. Taken per row, minute data gave a
-        # knot a memory of 20 minutes, faster than the level's: the knots took up a drift's
-        # lag and the drift went unseen (suite, seed 2: found 154 rows after its start).
         if k0 >= 0 and not in_alarm:
-            per_row = p.season_alpha * min(self.dt_ / 3600.0, 1.0)
             for k, wk in ((k0, 1 - w), (k1, w)):
-                a = max(per_row, 1.0 / (self.daily_n_[k] + 1)) * wk
+                a = max(p.season_alpha, 1.0 / (self.daily_n_[k] + 1)) * wk
                 self.daily_[:, k] = np.where(ok, self.daily_[:, k] + a * clipped,
                                              self.daily_[:, k])
                 self.daily_n_[k] += wk
@@ -311,8 +306,7 @@ class SeasonalForecaster:
         daily_ready = not self.daily_on_ or bool(
             self.daily_n_.min() >= 2 * max(3600.0 / self.dt_, 1.0))
         if day >= 0 and daily_ready and not in_alarm:
-            a = max(p.season_alpha * min(self.dt_ / _DAY_S, 1.0),
-                    1.0 / (self.weekly_n_[day] + 1))
+            a = max(p.season_alpha, 1.0 / (self.weekly_n_[day] + 1))
             self.weekly_[:, day] = np.where(ok, self.weekly_[:, day] + a * clipped,
                                             self.weekly_[:, day])
             self.weekly_n_[day] += 1
@@ -452,16 +446,15 @@ def _healthy_head(head: FloatArray) -> NDArray[np.bool_]:
     underestimates), raw > 1 is the norm: every warm-up row was dropped there, the
     calibration started from nothing, and the first scored row of 30 of SKAB's 34 files
     opened an incident that never closed (38 onsets outside incidents, F1 0.70). So the
-    limit is the larger of 1 and the warm-up's own robust upper range (median +
-    ``_HEAD_MADS`` x 1.4826 MAD): a spike is still left out, a series' normal is not.
+    limit is the larger of 1 and ``_HEAD_MEDIANS`` times the warm-up's median score: a
+    spike and the rows its memory colours are still left out (the median barely moves), a
+    series' normal is not. (Median + 6 robust standard deviations let a warm-up spike's
+    aftermath into the history, which then hid a 10-sigma incident.)
     """
     ok = np.isfinite(head)
     if not ok.any():
         return ok
-    h = head[ok]
-    med = float(np.median(h))
-    mad = MAD_TO_SIGMA * float(np.median(np.abs(h - med)))
-    return ok & (head <= max(1.0, med + _HEAD_MADS * mad))
+    return ok & (head <= max(1.0, _HEAD_MEDIANS * float(np.median(head[ok]))))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
