@@ -36,7 +36,9 @@ The raw score then goes through :class:`detection.library.alarm.AlarmStream` (ca
 likelihood in [0, 1], one alarm per incident). The noise scale, rhythms and repeat rates
 learn only from rows outside an alarm; level and trend keep learning (clipped), and an
 alarm that lasts ``relearn_rows`` rows re-learns level, trend and scale from the recent
-rows: a lasting change becomes the new normal instead of an alarm forever.
+rows: a lasting change becomes the new normal instead of an alarm forever; after it, a row
+is also scored against the normal before that incident and the lower score counts, so a
+return to where the series was is not a new incident.
 
 Label-blind and causal: row t is scored from rows < t, then learnt.
 """
