@@ -96,16 +96,18 @@ class DueTimer:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Firing:
-    """A timer that only records (a warning, a plain breach), fired with others in a batch."""
+    """A timer fired with others in a batch: a warning, a plain breach (both only record) or
+    a step of the escalation ladder (which also raises the ticket's escalation level)."""
 
     timer_id: int
     clock_id: int
     ticket_id: int
-    action: str                 # "warn" or "breach"
+    action: str                 # "warn", "breach" or "escalate"
     due_at: datetime
     event: str                  # the history row it writes
     state: str                  # the ticket's state, kept by the row
     data: dict[str, Any]
+    level: int = 0              # an escalation's ladder step
 
 
 # A feedback record's clocks read ticket_id 0: the rows are the same, only their owner differs.
@@ -266,9 +268,11 @@ def claim_due(*, conn: Conn, now: datetime, limit: int) -> list[DueTimer]:
 
 
 def fire_batch(*, conn: Conn, at: datetime, actor: str, firings: Sequence[Firing]) -> None:
-    """Fire warnings and plain breaches together, a statement per table for the whole set:
-    mark them fired, stamp their clocks and append their history rows (by ``actor``), in
-    the caller's transaction. ``LookupError`` (nothing kept) if one had fired already."""
+    """Fire warnings, plain breaches and escalations together, a statement per table for the
+    whole set: mark them fired, stamp their clocks, raise the escalated tickets' level (one
+    version per escalation, as one transition each would) and append their history rows (by
+    ``actor``, in the order given), in the caller's transaction. ``LookupError`` (nothing
+    kept) if one had fired already."""
     if not firings:
         return
     ids = [f.timer_id for f in firings]
@@ -285,6 +289,17 @@ def fire_batch(*, conn: Conn, at: datetime, actor: str, firings: Sequence[Firing
                         FROM unnest(%s::bigint[], %s::timestamptz[]) AS u(id, due)
                         WHERE c.id = u.id""",
                      ([f.clock_id for f in breached], [f.due_at for f in breached]))
+        escalated = [f for f in firings if f.action == "escalate"]
+        if escalated:
+            # Grouped per ticket: an UPDATE ... FROM updates a row once, whatever its matches.
+            conn.execute("""UPDATE tickets t
+                            SET escalation = GREATEST(t.escalation, u.level),
+                                version = t.version + u.n, updated_at = %s
+                            FROM (SELECT id, max(level) AS level, count(*) AS n
+                                  FROM unnest(%s::bigint[], %s::integer[]) AS x(id, level)
+                                  GROUP BY id) u
+                            WHERE t.id = u.id""",
+                         (at, [f.ticket_id for f in escalated], [f.level for f in escalated]))
         conn.execute("""INSERT INTO ticket_events (ticket_id, at, event, actor, from_state,
                                                    to_state, data)
                         SELECT u.ticket_id, %s, u.event, %s, u.state, u.state, u.data

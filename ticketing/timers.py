@@ -119,8 +119,11 @@ def _with(f: FiredTimer, *, event: str, detail: str = "") -> FiredTimer:
                       action=f.action, step=f.step, due_at=f.due_at, event=event, detail=detail)
 
 
-# Actions that only record (a stamp on the clock and a history row): fired in one batch.
-_RECORD_ONLY = frozenset({"warn", "breach"})
+# Actions fired in one batch, a few statements for the whole set: those that only record (a
+# stamp on the clock and a history row) and the ladder's steps (a history row and the
+# ticket's escalation level). A re-dispatch chooses a person and starts a clock: one by one.
+_BATCHED = frozenset({"warn", "breach", "escalate"})
+_EVENT_OF = {"warn": WARNING, "breach": BREACH, "escalate": ESCALATION}
 
 
 def _firing(d: tstore.DueTimer, policy: Policy) -> tstore.Firing:
@@ -129,18 +132,26 @@ def _firing(d: tstore.DueTimer, policy: Policy) -> tstore.Firing:
                                "allowed": format_duration(d.allowed)}
     if d.action == "warn":
         data["share"] = policy.timers.warn_share
+    elif d.action == "escalate":
+        data = {**data, "level": d.step, **d.detail}
     return tstore.Firing(timer_id=d.id, clock_id=d.clock_id, ticket_id=d.ticket_id,
-                         action=d.action, due_at=d.due_at,
-                         event=WARNING if d.action == "warn" else BREACH,
-                         state=d.ticket_state, data=data)
+                         action=d.action, due_at=d.due_at, event=_EVENT_OF[d.action],
+                         state=d.ticket_state, data=data, level=d.step)
+
+
+def _fired(d: tstore.DueTimer) -> FiredTimer:
+    detail = f"level {d.step}: {d.detail.get('to')}" if d.action == "escalate" else ""
+    return FiredTimer(timer_id=d.id, ticket_id=d.ticket_id, ticket=d.ticket_number,
+                      clock=d.clock, action=d.action, step=d.step, due_at=d.due_at,
+                      event=_EVENT_OF[d.action], detail=detail)
 
 
 def _fire_batch(
     conn: store.Conn, due: list[tstore.DueTimer], *, now: datetime, policy: Policy
 ) -> list[tstore.DueTimer]:
-    """Fire together the due timers of every ticket whose due timers only record; those left
-    to fire one by one (all of them, if the batch failed), in their due order."""
-    acting = {d.ticket_id for d in due if d.action not in _RECORD_ONLY}
+    """Fire together the due timers of every ticket with no re-dispatch due; those left to
+    fire one by one (all of them, if the batch failed), in their due order."""
+    acting = {d.ticket_id for d in due if d.action not in _BATCHED}
     batch = [d for d in due if d.ticket_id not in acting]
     if not batch:
         return due
@@ -162,9 +173,9 @@ def fire_due(
     """Fire up to ``limit`` timers due at ``now``, earliest first, in one transaction; what
     fired. Timers another process holds are skipped (it fires them).
 
-    The timers of tickets whose due timers only record (warnings, plain breaches) fire in
-    one batch: a few statements for the set, not a few per timer. The others (escalation,
-    re-dispatch) fire one by one in due order, each in a savepoint."""
+    The timers of tickets with no re-dispatch due (warnings, plain breaches, escalations)
+    fire in one batch: a few statements for the set, not a few per timer. The tickets with
+    a lapsed confirmation fire one by one in due order, each timer in a savepoint."""
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now must be timezone-aware")
     if limit < 1:
@@ -174,10 +185,7 @@ def fire_due(
         due = tstore.claim_due(conn=conn, now=now, limit=limit)
         one_by_one = _fire_batch(conn, due, now=now, policy=policy)
         left = {d.id for d in one_by_one}
-        fired += [FiredTimer(timer_id=d.id, ticket_id=d.ticket_id, ticket=d.ticket_number,
-                             clock=d.clock, action=d.action, step=d.step, due_at=d.due_at,
-                             event=WARNING if d.action == "warn" else BREACH)
-                  for d in due if d.id not in left]
+        fired += [_fired(d) for d in due if d.id not in left]
         for d in one_by_one:
             try:
                 with store.atomic(conn=conn):  # a savepoint: a failure undoes only this timer
