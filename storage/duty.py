@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from psycopg.types.json import Jsonb
@@ -24,7 +24,8 @@ from storage.rows import fetch_one as _one
 __all__ = ["StoredRoster", "NewHandover", "HandoverRow", "save_roster", "current_roster",
            "schedule_handover", "last_handover_at", "claim_due_handovers", "mark_handover_fired",
            "get_handover", "list_handovers", "acknowledge_handover", "next_handover_due",
-           "open_tickets_of"]
+           "open_tickets_of", "claim_due_reassignments", "mark_reassigned",
+           "next_reassignment_due"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -61,10 +62,11 @@ class HandoverRow:
     superseded: bool = False
     acknowledged_by: str | None = None
     acknowledged_at: datetime | None = None
+    reassigned_at: datetime | None = None   # its tickets went to the incoming shift
 
 
 _COLS = ("id, roster_id, team, at, leaving_shift, incoming_shift, leaving, incoming, tickets, "
-         "fired_at, superseded, acknowledged_by, acknowledged_at")
+         "fired_at, superseded, acknowledged_by, acknowledged_at, reassigned_at")
 
 
 def _handover(r: dict[str, Any]) -> HandoverRow:
@@ -170,3 +172,33 @@ def open_tickets_of(*, conn: Conn, engineers: Sequence[str]) -> list[tuple[int, 
                                                 'cancelled', 'merged')
                           ORDER BY t.id""", (list(engineers),))
     return [(int(r["id"]), str(r["number"]), str(r["code"])) for r in rows]
+
+
+# A fired handover whose tickets are still to go to the incoming shift (due when acknowledged,
+# or a policy's time after it fired).
+_TO_REASSIGN = """fired_at IS NOT NULL AND reassigned_at IS NULL AND NOT superseded"""
+
+
+def claim_due_reassignments(*, conn: Conn, now: datetime, after: timedelta) -> list[HandoverRow]:
+    """Lock the fired handovers whose tickets are due to be reassigned at ``now`` (acknowledged,
+    or unacknowledged for ``after``), oldest first, skipping any another process holds. Call
+    inside a transaction; the locks last until it ends."""
+    rows = _rows(conn, f"""SELECT {_COLS} FROM shift_handovers
+                           WHERE {_TO_REASSIGN}
+                             AND (acknowledged_at IS NOT NULL OR fired_at <= %s)
+                           ORDER BY at, id FOR UPDATE SKIP LOCKED""", (now - after,))
+    return [_handover(r) for r in rows]
+
+
+def mark_reassigned(*, conn: Conn, handover_id: int, at: datetime) -> bool:
+    """Record that a handover's tickets were reassigned; False if they had been already."""
+    r = _one(conn, f"""UPDATE shift_handovers SET reassigned_at = %s
+                       WHERE id = %s AND {_TO_REASSIGN} RETURNING id""", (at, handover_id))
+    return r is not None
+
+
+def next_reassignment_due(*, conn: Conn, after: timedelta) -> datetime | None:
+    """When the next handover's tickets are due to be reassigned (None: none are waiting)."""
+    r = _one(conn, f"""SELECT min(COALESCE(acknowledged_at, fired_at + %s)) AS at
+                       FROM shift_handovers WHERE {_TO_REASSIGN}""", (after,))
+    return r["at"] if r else None

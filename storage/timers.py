@@ -27,6 +27,7 @@ from storage.rows import fetch_one as _one
 from storage.tickets import Conn
 
 __all__ = ["ClockRun", "TimerRow", "NewTimer", "DueTimer", "DueFeedbackTimer", "start_clock",
+           "begin_clock",
            "clocks_of", "open_clocks", "latest_clock", "get_clock", "close_clock",
            "set_clock_due", "mark_warned", "mark_breached", "unfired_timers", "set_timer_due",
            "claim_due", "claim_due_feedback", "mark_fired", "postpone", "next_due", "timers_of",
@@ -133,16 +134,37 @@ def start_clock(
 ) -> int:
     """Open a clock run with its timers, for a ticket or (``feedback_id``) a feedback record;
     the clock's id."""
+    return begin_clock(conn=conn, ticket_id=ticket_id, clock=clock, calendar=calendar,
+                       started_at=started_at, allowed=allowed, due_at=due_at, timers=timers,
+                       feedback_id=feedback_id).id
+
+
+def begin_clock(
+    *, conn: Conn, ticket_id: int = 0, clock: str, calendar: str, started_at: datetime,
+    allowed: timedelta, due_at: datetime, timers: Sequence[NewTimer] = (),
+    feedback_id: int | None = None,
+) -> ClockRun:
+    """``start_clock``, answering the new run: the clock and its timers in one statement (one
+    round trip; a ticket opens seven clocks on the path from anomaly to dispatch)."""
     col, owner = _owner(ticket_id, feedback_id)
-    row = _one(conn, f"""INSERT INTO ticket_clocks ({col}, clock, calendar, started_at, allowed,
-                                                   due_at)
-                         VALUES (%s, %s, %s, %s, %s, %s) RETURNING id""",
-               (owner, clock, calendar, started_at, allowed, due_at))
+    row = _one(conn, f"""
+        WITH c AS (INSERT INTO ticket_clocks ({col}, clock, calendar, started_at, allowed,
+                                              due_at)
+                   VALUES (%s, %s, %s, %s, %s, %s) RETURNING *),
+             tm AS (INSERT INTO ticket_timers ({col}, clock_id, action, step, calendar, due_at,
+                                               detail)
+                    SELECT %s, c.id, u.action, u.step, u.calendar, u.due_at, u.detail
+                    FROM c, unnest(%s::text[], %s::smallint[], %s::text[], %s::timestamptz[],
+                                   %s::jsonb[]) WITH ORDINALITY
+                            AS u(action, step, calendar, due_at, detail, n)
+                    ORDER BY u.n)
+        SELECT {_CLOCK_COLS} FROM c""",
+               (owner, clock, calendar, started_at, allowed, due_at, owner,
+                [t.action for t in timers], [t.step for t in timers],
+                [t.calendar for t in timers], [t.due_at for t in timers],
+                [Jsonb(t.detail) for t in timers]))
     assert row is not None  # INSERT ... RETURNING always yields the row
-    clock_id = int(row["id"])
-    add_timers(conn=conn, ticket_id=ticket_id, feedback_id=feedback_id, clock_id=clock_id,
-               timers=timers)
-    return clock_id
+    return ClockRun(**row)
 
 
 def add_timers(

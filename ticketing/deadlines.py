@@ -89,12 +89,10 @@ class _Book:
                                                                  ticket_id=self.ticket.id)
                     if t.clock_id == previous.id and t.fired_at is not None}
             timers = [t for t in timers if t.due_at > self.at or (t.action, t.step) not in done]
-        clock_id = tstore.start_clock(
+        run = tstore.begin_clock(
             conn=self.conn, ticket_id=self.ticket.id, clock=spec.name, calendar=spec.calendar,
             started_at=started_at or self.at, allowed=spec.allowed, due_at=plan.due_at,
             timers=timers)
-        run = tstore.get_clock(conn=self.conn, clock_id=clock_id)
-        assert run is not None  # inserted just now, in this transaction
         self._open[spec.name] = run
         if spec.name in clocks.DEADLINE_COLUMNS:
             self.columns[clocks.DEADLINE_COLUMNS[spec.name]] = plan.due_at

@@ -44,11 +44,11 @@ def choose_assignee(
 
 def next_assignee(
     *, conn: store.Conn, ticket: store.TicketRow, policy: Policy, at: datetime,
-    exclude: Sequence[str] = (),
+    exclude: Sequence[str] = (), only: Sequence[str] | None = None,
 ) -> store.EngineerLoad | None:
     """The best person on duty at ``at`` for ``ticket`` by the policy's routing, leaving out
-    ``exclude`` and whoever refused it or let its confirmation lapse before; None when nobody
-    is left."""
+    ``exclude`` and whoever refused it or let its confirmation lapse before, and (``only``)
+    anyone not named there; None when nobody is left."""
     robot = fleet.get_robot(conn=conn, code=ticket.robot)
     wanted = [ticket.kind] + ([robot.brand or "", robot.model or ""] if robot else [])
     # Whoever refused this ticket or let it lapse is not asked again; a person decides then.
@@ -58,7 +58,7 @@ def next_assignee(
     left_out |= {str(e.data.get("from")) for e in history
                  if e.event == "reassign" and e.data.get("lapsed")}
     candidates = [e for e in engineers_on_duty(conn=conn, role=routed_role(ticket, policy), at=at)
-                  if e.code not in left_out]
+                  if e.code not in left_out and (only is None or e.code in only)]
     return choose_assignee(candidates=candidates, wanted_skills=wanted,
                            city=robot.city if robot else None)
 

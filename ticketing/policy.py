@@ -118,6 +118,15 @@ class Routing(_Model):
     engineer_role: str = "engineer"
 
 
+class HandoverRules(_Model):
+    """What a shift handover does with the open tickets of the people going off duty."""
+
+    reassign: bool = Field(
+        description="the listed tickets go to the incoming shift, by the dispatch rules")
+    reassign_after: Duration = Field(
+        description="nobody acknowledged the handover: the timer reassigns this long after")
+
+
 class Timers(_Model):
     """How clocks count, when they warn, and the windows of the later events."""
 
@@ -254,6 +263,8 @@ class Policy(_Model):
     notifications: NotificationRules | None = None
     timers: Timers
     escalation: Escalation
+    # Absent: handed-over tickets keep their assignee (a person reassigns them).
+    handover: HandoverRules | None = None
     # After sales (docs/after-sales.md). Absent: the policy runs no feedback records, no
     # callback surveys, no root-cause reports (each section on its own).
     feedback: FeedbackRules | None = None

@@ -9,7 +9,8 @@ fires in a savepoint: one that fails is logged, postponed and retried, and costs
 nothing.
 
 ``run_timers`` is the loop the ticketing service runs: a pass (the ticket timers, then the
-shift handovers of ``ticketing.duty``), then sleep until the next due timer or shift change
+shift handovers of ``ticketing.duty`` and the reassignments they make due, of
+``ticketing.handover``), then sleep until the next due timer or shift change
 (or until woken: a ticket changed), in a worker thread.
 
 History rows written here, for the notification outbox (``storage.tickets.events_since``):
@@ -36,6 +37,7 @@ from storage.duty import next_handover_due
 from ticketing import deadlines, events
 from ticketing.dispatch import next_assignee
 from ticketing.duty import fire_handovers
+from ticketing.handover import next_reassignment_due, reassign_handed_over
 from ticketing.errors import TicketingError
 from ticketing.policy import Policy, format_duration
 
@@ -238,10 +240,15 @@ class _Pass:
                 log.info("team %s: shift change at %s %s%s", h.team, h.at.isoformat(),
                          "superseded by a later one" if h.superseded else "handed over",
                          f" {len(h.tickets)} open tickets" if h.tickets else "")
+            for r in reassign_handed_over(conn=conn, now=now, policy=self.policy):
+                log.info("handover %s (team %s): %s reassigned%s", r.handover_id, r.team,
+                         ", ".join(f"{n} {a} -> {b}" for n, a, b in r.moved) or "nothing",
+                         f", {len(r.kept)} kept" if r.kept else "")
             count = len(fired)
             for extra in self.also:
                 count += extra(conn, self.clock(), self.policy)
-            due = [d for d in (tstore.next_due(conn=conn), next_handover_due(conn=conn))
+            due = [d for d in (tstore.next_due(conn=conn), next_handover_due(conn=conn),
+                               next_reassignment_due(conn=conn, policy=self.policy))
                    if d is not None]
             return count, min(due, default=None)
 
