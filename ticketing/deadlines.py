@@ -75,12 +75,9 @@ class _Book:
         # Clocks started while the ticket waits for the customer start paused.
         self.waiting = ticket.state == "waiting_customer"
 
-    def start(self, spec: clocks.ClockSpec, *, spent: timedelta = _ZERO,
-              started_at: datetime | None = None,
-              previous: tstore.ClockRun | None = None) -> None:
-        """Start a run of ``spec`` that has used ``spent``. A run that continues ``previous``
-        (a regrade, an extension, a dispute) does not fire again what ``previous`` already
-        fired and is still past: one breach of a clock is one breach."""
+    def _planned(self, spec: clocks.ClockSpec, *, spent: timedelta = _ZERO,
+                 started_at: datetime | None = None,
+                 previous: tstore.ClockRun | None = None) -> tstore.NewClock:
         plan = clocks.plan_clock(spec, now=self.at, spent=spent, policy=self.policy,
                                  calendars=self.cal)
         timers = new_timers(plan)
@@ -89,15 +86,30 @@ class _Book:
                                                                  ticket_id=self.ticket.id)
                     if t.clock_id == previous.id and t.fired_at is not None}
             timers = [t for t in timers if t.due_at > self.at or (t.action, t.step) not in done]
-        run = tstore.begin_clock(
-            conn=self.conn, ticket_id=self.ticket.id, clock=spec.name, calendar=spec.calendar,
-            started_at=started_at or self.at, allowed=spec.allowed, due_at=plan.due_at,
-            timers=timers)
-        self._open[spec.name] = run
-        if spec.name in clocks.DEADLINE_COLUMNS:
-            self.columns[clocks.DEADLINE_COLUMNS[spec.name]] = plan.due_at
+        return tstore.NewClock(clock=spec.name, calendar=spec.calendar,
+                               started_at=started_at or self.at, allowed=spec.allowed,
+                               due_at=plan.due_at, timers=tuple(timers))
+
+    def _opened(self, run: tstore.ClockRun) -> None:
+        self._open[run.clock] = run
+        if run.clock in clocks.DEADLINE_COLUMNS:
+            self.columns[clocks.DEADLINE_COLUMNS[run.clock]] = run.due_at
         if self.waiting:
             self._pause_clock(run)
+
+    def start(self, spec: clocks.ClockSpec, *, spent: timedelta = _ZERO,
+              started_at: datetime | None = None,
+              previous: tstore.ClockRun | None = None) -> None:
+        """Start a run of ``spec`` that has used ``spent``. A run that continues ``previous``
+        (a regrade, an extension, a dispute) does not fire again what ``previous`` already
+        fired and is still past: one breach of a clock is one breach."""
+        self.start_all([self._planned(spec, spent=spent, started_at=started_at,
+                                      previous=previous)])
+
+    def start_all(self, runs: list[tstore.NewClock]) -> None:
+        """Start fresh runs of different clocks together (one statement)."""
+        for run in tstore.begin_clocks(conn=self.conn, ticket_id=self.ticket.id, runs=runs):
+            self._opened(run)
 
     def spent(self, run: tstore.ClockRun) -> timedelta:
         left = clocks.left_at(self.cal(run.calendar), now=self.at,
@@ -180,9 +192,9 @@ def start_ticket(
 ) -> dict[str, Any]:
     """Start the clocks of a ticket accepted into the system at ``at``."""
     book = _Book(conn, ticket, policy, at)
-    book.start(_dispatch_clock(conn, ticket, policy, at))
-    for spec in clocks.sla_clocks(policy=policy, grade=ticket.grade, tier=ticket.tier).values():
-        book.start(spec)
+    specs = [_dispatch_clock(conn, ticket, policy, at),
+             *clocks.sla_clocks(policy=policy, grade=ticket.grade, tier=ticket.tier).values()]
+    book.start_all([book._planned(spec) for spec in specs])
     return book.columns
 
 

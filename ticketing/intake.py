@@ -1,17 +1,23 @@
 """Intake from monitoring: one anomaly becomes a graded ticket with its clocks, or joins the
 open ticket of its incident (``ticketing.incidents``: same part, or a controller anomaly that
-names or follows it), raising that ticket's grade when the new anomaly's impact is worse.
-Synchronous; the service runs it in a worker thread, one transaction per anomaly.
+names or follows it), raising that ticket's grade when the new anomaly's impact is worse. The
+service also dispatches a new ticket in that transaction (``dispatch_at``). Synchronous; the
+service runs it in a worker thread, one transaction per anomaly.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from storage import incidents as incidents_store
 from storage import tickets as store
+from storage.connect import DatabaseError, first_line, usable
 from ticketing import events
+from ticketing.dispatch import auto_dispatch
+from ticketing.errors import TicketingError
 from ticketing.grading import grade_of, more_severe
 from ticketing.incidents import OpenIncident, match_incident
 from ticketing.policy import Policy
@@ -20,6 +26,8 @@ __all__ = ["IntakeResult", "ticket_anomaly", "ACTOR"]
 
 ACTOR = "ticketing"
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class IntakeResult:
@@ -27,6 +35,7 @@ class IntakeResult:
     ticket_id: int | None   # None: nothing to do (already ticketed or taken by another worker)
     ticket_number: str | None
     created: bool
+    dispatched_to: str | None = None   # with ``dispatch_at``: whom the new ticket went to
 
 
 def _title(a: store.UnticketedAnomaly) -> str:
@@ -89,10 +98,29 @@ def _join_incident(
                         ticket_number=ticket.number, created=False)
 
 
+def _dispatch(
+    conn: store.Conn, ticket: store.TicketRow, policy: Policy, at: Callable[[], datetime]
+) -> str | None:
+    """Dispatch a ticket just opened, in a savepoint of its transaction: a failure leaves the
+    ticket ``new`` (the service's sweep tries again) and costs the intake nothing."""
+    try:
+        with store.atomic(conn=conn):
+            return auto_dispatch(conn=conn, ticket_id=ticket.id, policy=policy, now=at())
+    except (TicketingError, LookupError, ValueError, DatabaseError) as exc:
+        if not usable(conn):
+            raise
+        log.error("ticket %s left undispatched: %s", ticket.number, first_line(exc))
+        return None
+
+
 def ticket_anomaly(
-    *, conn: store.Conn, anomaly_id: int, policy: Policy, now: datetime
+    *, conn: store.Conn, anomaly_id: int, policy: Policy, now: datetime,
+    dispatch_at: Callable[[], datetime] | None = None,
 ) -> IntakeResult:
-    """Ticket one anomaly; ``now`` is the acceptance instant every clock starts from."""
+    """Ticket one anomaly; ``now`` is the acceptance instant every clock starts from.
+
+    ``dispatch_at``: a new ticket is dispatched in the same transaction, at the instant this
+    clock reads then (one commit from anomaly to dispatch, not two)."""
     if now.utcoffset() is None:
         raise ValueError("now must be timezone-aware")
     with store.atomic(conn=conn):
@@ -128,5 +156,6 @@ def ticket_anomaly(
         if decision.escalated:
             _escalate_peers(conn=conn, policy=policy, kind=anomaly.kind, now=now,
                             reason=decision.reason)
+        to = _dispatch(conn, ticket, policy, dispatch_at) if dispatch_at is not None else None
     return IntakeResult(anomaly_id=anomaly.id, ticket_id=ticket.id, ticket_number=ticket.number,
-                        created=True)
+                        created=True, dispatched_to=to)

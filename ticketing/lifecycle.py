@@ -24,6 +24,7 @@ and its history row. The class is checked at import for unreachable and trap sta
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -151,14 +152,33 @@ class _Snapshot:
     state: str
 
 
+# Building a machine costs ~7 ms of CPU (python-statemachine 3.2 registers every callback per
+# instance; measured on the path anomaly -> dispatch, where it was the largest Python cost), so
+# each thread keeps one per lifecycle and moves it to the state asked about. One that raised
+# or reached a final state is dropped: its engine may keep that (a terminated machine refuses
+# everything after), and tests/ticketing/test_lifecycle.py checks the answers equal a fresh
+# machine's for every state, event and detail.
+_machines = threading.local()
+
+
 def next_state(machine: type[StateMachine], *, state: str, event: str, **details: Any) -> str:
     """The state ``event`` leads to from ``state`` in ``machine`` (any of the package's
     lifecycles); raises ``EventRefused`` or ``MissingDetail``. Pure: nothing is stored."""
-    snap = _Snapshot(state=state)
+    kept: dict[type[StateMachine], tuple[StateMachine, _Snapshot]] = getattr(
+        _machines, "kept", None) or {}
+    _machines.kept = kept
+    m, snap = kept.pop(machine, (None, None))
+    if m is None or snap is None:
+        snap = _Snapshot(state=state)
+        m = machine(model=snap)
+    else:
+        m.current_state_value = state
     try:
-        machine(model=snap).send(event, **details)
+        m.send(event, **details)
     except TransitionNotAllowed as exc:
         raise EventRefused(event=event, state=state) from exc
+    if not any(s.final and s.value == snap.state for s in machine.states):
+        kept[machine] = (m, snap)
     return snap.state
 
 

@@ -4,8 +4,8 @@ Two sources feed one loop: ``NOTIFY robowatch_events`` wakes it at once, and a p
 of the unticketed anomalies catches whatever was missed while the service was down or the
 listener was reconnecting. Beside it runs the timer loop (``ticketing.timers.run_timers``):
 warnings, breaches, re-dispatch and escalation, woken early when a ticket changes. The
-database work is synchronous and runs in worker threads, one transaction per anomaly; the event
-loop only waits.
+database work is synchronous and runs in worker threads, one transaction per anomaly (a new
+ticket is opened, graded and dispatched in it); the event loop only waits.
 """
 
 from __future__ import annotations
@@ -87,31 +87,28 @@ class _Worker:
         return stats
 
     def _dispatch_new(self, conn: store.Conn, stats: SweepStats) -> None:
-        """Tickets still ``new`` (nobody fitted before, or opened by hand): tried again."""
+        """Tickets still ``new`` (nobody fitted at intake, or opened by hand): tried again."""
         waiting, _ = store.list_tickets(conn=conn, state="new", limit=self.batch)
         for t in reversed(waiting):  # oldest first
             if self.halt.is_set():
                 return
-            self._dispatch(conn, t.id, t.number, stats)
-
-    def _dispatch(self, conn: store.Conn, ticket_id: int, number: str,
-                  stats: SweepStats) -> None:
-        try:
-            assignee = auto_dispatch(conn=conn, ticket_id=ticket_id, policy=self.policy,
-                                     now=self.clock())
-        except Exception:
-            if not usable(conn):
-                raise
-            log.exception("ticket %s left undispatched", number)
-            return
-        if assignee is not None:
-            stats.dispatched += 1
-            log.info("ticket %s dispatched to %s", number, assignee)
+            try:
+                assignee = auto_dispatch(conn=conn, ticket_id=t.id, policy=self.policy,
+                                         now=self.clock())
+            except Exception:
+                if not usable(conn):
+                    raise
+                log.exception("ticket %s left undispatched", t.number)
+                continue
+            if assignee is not None:
+                stats.dispatched += 1
+                log.info("ticket %s (grade %s) dispatched to %s", t.number, t.grade, assignee)
 
     def _one(self, conn: store.Conn, a: store.UnticketedAnomaly, stats: SweepStats) -> None:
         try:
             result = ticket_anomaly(conn=conn, anomaly_id=a.id, policy=self.policy,
-                                    now=self.clock())
+                                    now=self.clock(),
+                                    dispatch_at=self.clock if self.dispatch else None)
         except Exception:
             if not usable(conn):
                 raise  # the database went away: the sweep is retried on a new connection
@@ -130,10 +127,11 @@ class _Worker:
         stats.created += 1
         log.info("ticket %s opened for anomaly %s (robot %s, %s/%s)", result.ticket_number,
                  a.id, a.robot, a.component, a.kind)
-        if self.dispatch:
-            # At once, not after the rest of the backlog: anomaly -> dispatch is a latency
-            # the issue bounds (p99 200 ms), and a backlog would add to every ticket in it.
-            self._dispatch(conn, result.ticket_id, result.ticket_number or "?", stats)
+        if result.dispatched_to is not None:
+            # In the intake's transaction, not after the rest of the backlog: anomaly ->
+            # dispatch is a latency the issue bounds (p99 200 ms).
+            stats.dispatched += 1
+            log.info("ticket %s dispatched to %s", result.ticket_number, result.dispatched_to)
 
     def close(self) -> None:
         self.db.close()

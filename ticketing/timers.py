@@ -37,8 +37,8 @@ from storage.duty import next_handover_due
 from ticketing import deadlines, events
 from ticketing.dispatch import next_assignee
 from ticketing.duty import fire_handovers
-from ticketing.handover import next_reassignment_due, reassign_handed_over
 from ticketing.errors import TicketingError
+from ticketing.handover import next_reassignment_due, reassign_handed_over
 from ticketing.policy import Policy, format_duration
 
 __all__ = ["FiredTimer", "fire_due", "run_timers", "wait_either", "TIMER_EVENTS", "WARNING",

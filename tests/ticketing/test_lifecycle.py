@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import random
+from dataclasses import dataclass
+from typing import Any
+
 import pytest
 from statemachine import StateMachine
 
@@ -93,3 +97,33 @@ def test_unknown_event_and_state_are_refused():
 def test_events_need_their_details(state, event, details, message):
     with pytest.raises(MissingDetail, match=message):
         check_event(state=state, event=event, **details)
+
+
+def _fresh(state: str, event: str, **details: Any) -> str:
+    snap = _Snap(state=state)
+    try:
+        TicketLifecycle(model=snap).send(event, **details)
+    except Exception as exc:  # noqa: BLE001 - the kind of refusal is what is compared
+        return type(exc).__name__
+    return snap.state
+
+
+@dataclass
+class _Snap:
+    state: str
+
+
+def test_a_reused_machine_answers_like_a_fresh_one() -> None:
+    """check_event keeps one machine per thread; in any order of calls (refusals, missing
+    details, final states among them) it answers what a new machine would."""
+    full = {"assignee": "E-01", "reason": "r", "plan": "p", "message": "m", "into": 5,
+            "grade": "II", "report": {"cause": "c"}}
+    cases = [(s, e, d) for s in STATES for e in EVENTS for d in ({}, full)]
+    random.Random(7).shuffle(cases)
+    for state, event, details in cases * 2:
+        try:
+            got = check_event(state=state, event=event, **details)
+        except (EventRefused, MissingDetail) as exc:
+            got = {"EventRefused": "TransitionNotAllowed"}.get(type(exc).__name__,
+                                                               type(exc).__name__)
+        assert got == _fresh(state, event, **details), (state, event, details)
