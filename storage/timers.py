@@ -347,14 +347,17 @@ def fire_batch(*, conn: Conn, at: datetime, actor: str, firings: Sequence[Firing
                                   GROUP BY id) u
                             WHERE t.id = u.id""",
                          (at, [f.ticket_id for f in escalated], [f.level for f in escalated]))
+        # The rows as one JSON document, not four arrays: psycopg quotes each element of a
+        # text or jsonb array in Python (0.13 s of a 0.47 s pass of 1,000 timers, cProfile),
+        # one json.dumps of the list is C.
         conn.execute("""INSERT INTO ticket_events (ticket_id, at, event, actor, from_state,
                                                    to_state, data)
-                        SELECT u.ticket_id, %s, u.event, %s, u.state, u.state, u.data
-                        FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::jsonb[])
-                             WITH ORDINALITY AS u(ticket_id, event, state, data, n)
+                        SELECT (u.r->>'t')::bigint, %s, u.r->>'e', %s, u.r->>'s', u.r->>'s',
+                               u.r->'d'
+                        FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS u(r, n)
                         ORDER BY u.n""",
-                     (at, actor, [f.ticket_id for f in firings], [f.event for f in firings],
-                      [f.state for f in firings], [Jsonb(f.data) for f in firings]))
+                     (at, actor, Jsonb([{"t": f.ticket_id, "e": f.event, "s": f.state,
+                                         "d": f.data} for f in firings])))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
