@@ -43,8 +43,9 @@ def _rota(*absences: Absence, engineers: tuple[tuple[str, ...], ...] = (("E-01",
     return Roster(teams=(field, managers), absences=absences)
 
 
-@pytest.fixture
-def conn(db_url: str):
+@pytest.fixture(name="conn")
+def duty_conn(db_url: str):
+    """A connection with the day/night rota in force (also test_handover_reassign_db's)."""
     register(db_url)
     with connect(db_url, autocommit=True) as c:
         put_roster_in_force(conn=c, roster=_rota())

@@ -4,21 +4,22 @@ policy switches it off."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
-
-import pytest
 
 from storage import duty as dstore
 from storage import tickets as store
 from storage.connect import connect
 from tests.ticketing.fleet import T0, act, anomaly, register, timer_loop_lifetime
+
+# The day/night rota of the duty tests (E-01 by day, E-02 by night, M-01 round the clock) and
+# their fixture "conn", that rota in force.
+from tests.ticketing.test_duty_db import _rota, duty_conn  # noqa: F401 - a fixture
 from ticketing.dispatch import auto_dispatch
 from ticketing.duty import acknowledge, fire_handovers, put_roster_in_force
 from ticketing.handover import next_reassignment_due, reassign_handed_over
 from ticketing.intake import ticket_anomaly
 from ticketing.policy import builtin_policy
-from ticketing.roster import Roster, ShiftDef, TeamRota
 
 POLICY = builtin_policy("default")
 OFF = POLICY.model_copy(update={"handover": POLICY.handover.model_copy(
@@ -27,25 +28,6 @@ SH = ZoneInfo("Asia/Shanghai")
 DAY = T0                                             # 16:00 in Shanghai: E-01's day shift
 CHANGE = datetime(2026, 11, 21, 20, 0, tzinfo=SH)    # to the night shift: E-02
 M = timedelta(minutes=1)
-
-
-def _rota() -> Roster:
-    field = TeamRota(name="field", role="engineer", timezone="Asia/Shanghai",
-                     epoch=date(2026, 1, 1), crews=(("E-01",), ("E-02",)),
-                     shifts=(ShiftDef(name="day", start=time(8), end=time(20)),
-                             ShiftDef(name="night", start=time(20), end=time(8))))
-    managers = TeamRota(name="managers", role="manager", timezone="Asia/Shanghai",
-                        epoch=date(2026, 1, 1), crews=(("M-01",),),
-                        shifts=(ShiftDef(name="all-day", start=time(8), end=time(8)),))
-    return Roster(teams=(field, managers))
-
-
-@pytest.fixture
-def conn(db_url: str):
-    register(db_url)
-    with connect(db_url, autocommit=True) as c:
-        put_roster_in_force(conn=c, roster=_rota())
-        yield c
 
 
 def _grade_iv(db_url: str, conn: store.Conn, robot: str) -> int:
