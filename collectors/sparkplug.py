@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from google.protobuf.message import DecodeError
@@ -160,18 +161,17 @@ class SparkplugDecoder:
             return
         node = self._nodes.get(node_id)
         if node is None:
+            asked = self._ask_rebirth(node_id, out, now)
             out.rejects.append(RejectedInput(
-                "no_birth", f"{kind} from {node_id}/{device or ''} before its NBIRTH; "
-                            "rebirth requested"))
-            self._ask_rebirth(node_id, out, now)
+                "no_birth", f"{kind} from {node_id}/{device or ''} before its NBIRTH; {asked}"))
             return
         seq = int(payload.seq)
         expected = (node.seq + 1) % 256
         node.seq = seq
         if seq != expected:
-            log.warning("Sparkplug %s/%s: seq %d after %d (messages lost); rebirth requested",
-                        self._map.group, node_id, seq, (expected - 1) % 256)
-            self._ask_rebirth(node_id, out, now)
+            log.warning("Sparkplug %s/%s: seq %d after %d (messages lost); %s",
+                        self._map.group, node_id, seq, (expected - 1) % 256,
+                        self._ask_rebirth(node_id, out, now))
         robot = self._robots.get((node_id, device))
         if kind == "DBIRTH":
             self._learn(node, device, payload)
@@ -186,13 +186,18 @@ class SparkplugDecoder:
             return
         self._values(node, node_id, device, payload, out, now)
 
-    def _ask_rebirth(self, node_id: str, out: Decoded, now: float) -> None:
+    def _ask_rebirth(self, node_id: str, out: Decoded, now: float) -> str:
+        """Ask ``node_id`` to rebirth unless it was asked less than ``rebirth_every_s`` ago;
+        say which, for the caller's log line or quarantine record."""
+        every = self._map.rebirth_every_s
         last = self._last_rebirth.get(node_id)
-        if last is not None and now - last < self._map.rebirth_every_s:
-            return
+        if last is not None and now - last < every:
+            until = datetime.fromtimestamp(last + every, UTC).isoformat(timespec="milliseconds")
+            return f"rebirth not requested again before {until} (one request per {every:g} s)"
         self._last_rebirth[node_id] = now
         out.commands.append(rebirth_request(self._map.group, node_id,
                                             now_ms=round(now * 1000)))
+        return "rebirth requested"
 
     @staticmethod
     def _learn(node: _Node, device: str | None, payload: Any) -> None:
@@ -246,7 +251,8 @@ class SparkplugDecoder:
         if dropped:
             out.rejects.append(dropped_values(dropped))
         if unknown_alias:
-            self._ask_rebirth(node_id, out, now)
+            log.info("Sparkplug %s/%s: metric alias without a birth; %s", self._map.group,
+                     node_id, self._ask_rebirth(node_id, out, now))
 
 
 def _number(m: Any, dtype: int) -> tuple[float | None, str | None]:

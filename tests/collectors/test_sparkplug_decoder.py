@@ -111,6 +111,39 @@ def test_sequence_gap_asks_one_rebirth_per_interval() -> None:
     assert ok.commands == [] and ok.rejects == []
 
 
+T0_MS = 1_700_000_000_000
+
+
+def data(d: SparkplugDecoder, seq: int, alias: int, value: float, now: float) -> Any:
+    return d.decode(t("DDATA", "d1"), payload(seq, (None, alias, "Double", value), ts_ms=T0_MS),
+                    now=now)
+
+
+def test_rebirth_log_says_whether_the_request_was_sent_or_held_back(
+        caplog: pytest.LogCaptureFixture) -> None:
+    d = SparkplugDecoder(mapping=MAPPING)
+    born(d)
+    caplog.set_level("INFO", logger="collectors.sparkplug")
+    t0 = T0_MS / 1000  # 2023-11-14T22:13:20Z: the "until" below is t0 + rebirth_every_s
+    data(d, 5, 1, 2.0, t0)
+    held = data(d, 9, 1, 2.0, t0 + 1)
+    alias = data(d, 10, 77, 1.0, t0 + 2)
+    gap = [r.getMessage() for r in caplog.records]
+    assert gap[0].endswith("seq 5 after 1 (messages lost); rebirth requested"), gap
+    until = "2023-11-14T22:13:25.000+00:00"
+    assert gap[1].endswith(f"rebirth not requested again before {until} "
+                           "(one request per 5 s)"), gap
+    assert "alias without a birth; rebirth not requested again before" in gap[2], gap
+    assert held.commands == [] and alias.commands == []
+    # A node heard of before its birth: the quarantine record says the same.
+    fresh = SparkplugDecoder(mapping=MAPPING)
+    first = data(fresh, 4, 1, 2.0, t0)
+    second = data(fresh, 5, 1, 2.0, t0 + 1)
+    assert first.rejects[0].detail.endswith("; rebirth requested")
+    assert second.rejects[0].detail.endswith(f"before {until} (one request per 5 s)")
+    assert (len(first.commands), len(second.commands)) == (1, 0)
+
+
 def test_seq_wraps_at_256() -> None:
     d = SparkplugDecoder(mapping=MAPPING)
     born(d)
