@@ -14,6 +14,10 @@ Stored points/s = points stored / (last commit - first commit) of the drain. In 
 the raw limit: the very rows just stored, exported, the table emptied, and loaded again by one
 ``COPY`` (``copy_limit``). Lost points: acknowledged by the broker minus stored; duplicated
 points: stored rows minus distinct (robot, signal, time) keys. The last line is one JSON object.
+
+With ``profile``, the first collector drains under cProfile (its main thread: the event loop,
+where paho reads and decodes) and writes its statistics there when it stops; the figures of
+such a run carry the profiler's overhead and are not the capacity.
 """
 
 from __future__ import annotations
@@ -67,7 +71,8 @@ def _start_collectors(stack: contextlib.ExitStack, argv0: list[str], n: int, por
 
 def run_capacity(robots: int, signals: int, rate: float, seconds: float,
                  settings_url: str | None, broker: str | None, tmp: Path,
-                 n_collectors: int, progress: Any = print) -> dict[str, Any]:
+                 n_collectors: int, progress: Any = print,
+                 profile: Path | None = None) -> dict[str, Any]:
     from simulators.registry import fleet_spec
     from simulators.scenario import Scenario, packaged_scenario_path
 
@@ -97,7 +102,9 @@ def run_capacity(robots: int, signals: int, rate: float, seconds: float,
 
         progress(f"draining {expected:,} acknowledged points")
         # Not waiting for "connected": with a full queue the broker starts sending at once.
-        collectors = _start_collectors(stack, argv0, n_collectors, ports, tmp, env, "drain",
+        drain0 = argv0 if profile is None else [
+            sys.executable, "-m", "cProfile", "-o", str(profile), *argv0[1:]]
+        collectors = _start_collectors(stack, drain0, n_collectors, ports, tmp, env, "drain",
                                        wait=False)
         procs = {f"collector-{i}": psutil.Process(c.pid) for i, c in enumerate(collectors)}
         mosq = next((p for p in psutil.Process().children() if p.name() == "mosquitto"), None)
@@ -165,4 +172,5 @@ def run_capacity(robots: int, signals: int, rate: float, seconds: float,
             "commit_lag_p99_s": _quantile(metrics, "robowatch_ingest_lag_seconds", 0.99),
             "cpu_share_of_one_core": {k: round(v / elapsed, 3) for k, v in cpu.items()},
             "database": "external" if settings_url else "embedded",
+            "profiled": profile is not None,
         }

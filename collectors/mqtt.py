@@ -155,9 +155,10 @@ class MqttCollector:
     async def _session(self, stop: asyncio.Event) -> None:
         """One connection: connect, subscribe, consume until it is lost or ``stop``."""
         lost = asyncio.Event()
+        worker: asyncio.Task[None] | None = None
         try:
             try:
-                await self._connect(lost)
+                suback = await self._connect(lost)
             except _UnsupportedVersion:
                 if self._cfg.protocol != "auto" or not self._v5:
                     raise SourceRefused("broker refuses this MQTT version") from None
@@ -165,28 +166,26 @@ class MqttCollector:
                 await self._teardown()
                 self._v5 = False
                 lost = asyncio.Event()
-                await self._connect(lost)
+                suback = await self._connect(lost)
+            # The messages a persistent session queued follow the CONNACK at once, and the
+            # broker sends the SUBACK behind them: consume from now on. Waiting for the SUBACK
+            # first, a backlog above max_queued_messages paused reading before the SUBACK
+            # could arrive, and no backlog of that size was ever drained (bench --capacity).
+            worker = asyncio.create_task(self._consume(), name="mqtt-consume")
+            if not await self._subscribed(suback, worker, stop):
+                return
             self._sup.connected()
-            await self._consume_until(lost, stop)
+            await until_first(worker, asyncio.create_task(lost.wait()),
+                              asyncio.create_task(stop.wait()))
+            _raise_if_failed(worker)
         finally:
+            if worker is not None and not worker.done():
+                worker.cancel()
+                await asyncio.wait({worker})
             await self._teardown()
 
-    async def _consume_until(self, lost: asyncio.Event, stop: asyncio.Event) -> None:
-        worker = asyncio.create_task(self._consume(), name="mqtt-consume")
-        await until_first(worker, asyncio.create_task(lost.wait()),
-                          asyncio.create_task(stop.wait()))
-        if worker.cancelled():
-            return
-        exc = worker.exception()
-        if isinstance(exc, DatabaseUnavailable):
-            # Unacknowledged, the message comes back on the next session.
-            raise _ConsumerStopped(f"database unavailable: {first_line(exc)}") from exc
-        if exc is not None:
-            log.error("MQTT consumer failed; dropping the session (unacknowledged messages "
-                      "are redelivered)", exc_info=exc)
-            raise _ConsumerStopped(f"consumer failed: {exc!r}") from exc
-
-    async def _connect(self, lost: asyncio.Event) -> None:
+    async def _connect(self, lost: asyncio.Event) -> asyncio.Future[list[ReasonCode]]:
+        """Connect (until the CONNACK) and send the SUBSCRIBE; the SUBACK's future."""
         loop = asyncio.get_running_loop()
         self._generation += 1
         # Messages still queued from an earlier connection cannot be acknowledged any more;
@@ -285,11 +284,31 @@ class MqttCollector:
             raise ConnectionError(f"subscribe to {topic} not sent: {mqtt.error_string(result)}")
         suback: asyncio.Future[list[ReasonCode]] = loop.create_future()
         subacks[mid] = suback
+        return suback
+
+    async def _subscribed(self, suback: asyncio.Future[list[ReasonCode]],
+                          worker: asyncio.Task[None], stop: asyncio.Event) -> bool:
+        """Wait for the SUBACK while ``worker`` consumes what the session had queued; False
+        when ``stop`` came first. The timeout restarts while messages keep arriving: a broker
+        delivering is answering, and a backlog of minutes comes before the SUBACK."""
+        topic, timeout = self._topic, self._cfg.ack_timeout_s
+        seen = self._driver.delivered_count if self._driver is not None else 0
+        stopping = asyncio.create_task(stop.wait())
+        awaited: set[asyncio.Future[Any]] = {suback, worker, stopping}
         try:
-            codes = await asyncio.wait_for(suback, timeout=timeout)
-        except TimeoutError:
-            raise TimeoutError(f"no SUBACK for {topic} within {timeout:g}s") from None
-        for code in codes:
+            while not suback.done() and not stop.is_set():
+                await asyncio.wait(awaited, timeout=timeout,
+                                   return_when=asyncio.FIRST_COMPLETED)
+                if stop.is_set():
+                    break
+                self._no_suback_yet(suback, worker, seen)
+                seen = self._driver.delivered_count if self._driver is not None else 0
+        finally:
+            stopping.cancel()
+            await asyncio.wait({stopping})
+        if not suback.done():
+            return False
+        for code in suback.result():
             if code.is_failure:
                 self._n_refused.inc()
                 raise SubscriptionRefused(topic, _suback_reason(code, v5=self._v5))
@@ -298,6 +317,20 @@ class MqttCollector:
                             "while we are away", code.value, self._cfg.qos, topic)
         log.info("MQTT connected to %s:%s (MQTT %s), subscribed %s", self._host, self._port,
                  "5" if self._v5 else "3.1.1", topic)
+        return True
+
+    def _no_suback_yet(self, suback: asyncio.Future[list[ReasonCode]],
+                       worker: asyncio.Task[None], seen: int) -> None:
+        """After one wait for the SUBACK: raise when waiting longer cannot help."""
+        if suback.done():
+            return
+        if worker.done():
+            _raise_if_failed(worker)
+            raise ConnectionError("MQTT consumer stopped before the SUBACK")
+        delivered = self._driver.delivered_count if self._driver is not None else 0
+        if delivered == seen:
+            raise TimeoutError(f"no SUBACK for {self._topic} within "
+                               f"{self._cfg.ack_timeout_s:g}s")
 
     async def _teardown(self) -> None:
         client, driver = self._client, self._driver
@@ -312,7 +345,7 @@ class MqttCollector:
     # -- messages ------------------------------------------------------------------------
     async def _consume(self) -> None:
         """Handle messages until cancelled. Bad input is quarantined in ``_handle``; anything
-        else raised there (database down, a bug) ends the session, see ``_consume_until``."""
+        else raised there (database down, a bug) ends the session, see ``_raise_if_failed``."""
         queue = self._queue
         while True:
             gen, msg = await queue.get()
@@ -420,6 +453,20 @@ class MqttCollector:
             await self._put(sample, rid, ack if i == len(stored) - 1 else None)
         if not stored and not rejects:
             ack()  # nothing to store (a death, a command)
+
+
+def _raise_if_failed(worker: asyncio.Task[None]) -> None:
+    """Turn the consumer's failure into the reconnect it asks for."""
+    if worker.cancelled() or not worker.done():
+        return
+    exc = worker.exception()
+    if isinstance(exc, DatabaseUnavailable):
+        # Unacknowledged, the message comes back on the next session.
+        raise _ConsumerStopped(f"database unavailable: {first_line(exc)}") from exc
+    if exc is not None:
+        log.error("MQTT consumer failed; dropping the session (unacknowledged messages "
+                  "are redelivered)", exc_info=exc)
+        raise _ConsumerStopped(f"consumer failed: {exc!r}") from exc
 
 
 class _UnsupportedVersion(ConnectionError):

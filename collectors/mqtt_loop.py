@@ -91,6 +91,10 @@ class AsyncioMqttLoop:
     def delivered(self) -> None:
         self._delivered += 1
 
+    @property
+    def delivered_count(self) -> int:
+        return self._delivered
+
     def _read(self) -> None:
         # paho reads one packet per loop_read() whatever max_packets says (it recomputes it
         # from its QoS 2 queues). Under load many messages wait in the socket buffer: read

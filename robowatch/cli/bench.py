@@ -180,6 +180,10 @@ def bench_ingest(
         "--capacity",
         help="Drain a backlog queued at the broker instead of following a fixed offer: the "
              "stored rate is then the collector's, not the load's (MQTT).")] = False,
+    profile: Annotated[Path | None, typer.Option(
+        help="With --capacity and one collector: run the draining collector under cProfile "
+             "and write its statistics to this file (the figures then carry its overhead).")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Measure sustained ingest through a real collector against the raw COPY limit."""
@@ -190,13 +194,17 @@ def bench_ingest(
         raise typer.BadParameter("must be mqtt or opcua", param_hint="--protocol")
     if capacity and protocol != "mqtt":
         raise typer.BadParameter("--capacity drains an MQTT backlog", param_hint="--protocol")
+    if profile is not None and (not capacity or collectors != 1):
+        raise typer.BadParameter("profiles one collector draining a backlog: use it with "
+                                 "--capacity and --collectors 1", param_hint="--profile")
     settings = settings_of(ctx)
     tmp = Path(tempfile.mkdtemp(prefix="rw-bench-ingest-"))
     try:
         if capacity:
             report = run_capacity(robots, signals, rate, seconds, settings.database_url,
                                   settings.mqtt_url, tmp, collectors,
-                                  progress=lambda msg: typer.echo(msg, err=True))
+                                  progress=lambda msg: typer.echo(msg, err=True),
+                                  profile=profile.resolve() if profile else None)
         else:
             report = run_ingest(protocol, robots, signals, rate, seconds,
                                 settings.database_url, settings.mqtt_url, tmp, collectors)

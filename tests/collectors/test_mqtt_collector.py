@@ -154,3 +154,42 @@ async def test_an_unexpected_error_is_logged_with_its_traceback_and_ends_the_ser
     failed = [r for r in caplog.records if r.message == "mqtt failed"]
     assert len(failed) == 1 and failed[0].exc_info is not None
     assert any(r.message == "collectors stopped; writer drained" for r in caplog.records)
+
+
+async def test_backlog_beyond_the_read_pause_is_drained_before_the_suback(db_url, mosquitto):
+    """A persistent session's queued messages come before the SUBACK. With more of them than
+    ``max_queued_messages`` the collector used to pause reading while still waiting for the
+    SUBACK, time out, reconnect, and never drain (bench ingest --capacity never finished)."""
+    register_small_fleet(db_url)
+    cfg = MqttConfig(url=mosquitto, client_id=f"backlog-{uuid.uuid4().hex[:8]}",
+                     max_queued_messages=20, ack_timeout_s=3.0)
+
+    async def run_until(pred, timeout: float) -> bool:
+        stop = asyncio.Event()
+        metrics = CollectorMetrics()
+        task = asyncio.create_task(run_collectors(conninfo=db_url, stop=stop, mqtt=cfg,
+                                                  metrics=metrics))
+        try:
+            return await wait_for(pred, timeout)
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 15)
+            assert metrics.registry.get_sample_value(
+                "robowatch_source_connected", {"origin": mosquitto}) == 0
+
+    pub = publisher(mosquitto)
+    try:
+        # First run: the session (and its subscription) exists once a probe is stored.
+        assert await run_until(lambda: (pub.publish(TOPIC.format(robot="R1"), good("R1", 0),
+                                                    qos=1) and points(db_url) > 0), 15)
+        base = points(db_url)
+        infos = [pub.publish(TOPIC.format(robot="R2"), good("R2", i), qos=1)
+                 for i in range(1, 301)]
+        for info in infos:
+            info.wait_for_publish(10)
+        # Second run: 300 queued messages (2 points each), far above max_queued_messages.
+        assert await run_until(lambda: points(db_url) >= base + 600, 60), points(db_url)
+        assert points(db_url) == base + 600
+    finally:
+        pub.loop_stop()
+        pub.disconnect()
