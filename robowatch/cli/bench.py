@@ -223,6 +223,36 @@ def bench_ingest(
     typer.echo(json.dumps(report))
 
 
+@app.command("layout")
+def bench_layout(
+    ctx: typer.Context,
+    robots: Annotated[int, typer.Option(help="Robots in the fleet.", min=1)] = 20,
+    signals: Annotated[int, typer.Option(help="Signals per robot tick.", min=1,
+                                         max=1000)] = 50,
+    rate: Annotated[float, typer.Option(help="Ticks per robot per second.", min=0.1)] = 10.0,
+    seconds: Annotated[float, typer.Option(help="Span of the data.", min=10.0)] = 600.0,
+    repeats: Annotated[int, typer.Option(help="Runs of each read (median).", min=1)] = 5,
+    as_json: JsonOpt = False,
+) -> None:
+    """Narrow (one row per point) against wide (one row per robot tick) telemetry, end to end:
+    ingest, detection's reads, chart queries, size, compression (docs/performance.md)."""
+    from benchmarks.ingest_layout import run_layout
+
+    settings = settings_of(ctx)
+    tmp = Path(tempfile.mkdtemp(prefix="rw-bench-layout-"))
+    try:
+        report = run_layout(robots, signals, rate, seconds, settings.database_url, tmp,
+                            repeats=repeats, progress=lambda msg: typer.echo(msg, err=True))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if not as_json:
+        ing, size = report["ingest"], report["bytes_per_point"]
+        typer.echo(f"ingest narrow {ing['narrow_points_per_second']:,} / wide "
+                   f"{ing['wide_points_per_second']:,} points/s; bytes/point narrow "
+                   f"{size['narrow']} / wide {size['wide']}")
+    typer.echo(json.dumps(report))
+
+
 @app.command("api")
 def bench_api(
     ctx: typer.Context,
