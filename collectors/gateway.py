@@ -13,7 +13,6 @@ and the other values of the record are stored. A payload can carry several recor
 
 from __future__ import annotations
 
-import json
 import math
 from datetime import datetime
 from pathlib import Path
@@ -31,6 +30,7 @@ from collectors.payload import (
     Sample,
     check_size,
     json_number,
+    load_json,
 )
 
 __all__ = ["GatewayMapping", "GatewayDecoder", "load_gateway_mapping"]
@@ -136,12 +136,9 @@ class GatewayDecoder:
         out = Decoded()
         try:
             check_size(raw, self._limits)
-            doc = json.loads(raw)
+            doc = load_json(raw)
         except RejectedInput as exc:
             out.rejects.append(exc)
-            return out
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            out.rejects.append(RejectedInput("malformed_json", str(exc)))
             return out
         records: object = doc
         if self._map.records is not None:

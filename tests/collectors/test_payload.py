@@ -59,6 +59,14 @@ def test_nan_costs_only_its_own_value():
     assert all(math.isfinite(v) for v in s.values.values() if v is not None)
 
 
+def test_what_the_fast_parser_refuses_is_read_by_the_standard_one():
+    # orjson refuses integers beyond 64 bits (and NaN, above): json.loads reads them, so the
+    # message is not lost as malformed.
+    raw = b'{"v":1,"robot":"R1","ts":%f,"signals":{"big":%d,"c":1.5}}' % (NOW, 2**70)
+    s = parse_payload(raw, topic_robot="R1", now=NOW, limits=LIM)
+    assert s.values == {"big": float(2**70), "c": 1.5}
+
+
 def test_topic_parsing():
     assert parse_topic("robowatch/C1/S1/L1/R1/telemetry") == ("C1", "S1", "L1", "R1")
     for bad in ("robowatch/C1/S1/L1/telemetry", "other/C1/S1/L1/R1/telemetry",
