@@ -260,7 +260,7 @@ def _stop_process(proc: subprocess.Popen[bytes]) -> None:
 
 def run_ingest(kind: str, robots: int, signals: int, rate: float, seconds: float,
          settings_url: str | None, broker: str | None, tmp: Path,
-         n_collectors: int) -> dict[str, Any]:
+         n_collectors: int, mqtt_protocol: str = "auto") -> dict[str, Any]:
     from simulators.model import FleetModel
     from simulators.registry import fleet_spec
     from simulators.scenario import Scenario, packaged_scenario_path
@@ -280,7 +280,8 @@ def run_ingest(kind: str, robots: int, signals: int, rate: float, seconds: float
         sim = None
         if kind == "mqtt":
             burl = broker or stack.enter_context(local_broker("mosquitto"))[0]
-            cmd = [*exe, "mqtt", "--url", burl, "--client-id", f"rw-bench-{os.getpid()}",
+            cmd = [*exe, "mqtt", "--url", burl, "--protocol", mqtt_protocol,
+                   "--client-id", f"rw-bench-{os.getpid()}",
                    "--metrics-port", str(mport), "--spool-dir", str(tmp / "spool")]
         else:
             burl = ""
@@ -378,6 +379,7 @@ def run_ingest(kind: str, robots: int, signals: int, rate: float, seconds: float
             "benchmark": "ingest", "protocol": kind, "robots": robots, "signals": n_signals,
             "rate_hz": rate, "seconds": seconds,
             "collectors": len(collectors),
+            "mqtt_protocol": mqtt_protocol if kind == "mqtt" else None,
             "offered_points_per_second": robots * n_signals * rate,
             "points_per_second": round(pps, 1),
             "copy_limit_points_per_second": round(limit, 1),

@@ -72,7 +72,7 @@ def _start_collectors(stack: contextlib.ExitStack, argv0: list[str], n: int, por
 def run_capacity(robots: int, signals: int, rate: float, seconds: float,
                  settings_url: str | None, broker: str | None, tmp: Path,
                  n_collectors: int, progress: Any = print,
-                 profile: Path | None = None) -> dict[str, Any]:
+                 profile: Path | None = None, mqtt_protocol: str = "auto") -> dict[str, Any]:
     from simulators.registry import fleet_spec
     from simulators.scenario import Scenario, packaged_scenario_path
 
@@ -82,7 +82,7 @@ def run_capacity(robots: int, signals: int, rate: float, seconds: float,
         burl = broker or stack.enter_context(local_broker("mosquitto"))[0]
         ports = [free_port() for _ in range(n_collectors)]
         argv0 = [sys.executable, "-m", "robowatch", "--log-level", "WARNING", "collect", "mqtt",
-                 "--url", burl]
+                 "--url", burl, "--protocol", mqtt_protocol]
         progress(f"creating {n_collectors} persistent session(s) on {burl}")
         for proc in _start_collectors(stack, argv0, n_collectors, ports, tmp, env, "session"):
             _stop_process(proc)
@@ -172,5 +172,5 @@ def run_capacity(robots: int, signals: int, rate: float, seconds: float,
             "commit_lag_p99_s": _quantile(metrics, "robowatch_ingest_lag_seconds", 0.99),
             "cpu_share_of_one_core": {k: round(v / elapsed, 3) for k, v in cpu.items()},
             "database": "external" if settings_url else "embedded",
-            "profiled": profile is not None,
+            "profiled": profile is not None, "mqtt_protocol": mqtt_protocol,
         }

@@ -22,6 +22,8 @@ __all__ = ["Limits", "Sample", "parse_topic", "parse_payload", "check_size", "js
 SIGNAL_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.]{0,63}$")
 # Every name of a message at once (joined by NUL): one regex call instead of one per signal.
 _ALL_NAMES_RE = re.compile(r"[A-Za-z][A-Za-z0-9_.]{0,63}(?:\x00[A-Za-z][A-Za-z0-9_.]{0,63})*")
+# set(map(type, values)) == {float}: the type check in C, ~2x cheaper than all(... is float).
+_FLOATS_ONLY = {float}
 ROBOT_CODE_RE = _CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -130,7 +132,7 @@ def parse_payload(raw: bytes, *, topic_robot: str | None, now: float, limits: Li
     vals = list(signals.values())
     joined = "\x00".join(signals)
     if (_ALL_NAMES_RE.fullmatch(joined) is not None and joined.count("\x00") == len(vals) - 1
-            and all(type(v) is float for v in vals) and math.isfinite(sum(vals))):
+            and set(map(type, vals)) == _FLOATS_ONLY and math.isfinite(sum(vals))):
         # The common message: valid names, finite floats (a finite sum means no NaN or inf;
         # an overflowing sum only sends a good message down the slow path).
         return Sample(robot=robot, ts=float(ts), seq=seq, values=signals)

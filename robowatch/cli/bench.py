@@ -180,6 +180,8 @@ def bench_ingest(
         "--capacity",
         help="Drain a backlog queued at the broker instead of following a fixed offer: the "
              "stored rate is then the collector's, not the load's (MQTT).")] = False,
+    mqtt_protocol: Annotated[str, typer.Option(
+        help="The collectors' MQTT version: auto (5, else 3.1.1), 5 or 3.1.1.")] = "auto",
     profile: Annotated[Path | None, typer.Option(
         help="With --capacity and one collector: run the draining collector under cProfile "
              "and write its statistics to this file (the figures then carry its overhead).")
@@ -204,10 +206,12 @@ def bench_ingest(
             report = run_capacity(robots, signals, rate, seconds, settings.database_url,
                                   settings.mqtt_url, tmp, collectors,
                                   progress=lambda msg: typer.echo(msg, err=True),
-                                  profile=profile.resolve() if profile else None)
+                                  profile=profile.resolve() if profile else None,
+                                  mqtt_protocol=mqtt_protocol)
         else:
             report = run_ingest(protocol, robots, signals, rate, seconds,
-                                settings.database_url, settings.mqtt_url, tmp, collectors)
+                                settings.database_url, settings.mqtt_url, tmp, collectors,
+                                mqtt_protocol=mqtt_protocol)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     if not as_json:
