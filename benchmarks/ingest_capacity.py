@@ -171,6 +171,9 @@ def run_capacity(robots: int, signals: int, rate: float, seconds: float,
             "redelivered_points_skipped": metrics.get("robowatch_points_duplicate_total", 0.0),
             "commit_lag_p99_s": _quantile(metrics, "robowatch_ingest_lag_seconds", 0.99),
             "cpu_share_of_one_core": {k: round(v / elapsed, 3) for k, v in cpu.items()},
+            # CPU per stored point: what the machine's other load changes least (the shares
+            # above fall when other processes take the cores).
+            "cpu_us_per_point": {k: round(v / max(stored, 1) * 1e6, 2) for k, v in cpu.items()},
             "database": "external" if settings_url else "embedded",
             "profiled": profile is not None, "mqtt_protocol": mqtt_protocol,
         }
