@@ -14,7 +14,9 @@ Measured, each read the median of ``repeats``:
 - ingest: encoding (numpy, as the collectors do) plus one binary COPY and its commit;
 - detection's read path: ``storage.telemetry.read_points`` over the window one poll reads
   (1.25 s) and the one a late sweep reads (5 s), against the same answer from the wide table
-  (unnested by the server, and sent whole and unnested by numpy);
+  (unnested by the server, and sent whole and unnested by numpy); once right after the load,
+  when no BRIN range is summarized yet (the newest rows are always in that state until
+  VACUUM or autosummarize reaches them), and once after summarizing;
 - a retraining's read (``storage.detector_models.training_points``): one robot, all of it;
 - the chart queries of ``storage.downsample`` (plain-PostgreSQL dialect): 4 signals of one
   robot, raw over 50 s and bucketed over the whole range at 500 points per series;
@@ -38,7 +40,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from benchmarks.ingest import _compressed_estimate, _database
-from storage.connect import connect
+from storage.connect import Conn, connect
 from storage.downsample import bucket_for
 from storage.measure import count_telemetry
 from storage.measure_layout import (
@@ -49,6 +51,7 @@ from storage.measure_layout import (
     encode_wide_copy,
     read_points_wide,
     read_ticks_wide,
+    summarize_brin,
     training_narrow,
     training_wide,
     wide_arrays_sample,
@@ -122,6 +125,25 @@ def _compressed_wide(url: str, sample_ticks: int = 20_000, batch: int = 1000) ->
     return round(total / points, 2)
 
 
+def _detection_reads(conn: Conn, end: datetime, k: int, repeats: int) -> dict[str, Any]:
+    """``read_points`` over a poll's window (1.25 s) and a late sweep's (5 s), both layouts."""
+    reads: dict[str, Any] = {}
+    for window in (1.25, 5.0):
+        after = end - timedelta(seconds=window)
+        s_n, a = _median_s(lambda: read_points(
+            conn=conn, after=after, until=end), repeats)  # noqa: B023
+        s_w, b = _median_s(lambda: read_points_wide(
+            conn=conn, after=after, until=end), repeats)  # noqa: B023
+        s_t, c = _median_s(lambda: read_ticks_wide(
+            conn=conn, after=after, until=end, n_signals=k), repeats)  # noqa: B023
+        if not len(a) == len(b) == len(c):
+            raise RuntimeError(f"layouts disagree: {len(a)}, {len(b)}, {len(c)}")
+        reads[f"{window:g}s"] = {"points": len(a), "narrow_ms": round(s_n * 1e3, 2),
+                                 "wide_unnest_ms": round(s_w * 1e3, 2),
+                                 "wide_numpy_ms": round(s_t * 1e3, 2)}
+    return reads
+
+
 def run_layout(robots: int, signals: int, rate: float, seconds: float,
                settings_url: str | None, tmp: Path, repeats: int = 5,
                progress: Any = print) -> dict[str, Any]:
@@ -179,22 +201,9 @@ def run_layout(robots: int, signals: int, rate: float, seconds: float,
 
             progress("detection's read path")
             end = datetime.fromtimestamp(t_us[-1] / 1e6, UTC)
-            reads: dict[str, Any] = {}
-            for window in (1.25, 5.0):
-                after = end - timedelta(seconds=window)
-                s_n, a = _median_s(lambda: read_points(
-                    conn=conn, after=after, until=end), repeats)  # noqa: B023
-                s_w, b = _median_s(lambda: read_points_wide(
-                    conn=conn, after=after, until=end), repeats)  # noqa: B023
-                s_t, c = _median_s(lambda: read_ticks_wide(
-                    conn=conn, after=after, until=end, n_signals=k), repeats)  # noqa: B023
-                if not len(a) == len(b) == len(c):
-                    raise RuntimeError(f"layouts disagree: {len(a)}, {len(b)}, {len(c)}")
-                reads[f"{window:g}s"] = {"points": len(a),
-                                         "narrow_ms": round(s_n * 1e3, 2),
-                                         "wide_unnest_ms": round(s_w * 1e3, 2),
-                                         "wide_numpy_ms": round(s_t * 1e3, 2)}
-            report["detection_read"] = reads
+            report["detection_read_unsummarized"] = _detection_reads(conn, end, k, repeats)
+            report["brin_ranges_summarized"] = summarize_brin(conn=conn)
+            report["detection_read"] = _detection_reads(conn, end, k, repeats)
 
             progress("retraining and chart reads")
             first = datetime.fromtimestamp(t_us[0] / 1e6, UTC) - timedelta(microseconds=1)

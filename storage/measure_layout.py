@@ -22,7 +22,7 @@ from storage.telemetry import _PG_EPOCH_US, PointBatch
 
 __all__ = ["create_wide", "drop_wide", "encode_wide_copy", "copy_wide", "read_points_wide",
            "read_ticks_wide", "training_narrow", "training_wide", "chart_raw", "chart_binned",
-           "wide_arrays_sample", "WIDE_TABLE"]
+           "wide_arrays_sample", "summarize_brin", "WIDE_TABLE"]
 
 WIDE_TABLE = "bench_telemetry_wide"
 
@@ -46,6 +46,18 @@ def create_wide(*, conn: psycopg.Connection) -> None:
     for sql in _INDEXES_WIDE:
         conn.execute(sql)
     conn.commit()
+
+
+def summarize_brin(*, conn: psycopg.Connection) -> int:
+    """Summarize the unsummarized ranges of every BRIN index (what VACUUM, or autosummarize
+    shortly after a range fills, does); returns the ranges summarized. Until then a BRIN
+    scan reads every page of those ranges."""
+    rows = conn.execute(
+        """SELECT brin_summarize_new_values(c.oid::regclass)
+             FROM pg_class c JOIN pg_am a ON a.oid = c.relam
+            WHERE a.amname = 'brin' AND c.relkind = 'i'""").fetchall()
+    conn.commit()
+    return sum(int(r[0]) for r in rows)
 
 
 def drop_wide(*, conn: psycopg.Connection) -> None:
