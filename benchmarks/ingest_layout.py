@@ -125,6 +125,19 @@ def _compressed_wide(url: str, sample_ticks: int = 20_000, batch: int = 1000) ->
     return round(total / points, 2)
 
 
+def _timed_load(conn: Conn, encode: Callable[[], bytes],
+                copy: Callable[[bytes], None]) -> tuple[float, float]:
+    """(seconds encoding, seconds of the COPY and its commit), from a clean checkpoint."""
+    t0 = time.perf_counter()
+    data = encode()
+    encoded = time.perf_counter() - t0
+    conn.execute("CHECKPOINT")
+    t0 = time.perf_counter()
+    copy(data)
+    conn.commit()
+    return encoded, time.perf_counter() - t0
+
+
 def _detection_reads(conn: Conn, end: datetime, k: int, repeats: int) -> dict[str, Any]:
     """``read_points`` over a poll's window (1.25 s) and a late sweep's (5 s), both layouts."""
     reads: dict[str, Any] = {}
@@ -160,29 +173,15 @@ def run_layout(robots: int, signals: int, rate: float, seconds: float,
         with connect(url) as conn:
             create_wide(conn=conn)
             progress(f"ingest: {n_points:,} points narrow, {n_ticks:,} ticks wide")
-            t0 = time.perf_counter()
             cols = PointColumns(time_us=np.repeat(t_us, k), robot_id=np.repeat(r, k),
                                 signal_id=np.tile(sids, n_ticks), value=values.ravel(),
                                 quality=np.full(n_points, QUALITY_GOOD, dtype=np.int16))
-            narrow_data = encode_copy(cols)
-            enc_n = time.perf_counter() - t0
-            del cols
-            conn.execute("CHECKPOINT")
-            t0 = time.perf_counter()
-            copy_encoded(conn=conn, data=narrow_data)
-            conn.commit()
-            copy_n = time.perf_counter() - t0
-            del narrow_data
-            t0 = time.perf_counter()
-            wide_data = encode_wide_copy(time_us=t_us, robot_id=r, signal_ids=sids,
-                                         values=values)
-            enc_w = time.perf_counter() - t0
-            conn.execute("CHECKPOINT")
-            t0 = time.perf_counter()
-            copy_wide(conn=conn, data=wide_data)
-            conn.commit()
-            copy_w = time.perf_counter() - t0
-            del wide_data
+            enc_n, copy_n = _timed_load(conn, lambda: encode_copy(cols),
+                                        lambda data: copy_encoded(conn=conn, data=data))
+            enc_w, copy_w = _timed_load(
+                conn, lambda: encode_wide_copy(time_us=t_us, robot_id=r, signal_ids=sids,
+                                               values=values),
+                lambda data: copy_wide(conn=conn, data=data))
             if count_telemetry(conn=conn) != n_points:
                 raise RuntimeError("the narrow table does not hold every point")
             conn.execute("ANALYZE telemetry")

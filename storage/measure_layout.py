@@ -7,8 +7,8 @@ sparse signals cost nothing), a NULL element is a value without a reading, and `
 NULL when every value of the tick is good, else one code per element.
 
 Each wide query returns what its narrow counterpart in ``storage.telemetry``,
-``storage.detector_models`` or ``storage.downsample`` returns, so the benchmark times the same
-answer both ways.
+``storage.detector_models`` or ``storage.downsample`` returns (the narrow side runs those very
+queries), so the benchmark times the same answer both ways.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from datetime import datetime
 import numpy as np
 import psycopg
 
+from storage.detector_models import training_points
+from storage.downsample import _BINNED, _DATE_BIN, _RAW
 from storage.telemetry import _PG_EPOCH_US, PointBatch
 
 __all__ = ["create_wide", "drop_wide", "encode_wide_copy", "copy_wide", "read_points_wide",
@@ -156,12 +158,8 @@ def read_ticks_wide(*, conn: psycopg.Connection, after: datetime, until: datetim
 
 def training_narrow(*, conn: psycopg.Connection, robot_id: int, after: datetime,
                     until: datetime) -> int:
-    """Rows of ``storage.detector_models.training_points`` (same SQL), counted."""
-    return len(conn.execute(
-        """SELECT time, signal_id, value FROM telemetry
-           WHERE robot_id = %s AND time > %s AND time <= %s AND quality = 0
-             AND value IS NOT NULL
-           ORDER BY time""", (robot_id, after, until), binary=True).fetchall())
+    """Points ``storage.detector_models.training_points`` returns (the narrow read itself)."""
+    return len(training_points(conn=conn, robot_id=robot_id, after=after, until=until))
 
 
 def training_wide(*, conn: psycopg.Connection, robot_id: int, after: datetime,
@@ -175,16 +173,7 @@ def training_wide(*, conn: psycopg.Connection, robot_id: int, after: datetime,
 
 
 _CHART_RAW = {
-    "narrow": """
-        SELECT s.sid, extract(epoch FROM r.time)::float8, r.value
-          FROM unnest(%(signals)s::int2[]) AS s(sid)
-         CROSS JOIN LATERAL (
-               SELECT time, value FROM telemetry
-                WHERE robot_id = %(robot)s AND signal_id = s.sid
-                  AND time >= %(start)s AND time < %(end)s
-                  AND quality = 0 AND value IS NOT NULL
-                ORDER BY time LIMIT %(cap)s) r
-         ORDER BY s.sid, r.time""",
+    "narrow": _RAW,
     "wide": f"""
         SELECT s.sid, extract(epoch FROM w.time)::float8, w.value[p.i]
           FROM unnest(%(signals)s::int2[]) AS s(sid)
@@ -198,14 +187,7 @@ _CHART_RAW = {
 }
 _BIN = "date_bin(make_interval(secs => %(step)s), {t}, TIMESTAMPTZ '1970-01-01 00:00:00+00')"
 _CHART_BINNED = {
-    "narrow": f"""
-        SELECT signal_id, extract(epoch FROM {_BIN.format(t="time")})::float8 AS b,
-               min(value), avg(value), max(value)
-          FROM telemetry
-         WHERE robot_id = %(robot)s AND signal_id = ANY(%(signals)s)
-           AND time >= %(start)s AND time < %(end)s
-           AND quality = 0 AND value IS NOT NULL
-         GROUP BY 1, 2 ORDER BY 1, 2""",
+    "narrow": _BINNED.format(bin=_DATE_BIN),
     "wide": f"""
         SELECT s.sid, extract(epoch FROM {_BIN.format(t="w.time")})::float8 AS b,
                min(w.value[p.i]), avg(w.value[p.i]), max(w.value[p.i])

@@ -164,7 +164,7 @@ async def test_backlog_beyond_the_read_pause_is_drained_before_the_suback(db_url
     cfg = MqttConfig(url=mosquitto, client_id=f"backlog-{uuid.uuid4().hex[:8]}",
                      max_queued_messages=20, ack_timeout_s=3.0)
 
-    async def run_until(pred, timeout: float) -> bool:
+    async def run_until(pred, timeout: float):
         stop = asyncio.Event()
         metrics = CollectorMetrics()
         task = asyncio.create_task(run_collectors(conninfo=db_url, stop=stop, mqtt=cfg,

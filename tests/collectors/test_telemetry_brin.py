@@ -10,7 +10,7 @@ def brin_options(db) -> dict[str, list[str] | None]:
         """SELECT c.relname, c.reloptions FROM pg_class c JOIN pg_am a ON a.oid = c.relam
             WHERE a.amname = 'brin' AND c.relkind IN ('i', 'I')
               AND c.relname LIKE 'telemetry%'""").fetchall()
-    return {name: opts for name, opts in rows}
+    return dict(rows)
 
 
 def test_every_telemetry_brin_autosummarizes_including_partitions_made_later(db):
