@@ -10,7 +10,7 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -22,8 +22,9 @@ __all__ = ["Limits", "Sample", "parse_topic", "parse_payload", "check_size", "js
 SIGNAL_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.]{0,63}$")
 # Every name of a message at once (joined by NUL): one regex call instead of one per signal.
 _ALL_NAMES_RE = re.compile(r"[A-Za-z][A-Za-z0-9_.]{0,63}(?:\x00[A-Za-z][A-Za-z0-9_.]{0,63})*")
-# set(map(type, values)) == {float}: the type check in C, ~2x cheaper than all(... is float).
+# set(map(type, values)): the type check in C, ~2x cheaper than all(... is float).
 _FLOATS_ONLY = {float}
+_NUMBERS = {float, int}  # not bool: type(True) is bool
 ROBOT_CODE_RE = _CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -70,9 +71,33 @@ def json_number(val: object) -> tuple[float | None, str | None]:
         return float(val), None
     if not isinstance(val, int | float):
         return None, "not_a_number"
-    if not math.isfinite(val):
+    try:
+        number = float(val)
+    except OverflowError:  # an integer beyond float range (json reads any size)
         return None, "non_finite"
-    return float(val), None
+    if not math.isfinite(number):
+        return None, "non_finite"
+    return number, None
+
+
+def _finite_numbers(signals: dict[str, object]) -> dict[str, float | None] | None:
+    """The values as floats when every one is a finite JSON number, else None (the caller
+    then checks them one by one). Integers count: the simulator's and many controllers'
+    messages carry some (counters, codes), and before they sent every such message down the
+    per-value path (a third of the collector's time in the drain profile)."""
+    types = set(map(type, signals.values()))
+    if types == _FLOATS_ONLY:
+        out = cast(dict[str, float | None], signals)
+    elif types <= _NUMBERS:
+        try:
+            out = {k: float(v) for k, v in signals.items()}  # type: ignore[arg-type]
+        except OverflowError:
+            return None
+    else:
+        return None
+    # A finite sum means no NaN or inf; an overflowing sum only sends a good message down the
+    # slow path.
+    return out if math.isfinite(sum(out.values())) else None  # type: ignore[arg-type]
 
 
 def check_size(raw: bytes, limits: Limits) -> None:
@@ -129,13 +154,12 @@ def parse_payload(raw: bytes, *, topic_robot: str | None, now: float, limits: Li
         raise RejectedInput("schema", "'signals' must be a non-empty object")
     if len(signals) > limits.max_signals:
         raise RejectedInput("oversized", f"{len(signals)} signals > limit {limits.max_signals}")
-    vals = list(signals.values())
     joined = "\x00".join(signals)
-    if (_ALL_NAMES_RE.fullmatch(joined) is not None and joined.count("\x00") == len(vals) - 1
-            and set(map(type, vals)) == _FLOATS_ONLY and math.isfinite(sum(vals))):
-        # The common message: valid names, finite floats (a finite sum means no NaN or inf;
-        # an overflowing sum only sends a good message down the slow path).
-        return Sample(robot=robot, ts=float(ts), seq=seq, values=signals)
+    if (_ALL_NAMES_RE.fullmatch(joined) is not None
+            and joined.count("\x00") == len(signals) - 1):
+        fast = _finite_numbers(signals)
+        if fast is not None:  # the common message: valid names, finite numbers
+            return Sample(robot=robot, ts=float(ts), seq=seq, values=fast)
     values: dict[str, float | None] = {}
     dropped: list[tuple[str, str]] = []
     for name, val in signals.items():

@@ -67,6 +67,16 @@ def test_what_the_fast_parser_refuses_is_read_by_the_standard_one():
     assert s.values == {"big": float(2**70), "c": 1.5}
 
 
+def test_integer_values_are_readings_and_one_beyond_float_range_only_costs_itself():
+    raw = b'{"v":1,"robot":"R1","ts":%f,"signals":{"alarm_code":0,"count":7,"c":1.5}}' % NOW
+    s = parse_payload(raw, topic_robot="R1", now=NOW, limits=LIM)
+    assert s.values == {"alarm_code": 0.0, "count": 7.0, "c": 1.5} and not s.dropped
+    assert all(type(v) is float for v in s.values.values())
+    raw = b'{"v":1,"robot":"R1","ts":%f,"signals":{"huge":1%s,"c":2}}' % (NOW, b"0" * 400)
+    s = parse_payload(raw, topic_robot="R1", now=NOW, limits=LIM)
+    assert s.values == {"c": 2.0} and s.dropped == [("huge", "non_finite")]
+
+
 def test_topic_parsing():
     assert parse_topic("robowatch/C1/S1/L1/R1/telemetry") == ("C1", "S1", "L1", "R1")
     for bad in ("robowatch/C1/S1/L1/telemetry", "other/C1/S1/L1/R1/telemetry",
