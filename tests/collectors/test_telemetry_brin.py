@@ -1,4 +1,4 @@
-"""Migration 0018: the BRIN index detection reads through summarizes itself."""
+"""Migration 0019: the BRIN index detection reads through summarizes itself."""
 
 from datetime import UTC, datetime, timedelta
 
