@@ -15,6 +15,7 @@ from typing import Annotated
 from fastapi import Depends
 from starlette.requests import HTTPConnection
 
+from api.admission import Admitted
 from api.auth.caller import Caller, get_current_user
 from api.config import ApiConfig
 from api.hub import Hub
@@ -32,9 +33,10 @@ def _pool(connection: HTTPConnection) -> Pool:
     return pool
 
 
-def _conn(pool: Annotated[Pool, Depends(_pool)]) -> Iterator[Conn]:
+def _conn(pool: Annotated[Pool, Depends(_pool)], _: Annotated[None, Admitted]) -> Iterator[Conn]:
     # A sync generator: FastAPI runs it in a worker thread, so waiting for a pooled
-    # connection never blocks the event loop.
+    # connection never blocks the event loop. Admitted first (api.admission): the wait for
+    # a turn happens in the loop, so the thread hardly waits for the connection.
     with pool.connection() as conn:
         yield conn
 

@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
+from api.admission import new_gate
 from api.auth import get_current_user
 from api.auth.problems import PROBLEM_JSON, http_problem_handler, problem_response
 from api.auth.router import api_keys, auth, users
@@ -134,6 +135,9 @@ def create_app(
         app.state.parts_policy = parts_policy
         app.state.console_policy = console_policy
         app.state.pool = pool
+        # As many requests in the database at once as the pool has connections; the others
+        # wait their turn in the event loop, holding no thread (api.admission).
+        app.state.gate = new_gate(config.pool_max_size)
         app.state.hub = hub
         app.state.relay = relay
         listener = asyncio.create_task(relay.run(), name="api-stream-relay")

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 from fastapi import Depends
 from starlette.requests import HTTPConnection
 
+from api.admission import Admitted
 from api.auth.crypto import KEY_PREFIX, digest
 from api.auth.problems import forbidden, not_found, unauthorized
 from api.config import ApiConfig
@@ -104,11 +105,14 @@ def _same_origin(connection: HTTPConnection) -> None:
         raise forbidden("a stream authenticated by cookie must come from this site")
 
 
-def get_current_user(connection: HTTPConnection) -> Caller:
+def get_current_user(
+    connection: HTTPConnection, _: Annotated[None, Admitted] = None
+) -> Caller:
     """The caller of this request or WebSocket; 401 when it has none or it was refused.
 
     A sync dependency: FastAPI runs it in a worker thread, so the lookup never blocks the
-    event loop. It borrows a pooled connection only for the lookup.
+    event loop. It borrows a pooled connection only for the lookup, after the request was
+    admitted (:mod:`api.admission`; a direct call, as the console's files make, is not).
     """
     config, pool, _ = _state(connection)
     found = credentials_of(connection, cookie_name=config.cookie_name)
