@@ -38,6 +38,14 @@ __all__ = ["ApiSettings", "AuthSettings", "NotifySettings", "WebhookSettings", "
 class ApiSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
+    workers: int | None = Field(
+        default=None, ge=1, le=64,
+        description="uvicorn worker processes; unset: one per CPU this process may use "
+                    "(one process is one core's worth of Python; docs/api.md, Speed)")
+
+    def worker_count(self) -> int:
+        """``workers``, or one per usable CPU."""
+        return self.workers or len(os.sched_getaffinity(0))
 
 
 # "8h", "15m", "1h30m" as in the policy files; ISO 8601 ("PT8H") and seconds work too.
@@ -174,7 +182,7 @@ class Settings(BaseSettings):
         if not isinstance(data, dict):
             return data
         api = dict(data.get("api") or {})
-        for key in ("host", "port"):
+        for key in ("host", "port", "workers"):
             env = os.environ.get(f"ROBOWATCH_API_{key.upper()}")
             if env and key not in api:
                 api[key] = env
