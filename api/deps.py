@@ -33,7 +33,9 @@ def _pool(connection: HTTPConnection) -> Pool:
     return pool
 
 
-def _conn(pool: Annotated[Pool, Depends(_pool)], _: Annotated[None, Admitted]) -> Iterator[Conn]:
+def _conn(
+    pool: Annotated[Pool, Depends(_pool)], admitted: Annotated[None, Admitted]
+) -> Iterator[Conn]:
     # A sync generator: FastAPI runs it in a worker thread, so waiting for a pooled
     # connection never blocks the event loop. Admitted first (api.admission): the wait for
     # a turn happens in the loop, so the thread hardly waits for the connection.

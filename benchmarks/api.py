@@ -18,6 +18,11 @@ Measured, one after the other while ingest runs:
 - one anomaly fanned out to ``clients`` WebSocket clients: from just before the commit to
   each client's receipt.
 
+Each request phase also reports its answers by status code and the CPU it took: the API's
+processes (all its workers), this process (the load generator, which also drives ingest),
+and the machine's. With ``sweep`` rates, the board is measured again at each, to find the
+highest rate that keeps its p99 within target on this machine.
+
 The last line printed is one JSON object.
 """
 
@@ -39,9 +44,11 @@ from typing import Any
 
 import httpx
 import numpy as np
+import psutil
 import websockets
 
 from api.auth.crypto import SESSION_PREFIX, hash_password, new_secret
+from benchmarks.ingest import _cpu as cpu_seconds
 from benchmarks.ingest import prepared_database, run_ingest
 from simulators.brokers import free_port
 from storage.anomalies import NewAnomaly, close_anomaly, open_anomaly
@@ -146,11 +153,33 @@ def _p(values: list[float], q: float) -> float | None:
     return round(float(np.percentile(values, q)), 4) if values else None
 
 
+class _Cpu:
+    """CPU seconds of the API's processes, of this one and of the machine over a phase."""
+
+    def __init__(self, api: psutil.Process) -> None:
+        self._api = api
+        self._start = self._read()
+
+    def _read(self) -> tuple[float, float, float, float]:
+        machine = psutil.cpu_times()
+        busy = sum(machine) - machine.idle - getattr(machine, "iowait", 0.0)
+        return (time.perf_counter(), cpu_seconds(self._api, True), time.process_time(), busy)
+
+    def cores(self) -> dict[str, float]:
+        """Average cores busy since construction (1.0 = one core all the time)."""
+        end = self._read()
+        wall = end[0] - self._start[0]
+        api, bench, machine = ((end[i] - self._start[i]) / wall for i in (1, 2, 3))
+        return {"api_cores": round(api, 2), "bench_process_cores": round(bench, 2),
+                "machine_cores_busy": round(machine, 2), "machine_cores": psutil.cpu_count()}
+
+
 async def _open_loop(base: str, token: str, paths: list[str], rate: float,
-                     seconds: float) -> dict[str, Any]:
+                     seconds: float, api: psutil.Process) -> dict[str, Any]:
     """``rate`` requests/s for ``seconds``, cycling through ``paths``; latencies from the
-    scheduled send time."""
+    scheduled send time; answers by status ("transport": no answer)."""
     latencies: list[float] = []
+    statuses: dict[str, int] = {}
     errors = 0
     # One log line per request would cost the client more than the request.
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -161,12 +190,15 @@ async def _open_loop(base: str, token: str, paths: list[str], rate: float,
             nonlocal errors
             try:
                 resp = await client.get(path)
-                if resp.status_code != 200:
-                    errors += 1
+                status = str(resp.status_code)
             except httpx.HTTPError:
-                errors += 1
+                status = "transport"
             latencies.append(time.perf_counter() - due)
+            statuses[status] = statuses.get(status, 0) + 1
+            if status != "200":
+                errors += 1
 
+        cpu = _Cpu(api)
         start = time.perf_counter()
         tasks = []
         n = int(rate * seconds)
@@ -178,8 +210,10 @@ async def _open_loop(base: str, token: str, paths: list[str], rate: float,
             tasks.append(asyncio.create_task(one(paths[i % len(paths)], due)))
         await asyncio.gather(*tasks)
         elapsed = time.perf_counter() - start
+        used = cpu.cores()
     return {"p50_s": _p(latencies, 50), "p99_s": _p(latencies, 99), "requests": n,
-            "errors": errors, "achieved_rps": round(n / elapsed, 1)}
+            "errors": errors, "status": dict(sorted(statuses.items())),
+            "achieved_rps": round(n / elapsed, 1), "rate": rate, **used}
 
 
 def _charts(url: str, robot: int, signals: list[int], end: datetime,
@@ -262,7 +296,7 @@ def _wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float) -> None:
 def run_api_bench(
     *, settings_url: str | None, broker: str | None, tmp: Path, rate: float,
     seconds: float, ingest_points: float, clients: int, alerts: int, tickets: int,
-    day_hz: float, history_hz: float,
+    day_hz: float, history_hz: float, sweep: tuple[float, ...] = (), workers: int | None = None,
 ) -> dict[str, Any]:
     now = datetime.now(UTC)
     for part in ("api", "ingest"):
@@ -287,14 +321,15 @@ def run_api_bench(
         base = f"http://127.0.0.1:{port}"
         api = subprocess.Popen(
             [sys.executable, "-m", "robowatch", "--log-level", "WARNING", "api", "--port",
-             str(port)], env={**env, "ROBOWATCH_DATABASE_URL": url})
+             str(port), *(["--workers", str(workers)] if workers else [])],
+            env={**env, "ROBOWATCH_DATABASE_URL": url})
         stack.callback(api.wait, 30)
         stack.callback(api.terminate)
         _wait_http(base, api, 60)
 
         # Ingest for the whole measurement, on the same PostgreSQL server when one is named
         # (its own scratch database), else beside ours: 200 robots x 25 signals x 10 Hz.
-        measure_s = 2 * seconds + 60
+        measure_s = (2 + len(sweep)) * seconds + 60
         ingest: dict[str, Any] = {}
 
         def _ingest() -> None:
@@ -308,8 +343,13 @@ def run_api_bench(
         time.sleep(15)  # simulator, broker and collector up and flowing
         board = ["/api/v1/tickets?open=true&sort=urgency&limit=50"]
         pages = [f"/api/v1/tickets/{n}" for n in numbers[:500]]
-        ticket_list = asyncio.run(_open_loop(base, token, board, rate, seconds))
-        ticket_page = asyncio.run(_open_loop(base, token, pages, rate, seconds))
+        served = psutil.Process(api.pid)
+        # uvicorn's workers are spawned children (its resource tracker is one too).
+        worker_count = sum("spawn_main" in " ".join(c.cmdline()) for c in served.children()) or 1
+        ticket_list = asyncio.run(_open_loop(base, token, board, rate, seconds, served))
+        ticket_page = asyncio.run(_open_loop(base, token, pages, rate, seconds, served))
+        swept = [asyncio.run(_open_loop(base, token, board, r, seconds, served))
+                 for r in sweep]
         charts = _charts(url, robot, signals, now, repeat=20)
         fanout = asyncio.run(_fanout(base, url, token, clients, alerts))
         worker.join()
@@ -323,7 +363,8 @@ def run_api_bench(
         "ticket_list": ticket_list, "ticket_page": ticket_page, "charts": charts,
         "chart_source": "storage.downsample.read_series (the telemetry endpoint's query)",
         "chart_rates_hz": {"last_day": day_hz, "history": history_hz},
-        "fanout": fanout, "tickets": tickets, "requested_rps": rate,
+        "fanout": fanout, "ticket_list_sweep": swept, "tickets": tickets,
+        "requested_rps": rate, "api_workers": worker_count,
         "requested_ingest_points_per_second": ingest_points,
         "cpu_count": os.cpu_count(),
     }

@@ -106,7 +106,7 @@ def _same_origin(connection: HTTPConnection) -> None:
 
 
 def get_current_user(
-    connection: HTTPConnection, _: Annotated[None, Admitted] = None
+    connection: HTTPConnection, admitted: Annotated[None, Admitted] = None
 ) -> Caller:
     """The caller of this request or WebSocket; 401 when it has none or it was refused.
 

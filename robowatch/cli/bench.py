@@ -273,10 +273,16 @@ def bench_api(
     day_hz: Annotated[float, typer.Option(help="Chart data rate of the last day.")] = 1.0,
     history_hz: Annotated[float, typer.Option(
         help="Chart data rate of the 89 days before.")] = 0.01,
+    sweep_rate: Annotated[list[float] | None, typer.Option(
+        "--sweep-rate", min=1.0,
+        help="Board rates measured again afterwards (repeatable): the highest within target.")
+    ] = None,
+    workers: Annotated[int | None, typer.Option(
+        min=1, help="API worker processes (default: robowatch api's, one per CPU).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Ticket list/page p99 at a fixed rate, chart queries and WebSocket fan-out, while
-    ingest runs on the same machine (docs/performance.md)."""
+    ingest runs on the same machine (docs/api.md, Speed)."""
     from benchmarks.api import run_api_bench
 
     settings = settings_of(ctx)
@@ -285,7 +291,8 @@ def bench_api(
         report = run_api_bench(
             settings_url=settings.database_url, broker=settings.mqtt_url, tmp=tmp, rate=rate,
             seconds=seconds, ingest_points=ingest_points, clients=clients, alerts=alerts,
-            tickets=tickets, day_hz=day_hz, history_hz=history_hz)
+            tickets=tickets, day_hz=day_hz, history_hz=history_hz,
+            sweep=tuple(sweep_rate or ()), workers=workers)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     if not as_json:
