@@ -148,23 +148,30 @@ class Relay:
     async def _drain(self) -> None:
         # Everything after the cursor, batch by batch; a DB error propagates to run().
         while True:
-            batch, last = await anyio.to_thread.run_sync(self._read, self._cursor or 0)
+            batch, last, read = await anyio.to_thread.run_sync(self._read, self._cursor or 0)
             for item in batch:
                 if item is not None:
                     self._hub.publish(item.text, topic=item.topic, event_id=item.id)
             if last is not None:
                 self._cursor = last
-            if len(batch) < _BATCH:
+            if read < _BATCH:
                 return
 
-    def _read(self, after_id: int) -> tuple[list[Rendered | None], int | None]:
+    def _read(self, after_id: int) -> tuple[list[Rendered | None], int | None, int]:
         # Runs in a worker thread: the pool and the storage functions block. The last id
-        # read comes back too: an entry whose row is gone still moves the cursor.
+        # read (and how many were) comes back too: an entry whose row is gone, or that nobody
+        # was listening for, still moves the cursor.
         now = self._clock()
         with self._pool.connection() as conn:
             entries = entries_after(conn=conn, after_id=after_id, limit=_BATCH)
+            # Nobody listening (asked after the read): a client that subscribes later did so
+            # after these entries were committed, so they are not its to receive. Rendering
+            # them anyway cost every ticket event two more reads in every worker.
+            last = entries[-1].id if entries else None
+            if not self._hub.clients:
+                return [], last, len(entries)
             out = [self._render_one(conn, e, now) for e in entries]
-        return out, entries[-1].id if entries else None
+        return out, last, len(entries)
 
     @staticmethod
     def _render_one(conn: Conn, entry: StreamEntry, now: datetime) -> Rendered | None:
