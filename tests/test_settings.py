@@ -77,3 +77,13 @@ def test_bad_auth_settings_are_refused(monkeypatch, key, value):
     monkeypatch.setenv(f"ROBOWATCH_AUTH__{key}", value)
     with pytest.raises(ValidationError, match=key.lower()):
         Settings()
+
+
+def test_api_workers_default_to_the_usable_cpus_and_can_be_set(monkeypatch):
+    assert Settings().api.workers is None
+    assert Settings().api.worker_count() == len(__import__("os").sched_getaffinity(0))
+    monkeypatch.setenv("ROBOWATCH_API__WORKERS", "3")
+    assert Settings().api.worker_count() == 3
+    monkeypatch.setenv("ROBOWATCH_API__WORKERS", "0")
+    with pytest.raises(ValidationError):
+        Settings()
