@@ -28,6 +28,8 @@ from robowatch.settings import Settings
 
 __all__ = ["api", "worker_app"]
 
+_PARENT_ENV = "ROBOWATCH_API_PARENT_PID"
+
 
 def _consume_replayed_signal(signum: int, frame: FrameType | None) -> None:
     """uvicorn handles SIGINT/SIGTERM itself (graceful shutdown), then raises the signal again
@@ -46,6 +48,11 @@ def _die_with_parent() -> None:
     if sys.platform == "linux":
         pr_set_pdeathsig = 1
         ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    # A parent that died before the line above (a worker being started or replaced at that
+    # moment) sends nothing: check it is still the one that started us.
+    parent = os.environ.get(_PARENT_ENV)
+    if parent is not None and os.getppid() != int(parent):
+        raise SystemExit("robowatch api: the parent process is gone")
 
 
 def worker_app() -> FastAPI:
@@ -82,6 +89,7 @@ def api(
         # The workers are spawned: they inherit the environment, not this process's objects.
         os.environ["ROBOWATCH_DATABASE_URL"] = url
         os.environ["ROBOWATCH_LOG_LEVEL"] = settings.log_level
+        os.environ[_PARENT_ENV] = str(os.getpid())
         uvicorn.run("robowatch.cli.api:worker_app", factory=True, workers=count,
                     host=bind_host, port=bind_port, log_config=None, lifespan="on",
                     proxy_headers=False)
