@@ -1,4 +1,4 @@
-"""A ticket's anomalies are found through an index (migration 0019), not a scan of them all."""
+"""A ticket's anomalies are found through an index (migration 0020), not a scan of them all."""
 
 from __future__ import annotations
 
