@@ -11,7 +11,7 @@ import tomllib
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -40,6 +40,9 @@ class WarrantyRules(_Model):
 class ChargeRules(_Model):
     currency: str = Field(pattern=r"^[A-Z]{3}$")
     labour_rate: Decimal = Field(ge=0, max_digits=12, decimal_places=2)
+    # Which recorded working time (parts/labour.py) is billed out of warranty.
+    charged_work: tuple[Literal["travel", "on_site", "remote"], ...] = Field(
+        default=("travel", "on_site", "remote"), min_length=1)
 
 
 class RequisitionRules(_Model):

@@ -99,12 +99,23 @@ class Retention(_Model):
 
     def keep_until(self, *, grade: str, tier: str, closed_at: datetime) -> date:
         """The last day the records of a ticket closed at ``closed_at`` must be kept."""
-        closed = closed_at.date()
-        years = self.years_for(grade=grade, tier=tier)
-        try:
-            return closed.replace(year=closed.year + years)
-        except ValueError:  # 29 February: keep until 1 March
-            return closed.replace(year=closed.year + years, month=3, day=1)
+        return _after(closed_at, self.years_for(grade=grade, tier=tier))
+
+    def feedback_keep_until(self, *, major: bool, tier: str, closed_at: datetime) -> date:
+        """The same for a feedback record or complaint completed at ``closed_at``: it has no
+        grade; a major item (revisited, section 5) is a major issue and keeps the long period,
+        like a customer of a long-kept tier."""
+        long = major or tier in self.long_tiers
+        return _after(closed_at, self.long_years if long else self.years)
+
+
+def _after(closed_at: datetime, years: int) -> date:
+    """``years`` calendar years after the day of ``closed_at``."""
+    closed = closed_at.date()
+    try:
+        return closed.replace(year=closed.year + years)
+    except ValueError:  # 29 February: keep until 1 March
+        return closed.replace(year=closed.year + years, month=3, day=1)
 
 
 class ReportsPolicy(_Model):

@@ -18,7 +18,7 @@ from storage.connect import Conn
 from storage.tickets import TicketRow, get_ticket
 
 __all__ = ["Archive", "DuePurge", "PurgeOutcome", "read_archive", "due_purges", "approve",
-           "execute_purges"]
+           "execute_purges", "purge_approved"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -126,14 +126,26 @@ def execute_purges(
 ) -> PurgeOutcome:
     """Purge every due ticket that has an approval; list the due ones that have none (they
     are kept). Each ticket is purged in its own transaction."""
+    due = due_purges(conn=conn, retention=retention, today=today)
+    return purge_approved(conn=conn, record="ticket",
+                          due=[(d.ticket_id, d.number, d.approved) for d in due],
+                          today=today, purged_by=purged_by, now=now)
+
+
+def purge_approved(
+    *, conn: Conn, record: str, due: list[tuple[int, str, bool]], today: date, purged_by: str,
+    now: datetime,
+) -> PurgeOutcome:
+    """Purge each due (id, number, approved) ``record`` (``ticket`` or ``feedback``) that is
+    approved, each in its own transaction; the others are kept, with why."""
     purged, refused = [], []
-    for due in due_purges(conn=conn, retention=retention, today=today):
-        if not due.approved:
-            refused.append((due.number, "no approval recorded"))
+    for owner_id, number, approved in due:
+        if not approved:
+            refused.append((number, "no approval recorded"))
             continue
         try:
-            purged.append(audit.purge_ticket(conn=conn, ticket_id=due.ticket_id, today=today,
-                                             purged_by=purged_by, at=now))
+            purged.append(audit.purge_record(conn=conn, record=record, owner_id=owner_id,
+                                             today=today, purged_by=purged_by, at=now))
         except audit.PurgeRefused as exc:
-            refused.append((due.number, str(exc)))
+            refused.append((number, str(exc)))
     return PurgeOutcome(purged=purged, refused=refused)

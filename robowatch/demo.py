@@ -33,7 +33,9 @@ from tenacity import (
 )
 
 from api.auth import demo_password, ensure_demo_users
+from parts.policy import builtin_policy as builtin_parts_policy
 from parts.seed import load_parts, read_parts_file
+from robowatch.demo_history import seed_sample_history
 from robowatch.settings import Settings
 from robowatch.team import DEMO_ROSTER, load_team
 from simulators.brokers import free_port
@@ -146,6 +148,10 @@ def _prepare_database(url: str, fleet: FleetSpec, policy: Policy) -> list[str]:
             log.info("demo parts loaded: %s", added)
     with connect(url, autocommit=True) as conn:
         _fresh_story(conn, policy)
+        # A fresh data directory gets three weeks of marked sample work, so the reports
+        # have figures (robowatch/demo_history.py); a used one is left as it is.
+        seed_sample_history(conn=conn, fleet=fleet, policy=policy,
+                            parts_policy=builtin_parts_policy(), now=datetime.now(UTC))
         managers = [e.code for e in fleet.engineers if e.role == "manager"]
         engineers = [e.code for e in fleet.engineers if e.role == "engineer"]
         return ensure_demo_users(conn, at=datetime.now(UTC), customer=fleet.customers[0].code,

@@ -1,13 +1,6 @@
-"""The notification outbox: deliveries planned from ticket events (and inspection events,
-migration 0016), and their outcome.
-
-A planner reads ``ticket_events`` (and ``inspection_events``) past a stored cursor and inserts
-one row per (event, channel, recipient) in the same transaction that moves the cursor, so a
-restart plans nothing twice. A sender claims due rows (``FOR UPDATE SKIP LOCKED``: two
-senders never take the same row), marks them ``sending`` and commits before it sends; after
-the send it records ``delivered`` or schedules a retry. A row still ``sending`` at start-up
-was cut off mid-send: it becomes ``interrupted`` and is never sent again (at most once;
-visible for inspection).
+"""The notification outbox: deliveries planned from ticket events, inspection events
+(migration 0016) and feedback events (feedback and complaints), each kind past its own
+cursor, and their outcome.
 """
 
 from __future__ import annotations
@@ -21,11 +14,12 @@ from psycopg.rows import class_row
 
 from storage.connect import Conn
 
-__all__ = ["EventToNotify", "Recipient", "PlannedDelivery", "Delivery", "NotificationRow",
-           "events_after", "plan_deliveries", "inspection_events_after",
-           "plan_inspection_deliveries", "claim_due", "mark_delivered", "mark_retry",
-           "mark_failed", "interrupt_stale_sends", "notifications_of", "people_with_role",
-           "person"]
+__all__ = ["EventToNotify", "FeedbackEventToNotify", "Recipient", "PlannedDelivery", "Delivery",
+           "NotificationRow", "FeedbackNotificationRow", "events_after", "plan_deliveries",
+           "inspection_events_after", "plan_inspection_deliveries", "feedback_events_after",
+           "plan_feedback_deliveries", "claim_due", "mark_delivered", "mark_retry",
+           "mark_failed", "interrupt_stale_sends", "notifications_of",
+           "notifications_of_feedback", "people_with_role", "person"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -43,6 +37,27 @@ class EventToNotify:
     title: str
     state: str
     assignee: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FeedbackEventToNotify:
+    """A feedback or complaint event with its record (no grade, no assignee: routed by
+    department; its notices go to roles and group bots)."""
+
+    id: int
+    feedback_id: int
+    at: datetime
+    event: str
+    actor: str
+    data: dict[str, Any]
+    number: str
+    kind: str
+    category: str
+    urgency: str
+    customer: str
+    summary: str
+    state: str
+    department: str | None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -64,7 +79,8 @@ class PlannedDelivery:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Delivery:
     id: int
-    event_id: int
+    event_id: int | None             # the ticket event, or
+    feedback_event_id: int | None    # the feedback event it tells of
     channel: str
     recipient: str
     subject: str
@@ -114,17 +130,28 @@ def plan_deliveries(
 ) -> int:
     """Store the deliveries of ``event``, due at ``due_at`` (a repeat is ignored), and move
     the cursor to ``read_up_to``; the number of new rows."""
+    return _plan(conn, ("event_id", "ticket_id", "last_event_id"), (event.id, event.ticket_id),
+                 deliveries, read_up_to=read_up_to, due_at=due_at)
+
+
+# (event column, owner column, cursor column) of a ticket event or a feedback event; fixed
+# names, never input.
+_Columns = tuple[str, str, str]
+
+
+def _plan(conn: Conn, columns: _Columns, ids: tuple[int, int],
+          deliveries: Sequence[PlannedDelivery], *, read_up_to: int, due_at: datetime) -> int:
+    event_col, owner_col, cursor_col = columns
     added = 0
     for d in deliveries:
         row = conn.execute(
-            """INSERT INTO notifications (event_id, ticket_id, channel, recipient, subject, body,
-                                          next_attempt_at, created_at)
-               VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
-               ON CONFLICT (event_id, channel, recipient) DO NOTHING RETURNING id""",
-            (event.id, event.ticket_id, d.channel, d.recipient, d.subject, d.body, due_at,
-             due_at)).fetchone()
+            f"""INSERT INTO notifications ({event_col}, {owner_col}, channel, recipient, subject,
+                                           body, next_attempt_at, created_at)
+                VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+                ON CONFLICT ({event_col}, channel, recipient) DO NOTHING RETURNING id""",
+            (*ids, d.channel, d.recipient, d.subject, d.body, due_at, due_at)).fetchone()
         added += row is not None
-    conn.execute("UPDATE notification_cursor SET last_event_id = greatest(last_event_id, %s)",
+    conn.execute(f"UPDATE notification_cursor SET {cursor_col} = greatest({cursor_col}, %s)",
                  (read_up_to,))
     return added
 
@@ -176,6 +203,37 @@ def plan_inspection_deliveries(
     return added
 
 
+def feedback_events_after(
+    *, conn: Conn, kinds: Sequence[str], limit: int
+) -> list[FeedbackEventToNotify]:
+    """Feedback events of ``kinds`` past the planner's feedback cursor, oldest first, with
+    their record. Locks the cursor row like :func:`events_after`."""
+    cursor = conn.execute(
+        "SELECT last_feedback_event_id FROM notification_cursor FOR UPDATE").fetchone()
+    after = int(cursor[0]) if cursor else 0
+    with conn.cursor(row_factory=class_row(FeedbackEventToNotify)) as cur:
+        cur.execute(
+            """SELECT ev.id, ev.feedback_id, ev.at, ev.event, ev.actor, ev.data, f.number,
+                      f.kind, f.category, f.urgency, c.code AS customer, f.summary, f.state,
+                      f.department
+                 FROM feedback_events ev
+                 JOIN feedback f ON f.id = ev.feedback_id
+                 JOIN customers c ON c.id = f.customer_id
+                WHERE ev.id > %s AND ev.event = ANY(%s)
+                ORDER BY ev.id LIMIT %s""", (after, list(kinds), limit))
+        return cur.fetchall()
+
+
+def plan_feedback_deliveries(
+    *, conn: Conn, event: FeedbackEventToNotify, deliveries: Sequence[PlannedDelivery],
+    read_up_to: int, due_at: datetime,
+) -> int:
+    """:func:`plan_deliveries` for a feedback event: its rows, then the feedback cursor."""
+    return _plan(conn, ("feedback_event_id", "feedback_id", "last_feedback_event_id"),
+                 (event.id, event.feedback_id), deliveries, read_up_to=read_up_to,
+                 due_at=due_at)
+
+
 def claim_due(*, conn: Conn, now: datetime, limit: int) -> list[Delivery]:
     """Take up to ``limit`` due deliveries: they are ``sending`` once the caller commits."""
     with conn.cursor(row_factory=class_row(Delivery)) as cur:
@@ -185,8 +243,9 @@ def claim_due(*, conn: Conn, now: datetime, limit: int) -> list[Delivery]:
                                 WHERE status = 'pending' AND next_attempt_at <= %s
                                 ORDER BY next_attempt_at, id LIMIT %s
                                 FOR UPDATE SKIP LOCKED)
-            RETURNING n.id, COALESCE(n.event_id, n.inspection_event_id) AS event_id, n.channel,
-                      n.recipient, n.subject, n.body, n.attempts""",
+            RETURNING n.id, COALESCE(n.event_id, n.inspection_event_id) AS event_id,
+                      n.feedback_event_id, n.channel, n.recipient, n.subject, n.body,
+                      n.attempts""",
             (now, limit))
         return cur.fetchall()
 
@@ -222,6 +281,31 @@ def notifications_of(*, conn: Conn, ticket_id: int) -> list[NotificationRow]:
         cur.execute("""SELECT id, event_id, ticket_id, channel, recipient, subject, status,
                               attempts, last_error, created_at, delivered_at
                          FROM notifications WHERE ticket_id = %s ORDER BY id""", (ticket_id,))
+        return cur.fetchall()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FeedbackNotificationRow:
+    id: int
+    feedback_event_id: int
+    feedback_id: int
+    channel: str
+    recipient: str
+    subject: str
+    body: str
+    status: str
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+
+
+def notifications_of_feedback(*, conn: Conn, feedback_id: int) -> list[FeedbackNotificationRow]:
+    with conn.cursor(row_factory=class_row(FeedbackNotificationRow)) as cur:
+        cur.execute("""SELECT id, feedback_event_id, feedback_id, channel, recipient, subject,
+                              body, status, attempts, last_error, created_at, delivered_at
+                         FROM notifications WHERE feedback_id = %s ORDER BY id""",
+                    (feedback_id,))
         return cur.fetchall()
 
 

@@ -28,8 +28,11 @@ Role = Literal["admin", "om_manager", "dispatcher", "engineer", "expert", "parts
                "maintainer", "customer_viewer"]
 ROLES: tuple[Role, ...] = get_args(Role)
 
+# ``records``: archives of tickets and feedback, their read log and the audit of the history
+# (service rules section 10), apart from ``reports`` (figures) because an archive holds the
+# customer's own words and data, and every read of it is logged.
 Scope = Literal["robots", "anomalies", "tickets", "telemetry", "reports", "users", "api_keys",
-                "parts", "feedback", "maintenance"]
+                "parts", "feedback", "maintenance", "records"]
 SCOPES: tuple[Scope, ...] = get_args(Scope)
 
 # The lifecycle's events (ticketing/lifecycle.py EVENTS), plus two acts that are not moves of

@@ -223,6 +223,11 @@ class IncidentRules(_Model):
 
 
 class NotificationRoute(_Model):
+    # Whose events: a ticket's, or a feedback record's (feedback and complaints: their clock
+    # warnings, breaches and escalations, extension decisions, result told, and
+    # ``low_score_follow_up``). Feedback has no grade and no assignee: ``grades`` does not
+    # filter it and "assignee" reaches nobody.
+    about: Literal["ticket", "feedback"] = "ticket"
     events: tuple[str, ...] = Field(min_length=1)
     grades: tuple[Grade, ...] = GRADES
     # "assignee" (e-mail), "role:<role>" (e-mail to each on-duty person of the role),
@@ -248,7 +253,11 @@ class NotificationRules(_Model):
 
     @property
     def events(self) -> tuple[str, ...]:
-        return tuple(sorted({e for r in self.routes for e in r.events}))
+        """The ticket events any route names."""
+        return self.events_of("ticket")
+
+    def events_of(self, about: str) -> tuple[str, ...]:
+        return tuple(sorted({e for r in self.routes if r.about == about for e in r.events}))
 
 
 class Policy(_Model):

@@ -1,8 +1,9 @@
-"""``GET /api/v1/tickets/{id}/archive``: every document kept about a ticket (service rules
+"""``GET /api/v1/tickets/{id}/archive`` and ``GET /api/v1/feedback/{id}/archive``: every
+document kept about a ticket, or about a customer's feedback or complaint (service rules
 section 10), with its hash-chained history and the chain's verdict. Every read is logged
 (who, what, when) before the archive is handed out; ``GET .../archive/reads`` lists them.
 
-Archives are company records: callers need the ``reports`` read scope, and a caller bound to
+Archives are company records: callers need the ``records`` read scope, and a caller bound to
 a customer sees only that customer's (another's answers 404, as if it did not exist).
 """
 
@@ -16,17 +17,23 @@ from pydantic import BaseModel, ConfigDict
 from api.auth import require_read
 from api.auth.problems import not_found
 from api.deps import Caller, ConnDep, CurrentUser, NowDep
+from api.feedback_schemas import FeedbackPublic
 from api.params import RowId
+from api.routers.parts import PartsPolicyDep
 from api.schemas import TicketPublic
+from parts.labour import TicketLabour, ticket_labour
 from reports.errors import ArchiveNotFound
+from reports.feedback_records import read_feedback_archive
 from reports.records import read_archive
-from storage.audit import ArchiveDocument, ArchiveEvent, ArchiveRead, archive_reads
+from storage.audit import ArchiveDocument, ArchiveEvent, ArchiveRead, ChainBreak, archive_reads
 from storage.connect import Conn
+from storage.feedback import get_feedback
+from storage.feedback_records import FeedbackArchiveEvent
 from storage.tickets import get_ticket
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/tickets", tags=["archive"], dependencies=[require_read("reports")])
+router = APIRouter(tags=["archive"], dependencies=[require_read("records")])
 
 
 class _Out(BaseModel):
@@ -38,6 +45,10 @@ class ChainBreakPublic(_Out):
     seq: int | None
     what: str
     detail: str
+
+    @classmethod
+    def of(cls, b: ChainBreak) -> ChainBreakPublic:
+        return cls(event_id=b.event_id, seq=b.seq, what=b.what, detail=b.describe())
 
 
 class IntakePublic(_Out):
@@ -53,6 +64,8 @@ class IntakePublic(_Out):
 class ArchivePublic(_Out):
     ticket: TicketPublic
     intake: IntakePublic
+    # The engineers' working time and its charge (docs/parts.md, "Labour").
+    labour: TicketLabour
     intact: bool
     breaks: list[ChainBreakPublic]
     events: list[ArchiveEvent]
@@ -71,8 +84,9 @@ def _visible(conn: Conn, caller: Caller, ticket_id: int) -> None:
         raise not_found(f"ticket {ticket_id} not found")
 
 
-@router.get("/{ticket_id}/archive", responses={404: {"description": "No such ticket"}})
-def read(conn: ConnDep, caller: CurrentUser, now: NowDep, ticket_id: RowId) -> ArchivePublic:
+@router.get("/tickets/{ticket_id}/archive", responses={404: {"description": "No such ticket"}})
+def read(conn: ConnDep, caller: CurrentUser, now: NowDep, policy: PartsPolicyDep,
+         ticket_id: RowId) -> ArchivePublic:
     """The ticket's archive; this read is logged first."""
     _visible(conn, caller, ticket_id)
     try:
@@ -82,18 +96,62 @@ def read(conn: ConnDep, caller: CurrentUser, now: NowDep, ticket_id: RowId) -> A
         raise not_found(str(exc)) from exc
     return ArchivePublic(
         ticket=TicketPublic.of(a.ticket, now=now), intact=a.intact,
+        labour=ticket_labour(conn=conn, ticket=a.ticket, policy=policy, now=now),
         intake=IntakePublic(channel=a.ticket.channel, accepted_at=a.ticket.created_at,
                             reporter=a.ticket.reporter, description=a.ticket.description,
                             request=a.ticket.request),
-        breaks=[ChainBreakPublic(event_id=b.event_id, seq=b.seq, what=b.what,
-                                 detail=b.describe()) for b in a.breaks],
+        breaks=[ChainBreakPublic.of(b) for b in a.breaks],
         events=a.events, documents=a.documents,
         read_id=a.read_id)
 
 
-@router.get("/{ticket_id}/archive/reads", responses={404: {"description": "No such ticket"}})
+@router.get("/tickets/{ticket_id}/archive/reads",
+            responses={404: {"description": "No such ticket"}})
 def reads(conn: ConnDep, caller: CurrentUser, ticket_id: RowId) -> ArchiveReadsPublic:
     """Who read this ticket's archive, and when, newest first."""
     _visible(conn, caller, ticket_id)
     rows = archive_reads(conn=conn, ticket_id=ticket_id)
+    return ArchiveReadsPublic(items=rows, count=len(rows))
+
+
+class FeedbackArchivePublic(_Out):
+    """The record itself is the intake (channel, reporter, summary, received and registered
+    at); ``events`` its chained history; ``documents`` the rest (docs/records.md)."""
+
+    feedback: FeedbackPublic
+    intact: bool
+    breaks: list[ChainBreakPublic]
+    events: list[FeedbackArchiveEvent]
+    documents: list[ArchiveDocument]
+    read_id: int
+
+
+def _feedback_visible(conn: Conn, caller: Caller, feedback_id: int) -> None:
+    row = get_feedback(conn=conn, feedback_id=feedback_id)
+    if row is None or not caller.sees(row.customer):
+        raise not_found(f"feedback {feedback_id} not found")
+
+
+@router.get("/feedback/{feedback_id}/archive",
+            responses={404: {"description": "No such feedback record"}})
+def read_feedback(conn: ConnDep, caller: CurrentUser, now: NowDep,
+                  feedback_id: RowId) -> FeedbackArchivePublic:
+    """The archive of a feedback or complaint; this read is logged first."""
+    _feedback_visible(conn, caller, feedback_id)
+    try:
+        a = read_feedback_archive(conn=conn, feedback_id=feedback_id, reader=caller.name,
+                                  role=caller.role, via="api", now=now)
+    except ArchiveNotFound as exc:
+        raise not_found(str(exc)) from exc
+    return FeedbackArchivePublic(feedback=FeedbackPublic.of(a.record), intact=a.intact,
+                                 breaks=[ChainBreakPublic.of(b) for b in a.breaks],
+                                 events=a.events, documents=a.documents, read_id=a.read_id)
+
+
+@router.get("/feedback/{feedback_id}/archive/reads",
+            responses={404: {"description": "No such feedback record"}})
+def feedback_reads(conn: ConnDep, caller: CurrentUser, feedback_id: RowId) -> ArchiveReadsPublic:
+    """Who read this feedback record's archive, and when, newest first."""
+    _feedback_visible(conn, caller, feedback_id)
+    rows = archive_reads(conn=conn, feedback_id=feedback_id)
     return ArchiveReadsPublic(items=rows, count=len(rows))

@@ -69,6 +69,14 @@ def _read_feedback(world: _World, headers: dict[str, str]) -> int:
     return _send(world, headers, "GET", f"/api/v1/feedback/{_feedback(world)}")
 
 
+def _feedback_archive(world: _World, headers: dict[str, str]) -> int:
+    return _send(world, headers, "GET", f"/api/v1/feedback/{_feedback(world)}/archive")
+
+
+def _feedback_archive_reads(world: _World, headers: dict[str, str]) -> int:
+    return _send(world, headers, "GET", f"/api/v1/feedback/{_feedback(world)}/archive/reads")
+
+
 def _route_feedback(world: _World, headers: dict[str, str]) -> int:
     return _send(world, headers, "POST", f"/api/v1/feedback/{_feedback(world)}/events",
                  json={"event": "route", "expected_version": 1})
@@ -165,6 +173,9 @@ def after_sales_needs(need: _Need) -> dict[tuple[str, str], Any]:
         # The event is the action: route (feedback_work); deciding an extension:
         # tests/api/test_after_sales.py.
         ("POST", "/api/v1/feedback/{feedback_id}/events"): need(action="feedback_work"),
+        # A feedback record's archive is a record like a ticket's (section 10).
+        ("GET", "/api/v1/feedback/{feedback_id}/archive"): need(read="records"),
+        ("GET", "/api/v1/feedback/{feedback_id}/archive/reads"): need(read="records"),
         ("GET", "/api/v1/tickets/{ticket_id}/callback"): need(read="tickets"),
         ("POST", "/api/v1/tickets/{ticket_id}/callback"): need(action="callback"),
         ("POST", "/api/v1/tickets/{ticket_id}/callback/link"): need(action="callback"),
@@ -184,6 +195,8 @@ AFTER_SALES_CALLS: dict[tuple[str, str], Call] = {
     ("GET", "/api/v1/feedback/{feedback_id}"): _read_feedback,
     ("POST", "/api/v1/feedback"): _new_feedback,
     ("POST", "/api/v1/feedback/{feedback_id}/events"): _route_feedback,
+    ("GET", "/api/v1/feedback/{feedback_id}/archive"): _feedback_archive,
+    ("GET", "/api/v1/feedback/{feedback_id}/archive/reads"): _feedback_archive_reads,
     ("GET", "/api/v1/tickets/{ticket_id}/callback"): _read_callback,
     ("POST", "/api/v1/tickets/{ticket_id}/callback"): _record_callback,
     ("POST", "/api/v1/tickets/{ticket_id}/callback/link"): _link,

@@ -123,9 +123,10 @@ NEEDS: dict[tuple[str, str], Need] = {
     ("POST", "/api/v1/parts/serials/{part}/{serial}/install"): Need(action="parts_install"),
     ("POST", "/api/v1/parts/serials/{part}/{serial}/scrap"): Need(action="parts_scrap"),
     ("GET", "/api/v1/parts/warranty/{robot}"): Need(read="parts", scoped=True),
-    # Records and KPIs are company-internal: the reports scope, which no customer role has.
-    ("GET", "/api/v1/tickets/{ticket_id}/archive"): Need(read="reports"),
-    ("GET", "/api/v1/tickets/{ticket_id}/archive/reads"): Need(read="reports"),
+    # Archives are records (section 10: every read logged), KPIs are figures: both
+    # company-internal, through scopes no customer role has.
+    ("GET", "/api/v1/tickets/{ticket_id}/archive"): Need(read="records"),
+    ("GET", "/api/v1/tickets/{ticket_id}/archive/reads"): Need(read="records"),
     ("GET", "/api/v1/reports/{kind}/{period}"): Need(read="reports"),
     ("GET", "/api/v1/console/kpis"): Need(read="reports"),
     ("GET", "/healthz"): Need(caller=False),

@@ -47,22 +47,34 @@ def test_archive_read_is_logged_with_who_and_when(base_url, db_url, week):
         assert [e["seq"] for e in body["events"]] == list(range(1, len(body["events"]) + 1))
         assert [e["event"] for e in body["events"]][:3] == ["created", "dispatch", "accept"]
         assert {d["kind"] for d in body["documents"]} >= {"clock"}
+        # Remote from accept + 1 min (20 min) to the resolve at 10 h: 579 min, charged (no
+        # warranty recorded), 10 started hours at the default 350.00.
+        assert {k: body["labour"][k] for k in ("remote_min", "source", "charged_min",
+                                               "amount")} == {
+            "remote_min": 579, "source": "events", "charged_min": 579, "amount": "3500.00"}
         assert body["intake"]["reporter"] == "Li Wei"
         reads = c.get(f"/api/v1/tickets/{t1}/archive/reads").json()
     assert reads["count"] == 1
     assert reads["items"][0] | {"at": None, "id": None} == {
         "at": None, "id": None, "reader": "mgr", "role": "om_manager", "ticket_id": t1,
-        "number": body["ticket"]["number"], "what": "archive", "via": "api"}
+        "number": body["ticket"]["number"], "what": "archive", "via": "api",
+        "feedback_id": None}
     assert reads["items"][0]["at"].startswith(NOW.isoformat()[:19])
     with psycopg.connect(db_url) as conn:
         assert conn.execute("SELECT read_id FROM (SELECT max(id) AS read_id FROM archive_reads)"
                             " x").fetchone() == (body["read_id"],)
 
 
-def test_archive_needs_the_reports_scope_and_hides_other_customers(base_url, db_url, week):
+def test_archive_needs_the_records_scope_and_hides_other_customers(base_url, db_url, week):
     with _client(base_url, db_url, "eng", "engineer", engineer="E-01") as c:
         assert c.get(f"/api/v1/tickets/{week['T1']}/archive").status_code == 403
-    with _client(base_url, db_url, "admin", "admin") as c:
+    # Reading figures (reports) is not reading records: an expert and the administrator
+    # have the one, not the other.
+    for user, role in (("exp", "expert"), ("admin", "admin")):
+        with _client(base_url, db_url, user, role) as c:
+            assert c.get("/api/v1/reports/weekly/2026-W48").status_code == 200
+            assert c.get(f"/api/v1/tickets/{week['T1']}/archive").status_code == 403
+    with _client(base_url, db_url, "mgr", "om_manager") as c:
         assert c.get("/api/v1/tickets/999999/archive").status_code == 404
     with psycopg.connect(db_url) as conn:
         assert conn.execute("SELECT count(*) FROM archive_reads").fetchone() == (0,)

@@ -16,6 +16,7 @@ import secrets
 from datetime import datetime
 
 from storage import callbacks as cstore
+from storage import feedback as fstore
 from storage import tickets as store
 from ticketing import clocks, deadlines
 from ticketing.errors import EventRefused, LinkRefused, MissingDetail, PolicyError, TicketNotFound
@@ -24,9 +25,13 @@ from ticketing.feedback.policy import CallbackRules
 from ticketing.policy import Policy
 
 __all__ = ["rules_of", "open_survey", "issue_link", "record", "record_by_link", "token_digest",
-           "SCORES"]
+           "SCORES", "LOW_SCORE_EVENT"]
 
 SCORES = range(1, 6)
+
+
+# The follow-up record's history row for a score below the policy's ``low_score``.
+LOW_SCORE_EVENT = "low_score_follow_up"
 
 
 def rules_of(policy: Policy) -> CallbackRules:
@@ -104,6 +109,12 @@ def _save(
                     + (f": {suggestions}" if suggestions else ""),
             received_at=now, now=now, actor=by, policy=policy, ticket_id=ticket.id)
         cstore.set_follow_up(conn=conn, callback_id=cb.id, feedback_id=follow.id)
+        # Its own history row says why it was opened: the event the notification routes
+        # name (``low_score_follow_up``), told once like any other.
+        fstore.add_feedback_event(conn=conn, feedback_id=follow.id, at=now,
+                                  event=LOW_SCORE_EVENT, actor=by, state=follow.state,
+                                  data={"ticket": ticket.number, "score": score,
+                                        "suggestions": suggestions})
         data["follow_up"] = follow.number
     store.add_event(conn=conn, ticket_id=ticket.id, at=now, event="callback_recorded",
                     actor=by, state=ticket.state, data=data)

@@ -1,5 +1,5 @@
-"""The notification outbox at work: plan deliveries from new ticket events, send what is due,
-retry with backoff, record every outcome.
+"""The notification outbox at work: plan deliveries from new ticket and feedback events, send
+what is due, retry with backoff, record every outcome.
 
 One sender at a time: each process takes a session advisory lock before sending, and a second
 process waits as a hot standby. The lock holder first marks deliveries left ``sending`` by a
@@ -15,6 +15,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import httpx
 
@@ -23,7 +24,7 @@ from storage.connect import Conn, Reconnecting, first_line
 from storage.locks import release_session_lock, try_session_lock
 from ticketing.duty import on_duty
 from ticketing.notify.channels import ChannelConfig, DeliveryError, send_email, send_webhook
-from ticketing.notify.plan import deliveries_for
+from ticketing.notify.plan import deliveries_for, feedback_deliveries_for
 from ticketing.policy import GRADES, NotificationRules
 
 __all__ = ["NotifierStats", "Notifier", "run_notifications", "retry_delay"]
@@ -89,14 +90,9 @@ class Notifier:
 
     def _deliveries(self, conn: Conn, ev: store.EventToNotify) -> list[store.PlannedDelivery]:
         assignee = store.person(conn=conn, code=ev.assignee) if ev.assignee else None
-
-        def on_duty_then(role: str, at: datetime = ev.at) -> list[store.Recipient]:
-            # Who was on duty when it happened, by the roster in force.
-            return store.people_with_role(
-                conn=conn, role=role, codes=sorted(on_duty(conn=conn, at=at, role=role)))
-
+        # Who was on duty when it happened.
         return deliveries_for(ev, rules=self._rules, assignee=assignee,
-                              people_with_role=on_duty_then)
+                              people_with_role=partial(_on_duty, conn, at=ev.at))
 
     def plan(self) -> int:
         conn = self._connection()
@@ -114,6 +110,22 @@ class Notifier:
                 planned += store.plan_inspection_deliveries(
                     conn=conn, event=ev, deliveries=self._deliveries(conn, ev), read_up_to=ev.id,
                     due_at=self._clock())
+            planned += self._plan_feedback(conn)
+        return planned
+
+    def _plan_feedback(self, conn: Conn) -> int:
+        """Feedback and complaint events, past their own cursor, in the same transaction."""
+        kinds = self._rules.events_of("feedback")
+        if not kinds:
+            return 0
+        planned = 0
+        for fev in store.feedback_events_after(conn=conn, kinds=kinds, limit=self._batch):
+            deliveries = feedback_deliveries_for(
+                fev, rules=self._rules,
+                people_with_role=partial(_on_duty, conn, at=fev.at))
+            planned += store.plan_feedback_deliveries(conn=conn, event=fev,
+                                                      deliveries=deliveries,
+                                                      read_up_to=fev.id, due_at=self._clock())
         return planned
 
     def claim(self) -> list[store.Delivery]:
@@ -142,7 +154,7 @@ class Notifier:
             else:
                 await send_webhook(self._channels, client, name=d.recipient, subject=d.subject,
                                    body=d.body, delivery_id=d.id,
-                                   extra={"delivery_id": d.id, "event_id": d.event_id})
+                                   extra=_webhook_extra(d))
         except DeliveryError as exc:
             return exc
         return None
@@ -163,6 +175,20 @@ class Notifier:
                         "notification %d (%s to %s) %s after attempt %d: %s", d.id,
                         d.channel, d.recipient, outcome, d.attempts, error)
         return stats
+
+
+def _webhook_extra(d: store.Delivery) -> dict[str, int]:
+    """The ids a generic webhook receiver gets: the delivery and the event it tells of."""
+    if d.feedback_event_id is not None:
+        return {"delivery_id": d.id, "feedback_event_id": d.feedback_event_id}
+    assert d.event_id is not None  # the outbox's check: one of the two
+    return {"delivery_id": d.id, "event_id": d.event_id}
+
+
+def _on_duty(conn: Conn, role: str, at: datetime) -> list[store.Recipient]:
+    """The people of ``role`` on duty at ``at``, by the roster in force."""
+    return store.people_with_role(conn=conn, role=role,
+                                  codes=sorted(on_duty(conn=conn, at=at, role=role)))
 
 
 def _utcnow() -> datetime:
