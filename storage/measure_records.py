@@ -41,9 +41,9 @@ def synthetic_fleet(*, conn: psycopg.Connection, customers: int, robots: int,
         SELECT 'BR-' || g, l.id, 'ABB', 'IRB6700'
           FROM generate_series(0, %(n)s::int - 1) g JOIN l ON l.k = g %% l.n""", {"n": robots})
     conn.execute("""
-        INSERT INTO engineers (code, name, role, on_duty)
+        INSERT INTO engineers (code, name, role)
         SELECT 'BE-' || g, 'Bench engineer ' || g,
-               CASE WHEN g %% 5 = 0 THEN 'manager' ELSE 'engineer' END, true
+               CASE WHEN g %% 5 = 0 THEN 'manager' ELSE 'engineer' END
           FROM generate_series(1, %(n)s::int) g""", {"n": engineers})
 
 
